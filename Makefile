@@ -1,0 +1,42 @@
+# Everything a fresh machine (Python 3.11, pip, git, make, gcc) needs: `make run`, `make test`.
+VENV    := .venv
+PY      := $(VENV)/bin/python
+STAMP   := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+LOCALES := handlers/locales
+CONFIG  ?= $(if $(wildcard config.toml),config.toml,config.example.toml)
+
+.PHONY: run shell test lint i18n catalogs bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+catalogs: $(STAMP)
+	$(VENV)/bin/pybabel compile --use-fuzzy --domain mitreden --directory $(LOCALES) --statistics 2>&1 | grep -v '^compiling' || true
+
+run: catalogs
+	$(VENV)/bin/mitreden --config $(CONFIG) run
+
+shell: catalogs
+	$(VENV)/bin/mitreden --config $(CONFIG) shell
+
+test: catalogs
+	$(PY) -m pytest -q
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check bot handlers storage tests bench
+	$(VENV)/bin/mypy
+
+# Extract every marked text into the template and merge it into each catalogue.
+i18n: $(STAMP)
+	$(VENV)/bin/pybabel extract --no-location --sort-output --project mitreden \
+	    --keywords '_ N_ ngettext:1,2' --output-file $(LOCALES)/mitreden.pot handlers bot
+	$(VENV)/bin/pybabel update --no-fuzzy-matching --domain mitreden \
+	    --input-file $(LOCALES)/mitreden.pot --output-dir $(LOCALES)
+	$(MAKE) catalogs
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

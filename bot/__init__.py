@@ -1,0 +1,1 @@
+"""The runtime: channels, scheduler, configuration, command line and the wiring."""

@@ -1,0 +1,125 @@
+"""The composition root: one function wires settings, store, handlers and channels."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from bot.clock import SystemClock
+from bot.config import Settings
+from bot.serial import KeyedSerializer
+from handlers.clock import Clock
+from handlers.context import Deps, HandlerSettings
+from handlers.i18n import Catalogues
+from handlers.messages import Incoming, Reply
+from handlers.router import Router
+from storage.db import Database
+from storage.groups import FieldSpec, GroupSpec
+from storage.schema import upgrade_to_head
+from storage.store import Store
+
+logger = logging.getLogger(__name__)
+
+# Used when the configuration names no fields of action: every item goes to one group.
+FALLBACK_FIELDS = (FieldSpec("allgemein", "Allgemein", {"en": "General"}),)
+FALLBACK_GROUPS = (
+    GroupSpec(
+        "integrationsbuero",
+        "Integrationsbüro",
+        names={"en": "Integration office"},
+        is_default=True,
+    ),
+)
+
+
+@dataclass
+class App:
+    settings: Settings
+    db: Database
+    store: Store
+    router: Router
+    clock: Clock
+    serializer: KeyedSerializer = field(default_factory=KeyedSerializer)
+
+    async def handle(self, incoming: Incoming) -> list[Reply]:
+        """Answer one update, after every earlier update of the same chat is done."""
+        async with self.serializer.turn((incoming.platform, incoming.chat_id)):
+            try:
+                return await self.router.dispatch(incoming)
+            except Exception:
+                logger.exception(
+                    "update failed",
+                    extra={
+                        "platform": str(incoming.platform),
+                        "chat_id": incoming.chat_id,
+                        "message_id": incoming.message_id,
+                        "command": incoming.command,
+                    },
+                )
+                return [self.router.failure_reply(incoming)]
+
+    async def close(self) -> None:
+        await self.db.dispose()
+
+
+def handler_settings(settings: Settings) -> HandlerSettings:
+    bot = settings.bot
+    return HandlerSettings(
+        max_text_length=bot.max_text_length,
+        flood_messages_per_minute=bot.flood_messages_per_minute,
+        max_attachments_per_item=bot.max_attachments_per_item,
+        timezone=bot.timezone,
+        languages=bot.languages,
+        default_language=bot.default_language,
+    )
+
+
+def group_specs(settings: Settings) -> tuple[tuple[FieldSpec, ...], tuple[GroupSpec, ...]]:
+    if not settings.fields:
+        return FALLBACK_FIELDS, FALLBACK_GROUPS
+    fields = tuple(FieldSpec(f.key, f.name, dict(f.names)) for f in settings.fields)
+    groups = tuple(
+        GroupSpec(
+            key=g.key,
+            name=g.name,
+            fields=g.fields,
+            names=dict(g.names),
+            is_default=g.default,
+            answer_days=g.answer_days,
+            coordinators=tuple(_pair(member) for member in g.coordinators),
+            chats=tuple(_pair(chat) for chat in g.chats),
+        )
+        for g in settings.groups
+    )
+    return fields, groups
+
+
+def _pair(member: str) -> tuple[str, str]:
+    platform, _, ident = member.partition(":")
+    return platform, ident
+
+
+async def build_app(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    db: Database | None = None,
+    migrate: bool = True,
+) -> App:
+    """Open the database (migrating it unless told not to), load groups and wire the router.
+
+    Tests pass their own clock and an already prepared database.
+    """
+    db = db or Database(
+        settings.database.url, echo=settings.database.echo, pool_size=settings.database.pool_size
+    )
+    if migrate:
+        await upgrade_to_head(db)
+    store = Store.over(db)
+    await store.groups.sync_from_config(*group_specs(settings))
+    clock = clock or SystemClock()
+    catalogues = Catalogues(settings.bot.languages, settings.bot.default_language)
+    deps = Deps(
+        store=store, clock=clock, catalogues=catalogues, settings=handler_settings(settings)
+    )
+    return App(settings=settings, db=db, store=store, router=Router(deps), clock=clock)

@@ -1,0 +1,118 @@
+"""`mitreden run | shell | db upgrade | db current`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from bot.app import App, build_app
+from bot.config import ConfigError, Settings, load_settings
+from bot.console import ConsoleChannel
+from bot.logs import configure_logging
+from storage.db import Database
+from storage.schema import current_revision, upgrade_to_head
+
+logger = logging.getLogger("mitreden")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings(_config_path(args.config))
+    except ConfigError as error:
+        print(f"mitreden: configuration error: {error}", file=sys.stderr)
+        return 2
+    configure_logging(settings.bot.log_level, settings.bot.log_format)
+    try:
+        return int(asyncio.run(args.action(settings, args)) or 0)
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mitreden", description=__doc__)
+    parser.add_argument(
+        "--config",
+        type=Path,
+        help="TOML file (default: $MITREDEN_CONFIG, "
+        "else ./config.toml if present, else built-in defaults)",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="run the bot on every configured channel")
+    run.set_defaults(action=_run)
+    shell = commands.add_parser("shell", help="talk to the bot as one resident in this terminal")
+    shell.add_argument("--as", dest="user", help="the resident's name (default: console.user)")
+    shell.add_argument("--language", help="the resident's platform language, e.g. en")
+    shell.set_defaults(action=_shell)
+    db = commands.add_parser("db", help="database schema").add_subparsers(dest="db", required=True)
+    db.add_parser("upgrade", help="apply pending migrations").set_defaults(action=_db_upgrade)
+    db.add_parser("current", help="show the schema revision").set_defaults(action=_db_current)
+    return parser
+
+
+def _config_path(given: Path | None) -> Path | None:
+    if given is not None:
+        return given
+    if os.environ.get("MITREDEN_CONFIG"):
+        return Path(os.environ["MITREDEN_CONFIG"])
+    local = Path("config.toml")
+    return local if local.exists() else None
+
+
+async def _run(settings: Settings, args: argparse.Namespace) -> int:
+    app = await build_app(settings)
+    try:
+        logger.info("no Telegram or Matrix credentials configured: console channel")
+        return await _until_stopped(app, ConsoleChannel(app.handle, settings.console.user))
+    finally:
+        await app.close()
+
+
+async def _shell(settings: Settings, args: argparse.Namespace) -> int:
+    app = await build_app(settings)
+    try:
+        channel = ConsoleChannel(
+            app.handle, args.user or settings.console.user, language=args.language
+        )
+        return await _until_stopped(app, channel)
+    finally:
+        await app.close()
+
+
+async def _until_stopped(app: App, channel: ConsoleChannel) -> int:
+    """Run the channel until its input ends or SIGTERM/SIGINT arrives."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.create_task(channel.run())
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, task.cancel)
+    try:
+        await task
+    except asyncio.CancelledError:
+        logger.info("stopped by signal")
+    return 0
+
+
+async def _db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
+    db = Database(settings.database.url)
+    try:
+        revision = await upgrade_to_head(db)
+        print(f"database is at revision {revision}")
+    finally:
+        await db.dispose()
+    return 0
+
+
+async def _db_current(settings: Settings, args: argparse.Namespace) -> int:
+    db = Database(settings.database.url)
+    try:
+        current, head = await current_revision(db)
+        print(f"database: {current or 'empty'}; newest shipped: {head}")
+        return 0 if current == head else 1
+    finally:
+        await db.dispose()

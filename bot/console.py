@@ -1,0 +1,105 @@
+"""The console channel: one resident typing in a terminal, or a scripted scenario on stdin.
+
+Choices are printed as a numbered list; typing the number or the label presses the button.
+At the end of input the channel stops, so `printf ... | mitreden shell` prints a transcript
+and exits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from typing import TextIO
+
+from handlers.choices import match_typed
+from handlers.messages import (
+    Address,
+    Attachment,
+    ChatId,
+    Choice,
+    Incoming,
+    Platform,
+    Reply,
+    UserId,
+    parse_command,
+)
+
+Handle = Callable[[Incoming], Awaitable[list[Reply]]]
+
+
+class ConsoleChannel:
+    platform = Platform.CONSOLE
+
+    def __init__(
+        self,
+        handle: Handle,
+        user: str,
+        *,
+        language: str | None = None,
+        stdin: TextIO | None = None,
+        stdout: TextIO | None = None,
+    ) -> None:
+        self._handle = handle
+        self._user = user
+        self._language = language
+        self._in = stdin or sys.stdin
+        self._out = stdout or sys.stdout
+        self._echo = not self._in.isatty()
+        self._choices: tuple[Choice, ...] = ()
+        self._counter = 0
+
+    async def run(self) -> None:
+        """Read lines until end of input, answering each before reading the next."""
+        if not self._echo:
+            self._print("mitreden – Konsole. /start zum Beginnen, Strg+D zum Beenden.")
+        while True:
+            line = await asyncio.to_thread(self._in.readline)
+            if not line:
+                return
+            text = line.rstrip("\n")
+            if self._echo:
+                self._print(f"{self._user}> {text}")
+            replies = await self._handle(self.incoming(text))
+            for reply in replies:
+                self.show(reply)
+            self._choices = next((r.choices for r in reversed(replies) if r.choices), ())
+
+    def incoming(self, text: str) -> Incoming:
+        """The update this line of input stands for."""
+        self._counter += 1
+        base = Incoming(
+            platform=Platform.CONSOLE,
+            user_id=UserId(self._user),
+            chat_id=ChatId(self._user),
+            display_name=self._user,
+            language_code=self._language,
+            message_id=str(self._counter),
+        )
+        options = [(choice.label, choice.payload) for choice in self._choices]
+        payload = match_typed(text, options) if options else None
+        if payload is not None:
+            return replace(base, payload=payload)
+        command = parse_command(text)
+        if command is not None:
+            return replace(base, text=text, command=command.name, args=command.args)
+        return replace(base, text=text)
+
+    def show(self, reply: Reply) -> None:
+        self._print(f"bot> {reply.text}".replace("\n", "\n     "))
+        for attachment in reply.files:
+            self._print(f"     [{self._describe(attachment)}]")
+        for number, choice in enumerate(reply.choices, start=1):
+            self._print(f"     {number}) {choice.label}")
+
+    async def send(self, address: Address, reply: Reply) -> None:
+        """Proactive messages (notifications, reminders) appear like replies."""
+        self.show(reply)
+
+    @staticmethod
+    def _describe(attachment: Attachment) -> str:
+        return f"{attachment.kind}: {attachment.file_name}, {attachment.size} bytes"
+
+    def _print(self, text: str) -> None:
+        print(text, file=self._out, flush=True)

@@ -1,0 +1,100 @@
+"""Greeting, language, privacy notice, help and leaving a flow."""
+
+from __future__ import annotations
+
+from handlers.context import Deps, Turn
+from handlers.i18n import LANGUAGE_NAMES
+from handlers.messages import Choice, Reply
+
+LANGUAGE_PAYLOAD = "lang:"
+
+
+class AccountHandlers:
+    def __init__(self, deps: Deps) -> None:
+        self._deps = deps
+
+    async def start(self, turn: Turn) -> list[Reply]:
+        """Greet, offer the languages and say in short what happens with the data."""
+        greeting = turn._(
+            "Willkommen bei mitreden! Hier können Sie der Stadt jederzeit Vorschläge, Kritik, "
+            "Fragen oder Lob zum Integrationskonzept schicken. Ihre Rückmeldung geht an die "
+            "Arbeitsgruppe, die für das Handlungsfeld zuständig ist, und Sie erfahren, was "
+            "daraus wird.\n\nSchreiben Sie einfach los, oder wählen Sie zuerst Ihre Sprache."
+        )
+        return [
+            Reply(greeting, self._language_choices(), choice_columns=2),
+            Reply(self._privacy_text(turn)),
+        ]
+
+    async def language(self, turn: Turn) -> list[Reply]:
+        if turn.incoming.args:
+            wanted = self._deps.catalogues.match(turn.incoming.args[0])
+            if wanted is not None:
+                return await self._set_language(turn, wanted)
+        return [
+            Reply(
+                turn._("Bitte wählen Sie Ihre Sprache."),
+                self._language_choices(),
+                choice_columns=2,
+            )
+        ]
+
+    async def on_language_choice(self, turn: Turn, code: str) -> list[Reply]:
+        if code not in self._deps.catalogues.languages:
+            return [Reply(turn._("Diese Sprache gibt es hier nicht."))]
+        return await self._set_language(turn, code, replaces_prompt=True)
+
+    async def _set_language(
+        self, turn: Turn, code: str, *, replaces_prompt: bool = False
+    ) -> list[Reply]:
+        await self._deps.store.contacts.set_language(turn.contact_id, code)
+        _ = self._deps.catalogues.get(code).gettext
+        return [
+            Reply(
+                _(
+                    "Ich schreibe Ihnen ab jetzt auf {language}. Schicken Sie mir einfach Ihre "
+                    "Rückmeldung als Nachricht."
+                ).format(language=LANGUAGE_NAMES.get(code, code)),
+                replaces_prompt=replaces_prompt,
+            )
+        ]
+
+    async def privacy(self, turn: Turn) -> list[Reply]:
+        return [Reply(self._privacy_text(turn))]
+
+    async def help(self, turn: Turn) -> list[Reply]:
+        return [
+            Reply(
+                turn._(
+                    "So funktioniert mitreden:\n"
+                    "Schreiben Sie einfach eine Nachricht, um eine Rückmeldung zu schicken.\n\n"
+                    "/feedback – neue Rückmeldung\n"
+                    "/status – Stand Ihrer Rückmeldungen, /status F-2026-0042 für eine\n"
+                    "/mine – alle Ihre Rückmeldungen\n"
+                    "/language – Sprache wählen\n"
+                    "/privacy – was gespeichert wird\n"
+                    "/cancel – aktuellen Vorgang abbrechen"
+                )
+            )
+        ]
+
+    async def cancel(self, turn: Turn) -> list[Reply]:
+        if await self._deps.store.conversations.clear_state(turn.contact_id):
+            return [Reply(turn._("Abgebrochen. Es wurde nichts gespeichert."))]
+        return [Reply(turn._("Es gibt gerade nichts abzubrechen."))]
+
+    def _language_choices(self) -> tuple[Choice, ...]:
+        return tuple(
+            Choice(LANGUAGE_NAMES.get(code, code), LANGUAGE_PAYLOAD + code)
+            for code in self._deps.catalogues.languages
+        )
+
+    @staticmethod
+    def _privacy_text(turn: Turn) -> str:
+        return turn._(
+            "Datenschutz in Kürze: Gespeichert werden Ihre Rückmeldungen, Ihre Sprache und die "
+            "Kennung Ihres Kontos, damit wir Ihnen antworten können. Die zuständige "
+            "Arbeitsgruppe sieht Ihre Rückmeldung; Ihren Namen nur, wenn Sie das erlauben. "
+            "Mit /privacy lesen Sie das jederzeit wieder; schreiben Sie uns, wenn Ihre Daten "
+            "gelöscht werden sollen."
+        )

@@ -1,0 +1,216 @@
+"""The feedback flow: text → kind → field of action → anonymity → confirm → committed."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from handlers.choices import build_choices, match_typed
+from handlers.context import Deps, Turn
+from handlers.labels import KIND_LABELS, kind_label, localized_name
+from handlers.messages import Reply
+from storage.feedback import NewItem
+from storage.models import ConversationState
+
+logger = logging.getLogger(__name__)
+
+FLOW = "feedback"
+TEXT, KIND, FIELD, ANONYMITY, CONFIRM = "text", "kind", "field", "anon", "confirm"
+CHOICE_STEPS = (KIND, FIELD, ANONYMITY, CONFIRM)
+
+
+class FeedbackFlow:
+    def __init__(self, deps: Deps) -> None:
+        self._deps = deps
+        self._conversations = deps.store.conversations
+
+    async def start(self, turn: Turn, text: str) -> list[Reply]:
+        """Begin a new item; with `text` the first question is already answered."""
+        await self._conversations.clear_state(turn.contact_id)
+        if not text:
+            return [await self._ask(turn, TEXT, {})]
+        return [await self._ask(turn, KIND, {"text": text})]
+
+    async def on_message(self, turn: Turn, state: ConversationState | None) -> list[Reply]:
+        """A text or file sent while in the flow (or outside, which starts it)."""
+        incoming = turn.incoming
+        replies: list[Reply] = []
+        if incoming.attachments:
+            if state is None or state.flow != FLOW:
+                await self._conversations.clear_state(turn.contact_id)
+                state = None
+            held = await self._attach(turn)
+            if held is None:
+                return [
+                    Reply(
+                        turn._("Sie können höchstens {n} Dateien anhängen.").format(
+                            n=self._deps.settings.max_attachments_per_item
+                        )
+                    )
+                ]
+            replies.append(
+                Reply(
+                    turn.tr.ngettext(
+                        "Datei angehängt ({n} Datei bei dieser Rückmeldung).",
+                        "Datei angehängt ({n} Dateien bei dieser Rückmeldung).",
+                        held,
+                    ).format(n=held)
+                )
+            )
+        text = incoming.text.strip()
+        if state is None:
+            if text:
+                return [*replies, await self._ask(turn, KIND, {"text": text})]
+            return [*replies, await self._ask(turn, TEXT, {})]
+        if state.step == TEXT and text:
+            return [*replies, await self._ask(turn, KIND, {**state.data, "text": text})]
+        if state.step in CHOICE_STEPS and text:
+            options = await self._options(turn, state.step)
+            value = match_typed(text, options)
+            if value is not None:
+                return [*replies, *await self.on_choice(turn, state, value)]
+            replies.append(
+                Reply(
+                    turn._(
+                        "Das passt nicht zur aktuellen Frage. Bitte wählen Sie eine der "
+                        "Möglichkeiten "
+                        "(Nummer oder Text) oder brechen Sie mit /cancel ab."
+                    )
+                )
+            )
+        return [*replies, await self._prompt(turn, state.step, state.data, state.version)]
+
+    async def on_choice(self, turn: Turn, state: ConversationState, value: str) -> list[Reply]:
+        """An option of the current step was chosen (pressed or typed)."""
+        data, step = dict(state.data), state.step
+        if step == CONFIRM:
+            if value == "send":
+                return [await self._submit(turn, data, state.version)]
+            await self._conversations.clear_state(turn.contact_id)
+            return [
+                Reply(turn._("Abgebrochen. Es wurde nichts gespeichert."), replaces_prompt=True)
+            ]
+        options = [v for _, v in await self._options(turn, step)]
+        if value not in options:
+            return [await self._prompt(turn, step, data, state.version)]
+        if step == KIND:
+            data["kind"] = value
+            next_step = FIELD
+        elif step == FIELD:
+            data["field"] = value
+            next_step = ANONYMITY
+        else:
+            data["anonymous"] = value == "anonymous"
+            next_step = CONFIRM
+        reply = await self._ask(turn, next_step, data)
+        return [
+            Reply(
+                reply.text,
+                reply.choices,
+                replaces_prompt=True,
+                choice_columns=reply.choice_columns,
+            )
+        ]
+
+    async def _submit(self, turn: Turn, data: dict[str, Any], version: int) -> Reply:
+        new = NewItem(
+            contact_id=turn.contact_id,
+            kind=data["kind"],
+            field_key=data["field"],
+            text=data["text"],
+            language=turn.language,
+            anonymous=bool(data["anonymous"]),
+            platform=turn.incoming.platform,
+        )
+        item = await self._deps.store.feedback.add_item(
+            new, turn.now, reference_year=turn.local_now().year, conversation_version=version
+        )
+        if item is None:
+            return Reply(turn._("Diese Rückmeldung wurde bereits abgeschickt."))
+        logger.info(
+            "feedback %s stored for contact %s, routed to %s",
+            item.reference,
+            turn.contact_id,
+            item.group_key,
+        )
+        group = await self._deps.store.groups.get_group(item.group_key)
+        return Reply(
+            turn._(
+                "Vielen Dank! Ihre Rückmeldung ist eingegangen.\n"
+                "Ihre Referenz: {reference}\n"
+                "Weitergeleitet an: {group}\n\n"
+                "Mit /status {reference} sehen Sie jederzeit, wie es damit weitergeht."
+            ).format(reference=item.reference, group=localized_name(turn, group, item.group_key)),
+            replaces_prompt=True,
+        )
+
+    async def _attach(self, turn: Turn) -> int | None:
+        held = 0
+        for attachment in turn.incoming.attachments:
+            held = await self._conversations.add_pending_attachment(
+                turn.contact_id,
+                kind=attachment.kind,
+                file_name=attachment.file_name,
+                mime_type=attachment.mime_type,
+                data=attachment.data,
+                now=turn.now,
+                limit=self._deps.settings.max_attachments_per_item,
+            )
+            if held < 0:
+                return None
+        return held
+
+    async def _ask(self, turn: Turn, step: str, data: dict[str, Any]) -> Reply:
+        """Move to `step` and ask its question."""
+        version = await self._conversations.set_state(turn.contact_id, FLOW, step, data, turn.now)
+        return await self._prompt(turn, step, data, version)
+
+    async def _prompt(self, turn: Turn, step: str, data: dict[str, Any], version: int) -> Reply:
+        _ = turn._
+        if step == TEXT:
+            return Reply(
+                _(
+                    "Bitte schreiben Sie Ihre Rückmeldung in einer Nachricht. "
+                    "Sie können auch ein Foto oder Dokument anhängen. /cancel bricht ab."
+                )
+            )
+        texts = {
+            KIND: _("Was für eine Rückmeldung ist das?"),
+            FIELD: _("Zu welchem Handlungsfeld gehört sie?"),
+            ANONYMITY: _(
+                "Soll die Arbeitsgruppe Ihren Namen sehen? Anonym bedeutet: "
+                "Die Arbeitsgruppe sieht nur Ihren Text, nicht wer Sie sind."
+            ),
+        }
+        text = texts.get(step) or await self._summary(turn, data)
+        options = await self._options(turn, step)
+        columns = 2 if step in (KIND, FIELD) else 1
+        return Reply(text, build_choices(version, step, options), choice_columns=columns)
+
+    async def _summary(self, turn: Turn, data: dict[str, Any]) -> str:
+        _ = turn._
+        field = await self._deps.store.groups.get_field(data["field"])
+        visibility = _("anonym") if data["anonymous"] else _("mit Namen")
+        return _(
+            "Bitte prüfen Sie Ihre Rückmeldung:\n\n"
+            "Art: {kind}\nHandlungsfeld: {field}\nSichtbarkeit: {visibility}\n\n"
+            "{text}\n\nAbschicken?"
+        ).format(
+            kind=kind_label(turn, data["kind"]),
+            field=localized_name(turn, field, data["field"]),
+            visibility=visibility,
+            text=data["text"],
+        )
+
+    async def _options(self, turn: Turn, step: str) -> list[tuple[str, str]]:
+        _ = turn._
+        if step == KIND:
+            return [(kind_label(turn, kind), kind) for kind in KIND_LABELS]
+        if step == FIELD:
+            fields = await self._deps.store.groups.list_fields()
+            return [(localized_name(turn, field, field.key), field.key) for field in fields]
+        if step == ANONYMITY:
+            return [(_("Anonym bleiben"), "anonymous"), (_("Mit meinem Namen"), "named")]
+        if step == CONFIRM:
+            return [(_("Abschicken"), "send"), (_("Abbrechen"), "cancel")]
+        return []

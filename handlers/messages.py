@@ -1,0 +1,119 @@
+"""The values that cross the boundary between the channels and the handlers.
+
+A channel adapter turns a platform update into an `Incoming` and sends every `Reply` back in
+its own way (inline keyboard, numbered list, ...). Ids are strings everywhere: Telegram's
+integers become strings at the edge, so one contact table holds every platform.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import NewType
+
+UserId = NewType("UserId", str)
+ChatId = NewType("ChatId", str)
+
+
+class Platform(enum.StrEnum):
+    TELEGRAM = "telegram"
+    MATRIX = "matrix"
+    CONSOLE = "console"
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    """Where a message can be delivered: one chat on one platform."""
+
+    platform: Platform
+    chat_id: ChatId
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file a resident sent or the bot sends; `data` holds the bytes when they are at hand."""
+
+    kind: str  # "photo" or "document"
+    file_name: str
+    mime_type: str
+    data: bytes = b""
+    platform_file_id: str | None = None
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """One update from a person, whatever the channel.
+
+    `command` is set for "/name args" texts (lower case, without the slash and any
+    "@botname"); `payload` is set when a button was pressed; `unsupported` names a kind of
+    message the bot cannot use (sticker, voice, location, ...).
+    """
+
+    platform: Platform
+    user_id: UserId
+    chat_id: ChatId
+    text: str = ""
+    display_name: str = ""
+    language_code: str | None = None
+    is_group: bool = False
+    command: str | None = None
+    args: tuple[str, ...] = ()
+    payload: str | None = None
+    attachments: tuple[Attachment, ...] = ()
+    unsupported: str | None = None
+    message_id: str | None = None
+
+    @property
+    def address(self) -> Address:
+        return Address(self.platform, self.chat_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """A button: what the person sees and what comes back when they press it."""
+
+    label: str
+    payload: str
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """One message the bot sends back.
+
+    `replaces_prompt` asks the channel to show this text in place of the message whose button
+    was pressed (Telegram edits it, so an old keyboard cannot be pressed twice); channels that
+    cannot edit send it as a new message.
+    """
+
+    text: str
+    choices: tuple[Choice, ...] = ()
+    files: tuple[Attachment, ...] = ()
+    replaces_prompt: bool = False
+    choice_columns: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedCommand:
+    name: str
+    args: tuple[str, ...] = field(default_factory=tuple)
+    rest: str = ""
+
+
+def parse_command(text: str) -> ParsedCommand | None:
+    """Split "/name@bot arg1 arg2" into its parts; None when `text` is not a command.
+
+    `rest` keeps the text after the command verbatim, for commands whose argument is prose
+    (`/reply F-2026-0001 Thank you ...`).
+    """
+    stripped = text.strip()
+    if not stripped.startswith("/") or len(stripped) < 2:
+        return None
+    head, _, rest = stripped[1:].partition(" ")
+    name = head.split("@", 1)[0].lower()
+    if not name or not all(c.isalnum() or c == "_" for c in name):
+        return None
+    return ParsedCommand(name=name, args=tuple(rest.split()), rest=rest.strip())

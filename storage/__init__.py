@@ -1,0 +1,1 @@
+"""The only code that speaks SQL: tables, queries, routing and what is due when."""

@@ -1,0 +1,89 @@
+"""Contacts: one row per person and platform."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import update
+from sqlmodel import col, select
+
+from storage.db import Database
+from storage.models import Contact
+from storage.upsert import insert_for
+
+# last_seen_at is for retention, which counts in months: refreshing it at most every few
+# minutes saves a write on almost every update.
+LAST_SEEN_RESOLUTION = timedelta(minutes=10)
+
+
+@dataclass(frozen=True, slots=True)
+class ContactKey:
+    platform: str
+    user_id: str
+    chat_id: str
+    display_name: str = ""
+
+
+class ContactStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def get_or_add_contact(self, key: ContactKey, now: datetime) -> tuple[Contact, bool]:
+        """Return the contact for `key`, creating it on first contact.
+
+        Returns:
+            The contact and whether it was created just now.
+        """
+        async with self._db.session() as session:
+            contact = (
+                await session.exec(
+                    select(Contact).where(
+                        Contact.platform == key.platform, Contact.user_id == key.user_id
+                    )
+                )
+            ).first()
+            if contact is None:
+                created = await session.execute(
+                    insert_for(session, Contact)
+                    .values(
+                        platform=key.platform,
+                        user_id=key.user_id,
+                        chat_id=key.chat_id,
+                        display_name=key.display_name,
+                        created_at=now,
+                        last_seen_at=now,
+                    )
+                    .on_conflict_do_nothing(index_elements=["platform", "user_id"])
+                    .returning(col(Contact.id))
+                )
+                new_id = created.scalar_one_or_none()
+                contact = (
+                    await session.exec(
+                        select(Contact).where(
+                            Contact.platform == key.platform, Contact.user_id == key.user_id
+                        )
+                    )
+                ).one()
+                # Another process may have created it between our look-up and insert.
+                return contact, new_id is not None
+            if (
+                now - contact.last_seen_at >= LAST_SEEN_RESOLUTION
+                or contact.chat_id != key.chat_id
+                or (key.display_name and contact.display_name != key.display_name)
+            ):
+                contact.last_seen_at = now
+                contact.chat_id = key.chat_id
+                contact.display_name = key.display_name or contact.display_name
+                session.add(contact)
+            return contact, False
+
+    async def get_contact(self, contact_id: int) -> Contact | None:
+        async with self._db.session() as session:
+            return await session.get(Contact, contact_id)
+
+    async def set_language(self, contact_id: int, language: str) -> None:
+        async with self._db.session() as session:
+            await session.execute(
+                update(Contact).where(col(Contact.id) == contact_id).values(language=language)
+            )

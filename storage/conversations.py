@@ -1,0 +1,94 @@
+"""Where each contact is in a flow, and the files they sent on the way."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func
+from sqlmodel import col, select
+
+from storage.db import Database
+from storage.models import Attachment, ConversationState
+
+
+class ConversationStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def get_state(self, contact_id: int) -> ConversationState | None:
+        async with self._db.session() as session:
+            return await session.get(ConversationState, contact_id)
+
+    async def set_state(
+        self, contact_id: int, flow: str, step: str, data: dict[str, Any], now: datetime
+    ) -> int:
+        """Store the contact's next step; returns its new version (one more than before)."""
+        async with self._db.session() as session:
+            state = await session.get(ConversationState, contact_id)
+            if state is None:
+                state = ConversationState(contact_id=contact_id, flow=flow, step=step, version=1)
+            else:
+                state.version += 1
+            state.flow, state.step, state.data, state.updated_at = flow, step, dict(data), now
+            session.add(state)
+            await session.flush()
+            return state.version
+
+    async def clear_state(self, contact_id: int) -> bool:
+        """Leave any flow and drop the files collected in it; True if there was one."""
+        async with self._db.session() as session:
+            await session.execute(
+                delete(Attachment).where(
+                    col(Attachment.contact_id) == contact_id, col(Attachment.item_id).is_(None)
+                )
+            )
+            result = await session.execute(
+                delete(ConversationState).where(col(ConversationState.contact_id) == contact_id)
+            )
+            return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def add_pending_attachment(
+        self,
+        contact_id: int,
+        *,
+        kind: str,
+        file_name: str,
+        mime_type: str,
+        data: bytes,
+        now: datetime,
+        limit: int,
+    ) -> int:
+        """Keep a file until the item it belongs to is submitted.
+
+        Returns:
+            How many files the contact now holds for the next item, or -1 when `limit` files
+            are already held (nothing is added then).
+        """
+        async with self._db.session() as session:
+            held = int(
+                (
+                    await session.exec(
+                        select(func.count()).where(
+                            col(Attachment.contact_id) == contact_id,
+                            col(Attachment.item_id).is_(None),
+                        )
+                    )
+                ).one()
+            )
+            if held >= limit:
+                return -1
+            session.add(
+                Attachment(
+                    contact_id=contact_id,
+                    kind=kind,
+                    file_name=file_name,
+                    mime_type=mime_type,
+                    size=len(data),
+                    sha256=hashlib.sha256(data).hexdigest(),
+                    data=data,
+                    created_at=now,
+                )
+            )
+            return held + 1

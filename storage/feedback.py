@@ -1,0 +1,189 @@
+"""Feedback items: submission with reference and routing, and the resident's view of them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, func, update
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.db import Database
+from storage.groups import route_field
+from storage.models import (
+    Attachment,
+    ConversationState,
+    FeedbackItem,
+    ItemEvent,
+    ItemState,
+    ReferenceCounter,
+)
+from storage.upsert import insert_for
+
+
+@dataclass(frozen=True, slots=True)
+class NewItem:
+    contact_id: int
+    kind: str
+    field_key: str
+    text: str
+    language: str
+    anonymous: bool
+    platform: str
+
+
+@dataclass(frozen=True, slots=True)
+class ItemSummary:
+    """An item as its author sees it in `/status` and `/mine`."""
+
+    reference: str
+    kind: str
+    field_key: str
+    group_key: str
+    state: str
+    created_at: datetime
+    updated_at: datetime
+    attachments: int
+
+
+def format_reference(year: int, number: int) -> str:
+    return f"F-{year}-{number:04d}"
+
+
+class FeedbackStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def add_item(
+        self,
+        new: NewItem,
+        now: datetime,
+        *,
+        reference_year: int | None = None,
+        conversation_version: int | None = None,
+    ) -> FeedbackItem | None:
+        """Commit a new item with its reference, group, history and the files sent with it.
+
+        When `conversation_version` is given, the item is only added if the contact's
+        conversation is still at that version, and that conversation ends in the same
+        transaction: a confirmation pressed twice, or replayed after a crash, adds one item.
+        `reference_year` is the year in the city's time zone (default: the year of `now`).
+
+        Returns:
+            The committed item, or None when the conversation had already moved on.
+
+        Raises:
+            UnknownField: the field of action does not exist.
+        """
+        async with self._db.session() as session:
+            if conversation_version is not None:
+                ended = await session.execute(
+                    delete(ConversationState).where(
+                        col(ConversationState.contact_id) == new.contact_id,
+                        col(ConversationState.version) == conversation_version,
+                    )
+                )
+                if not ended.rowcount:  # type: ignore[attr-defined]
+                    return None
+            group = await route_field(session, new.field_key)
+            year = reference_year or now.year
+            reference = format_reference(year, await _next_number(session, year))
+            item = FeedbackItem(
+                reference=reference,
+                kind=new.kind,
+                field_key=new.field_key,
+                group_key=group.key,
+                text=new.text,
+                language=new.language,
+                state=ItemState.RECEIVED,
+                anonymous=new.anonymous,
+                contact_id=new.contact_id,
+                platform=new.platform,
+                created_at=now,
+                updated_at=now,
+            )
+            session.add(item)
+            await session.flush()
+            assert item.id is not None
+            session.add(
+                ItemEvent(
+                    item_id=item.id,
+                    at=now,
+                    actor="resident",
+                    action="created",
+                    state=ItemState.RECEIVED,
+                    group_key=group.key,
+                )
+            )
+            await session.execute(
+                update(Attachment)
+                .where(
+                    col(Attachment.contact_id) == new.contact_id, col(Attachment.item_id).is_(None)
+                )
+                .values(item_id=item.id)
+            )
+            return item
+
+    async def get_item_for_contact(self, contact_id: int, reference: str) -> ItemSummary | None:
+        """The contact's own item with this reference; None for anyone else's."""
+        items = await self._summaries(contact_id, reference=reference.upper(), limit=1)
+        return items[0] if items else None
+
+    async def list_items_for_contact(self, contact_id: int, limit: int = 20) -> list[ItemSummary]:
+        """The contact's items, newest first."""
+        return await self._summaries(contact_id, limit=limit)
+
+    async def _summaries(
+        self, contact_id: int, *, reference: str | None = None, limit: int
+    ) -> list[ItemSummary]:
+        async with self._db.session() as session:
+            query = select(FeedbackItem).where(FeedbackItem.contact_id == contact_id)
+            if reference is not None:
+                query = query.where(FeedbackItem.reference == reference)
+            query = query.order_by(col(FeedbackItem.id).desc()).limit(limit)
+            items = list((await session.exec(query)).all())
+            counts = await _attachment_counts(session, [item.id for item in items if item.id])
+            return [
+                ItemSummary(
+                    reference=item.reference,
+                    kind=item.kind,
+                    field_key=item.field_key,
+                    group_key=item.group_key,
+                    state=item.state,
+                    created_at=item.created_at,
+                    updated_at=item.updated_at,
+                    attachments=counts.get(item.id or 0, 0),
+                )
+                for item in items
+            ]
+
+    async def get_history(self, reference: str) -> list[ItemEvent]:
+        async with self._db.session() as session:
+            query = (
+                select(ItemEvent)
+                .join(FeedbackItem, col(FeedbackItem.id) == col(ItemEvent.item_id))
+                .where(FeedbackItem.reference == reference)
+                .order_by(col(ItemEvent.id))
+            )
+            return list((await session.exec(query)).all())
+
+
+async def _next_number(session: AsyncSession, year: int) -> int:
+    """The next reference number of `year`; the row lock serialises concurrent submitters."""
+    statement = insert_for(session, ReferenceCounter).values(year=year, last=1)
+    statement = statement.on_conflict_do_update(
+        index_elements=["year"], set_={"last": col(ReferenceCounter.last) + 1}
+    ).returning(col(ReferenceCounter.last))
+    return int((await session.execute(statement)).scalar_one())
+
+
+async def _attachment_counts(session: AsyncSession, item_ids: list[int]) -> dict[int, int]:
+    if not item_ids:
+        return {}
+    rows = await session.execute(
+        select(Attachment.item_id, func.count())
+        .where(col(Attachment.item_id).in_(item_ids))
+        .group_by(col(Attachment.item_id))
+    )
+    return {int(item_id): int(count) for item_id, count in rows.all()}

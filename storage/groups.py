@@ -1,0 +1,140 @@
+"""Fields of action, working groups, their coordinators and chats, and routing."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import delete
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.db import Database
+from storage.models import Coordinator, FieldOfAction, GroupChat, GroupField, WorkingGroup
+
+
+@dataclass(frozen=True, slots=True)
+class FieldSpec:
+    key: str
+    name: str
+    names: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class GroupSpec:
+    key: str
+    name: str
+    fields: tuple[str, ...] = ()
+    names: dict[str, str] = field(default_factory=dict)
+    is_default: bool = False
+    answer_days: int = 14
+    coordinators: tuple[tuple[str, str], ...] = ()  # (platform, user_id)
+    chats: tuple[tuple[str, str], ...] = ()  # (platform, chat_id)
+
+
+class UnknownField(LookupError):
+    """The item names a field of action the store does not know."""
+
+
+class GroupStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def sync_from_config(
+        self, fields: Sequence[FieldSpec], groups: Sequence[GroupSpec]
+    ) -> None:
+        """Make the stored fields and groups match the configuration.
+
+        Fields and groups missing from the configuration are kept (items refer to them) but
+        fields become inactive, so residents are no longer offered them.
+        """
+        async with self._db.session() as session:
+            configured = {spec.key for spec in fields}
+            for stored in (await session.exec(select(FieldOfAction))).all():
+                stored.active = stored.key in configured
+                session.add(stored)
+            for position, spec in enumerate(fields):
+                await session.merge(
+                    FieldOfAction(
+                        key=spec.key,
+                        name=spec.name,
+                        names=dict(spec.names),
+                        position=position,
+                        active=True,
+                    )
+                )
+            for group in groups:
+                await session.merge(
+                    WorkingGroup(
+                        key=group.key,
+                        name=group.name,
+                        names=dict(group.names),
+                        is_default=group.is_default,
+                        answer_days=group.answer_days,
+                    )
+                )
+            await session.flush()
+            await session.execute(delete(GroupField))
+            for group in groups:
+                await self._replace_members(session, group)
+                for field_key in group.fields:
+                    session.add(GroupField(field_key=field_key, group_key=group.key))
+
+    @staticmethod
+    async def _replace_members(session: AsyncSession, spec: GroupSpec) -> None:
+        await session.execute(delete(Coordinator).where(col(Coordinator.group_key) == spec.key))
+        await session.execute(delete(GroupChat).where(col(GroupChat.group_key) == spec.key))
+        for platform, user_id in spec.coordinators:
+            session.add(Coordinator(group_key=spec.key, platform=platform, user_id=user_id))
+        for platform, chat_id in spec.chats:
+            session.add(GroupChat(group_key=spec.key, platform=platform, chat_id=chat_id))
+
+    async def list_fields(self) -> list[FieldOfAction]:
+        """The active fields of action in their configured order."""
+        async with self._db.session() as session:
+            query = (
+                select(FieldOfAction)
+                .where(col(FieldOfAction.active))
+                .order_by(col(FieldOfAction.position))
+            )
+            return list((await session.exec(query)).all())
+
+    async def get_field(self, key: str) -> FieldOfAction | None:
+        async with self._db.session() as session:
+            return await session.get(FieldOfAction, key)
+
+    async def get_group(self, key: str) -> WorkingGroup | None:
+        async with self._db.session() as session:
+            return await session.get(WorkingGroup, key)
+
+    async def list_groups(self) -> list[WorkingGroup]:
+        async with self._db.session() as session:
+            return list(
+                (await session.exec(select(WorkingGroup).order_by(WorkingGroup.key))).all()
+            )
+
+
+async def route_field(session: AsyncSession, field_key: str) -> WorkingGroup:
+    """The working group that owns `field_key`, or the default group when none does.
+
+    Raises:
+        UnknownField: the field does not exist.
+        LookupError: no group owns it and no default group is configured.
+    """
+    if await session.get(FieldOfAction, field_key) is None:
+        raise UnknownField(field_key)
+    owner = (
+        await session.exec(
+            select(WorkingGroup)
+            .join(GroupField, col(GroupField.group_key) == col(WorkingGroup.key))
+            .where(GroupField.field_key == field_key)
+        )
+    ).first()
+    if owner is not None:
+        return owner
+    default = (
+        await session.exec(select(WorkingGroup).where(col(WorkingGroup.is_default)))
+    ).first()
+    if default is None:
+        raise LookupError(f"no working group owns {field_key!r} and there is no default group")
+    return default

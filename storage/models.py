@@ -1,0 +1,207 @@
+"""The tables. Field names are the vocabulary of DESIGN.md; every time is aware UTC."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, LargeBinary, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from storage.types import UTCDateTime
+
+
+def _time(nullable: bool = False, index: bool = False) -> Any:
+    return Field(default=None, sa_type=UTCDateTime, nullable=nullable, index=index)
+
+
+class ItemKind(enum.StrEnum):
+    SUGGESTION = "suggestion"
+    CRITICISM = "criticism"
+    QUESTION = "question"
+    PRAISE = "praise"
+
+
+class ItemState(enum.StrEnum):
+    RECEIVED = "received"
+    IN_PROGRESS = "in_progress"
+    ANSWERED = "answered"
+    IMPLEMENTED = "implemented"
+    DECLINED = "declined"
+    CLOSED = "closed"
+
+
+class OutboxState(enum.StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+    DEAD = "dead"
+    SKIPPED = "skipped"
+
+
+class Contact(SQLModel, table=True):
+    """A person on one platform; `chat_id` is where the bot writes to them."""
+
+    __table_args__ = (UniqueConstraint("platform", "user_id", name="uq_contact_platform_user"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(max_length=16)
+    user_id: str = Field(max_length=255)
+    chat_id: str = Field(max_length=255)
+    display_name: str = Field(default="", max_length=255)
+    language: str | None = Field(default=None, max_length=16)
+    consent_at: datetime | None = _time(nullable=True)
+    subscribed: bool = False
+    blocked_at: datetime | None = _time(nullable=True)
+    created_at: datetime = _time()
+    last_seen_at: datetime = _time()
+
+
+class FieldOfAction(SQLModel, table=True):
+    """A field of action ("Handlungsfeld") of the integration concept."""
+
+    __tablename__ = "field_of_action"
+
+    key: str = Field(primary_key=True, max_length=64)
+    name: str = Field(max_length=255)
+    names: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    position: int = 0
+    active: bool = True
+
+
+class WorkingGroup(SQLModel, table=True):
+    """A working group ("Unter-Arbeitsgruppe") that owns fields of action."""
+
+    __tablename__ = "working_group"
+
+    key: str = Field(primary_key=True, max_length=64)
+    name: str = Field(max_length=255)
+    names: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    is_default: bool = False
+    answer_days: int = 14
+
+
+class GroupField(SQLModel, table=True):
+    """Which group owns a field; a field has at most one owner."""
+
+    __tablename__ = "group_field"
+
+    field_key: str = Field(primary_key=True, foreign_key="field_of_action.key", max_length=64)
+    group_key: str = Field(foreign_key="working_group.key", index=True, max_length=64)
+
+
+class Coordinator(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("group_key", "platform", "user_id", name="uq_coordinator"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    group_key: str = Field(foreign_key="working_group.key", index=True, max_length=64)
+    platform: str = Field(max_length=16)
+    user_id: str = Field(max_length=255)
+
+
+class GroupChat(SQLModel, table=True):
+    """A chat or room where a working group receives its new items."""
+
+    __tablename__ = "group_chat"
+    __table_args__ = (UniqueConstraint("group_key", "platform", "chat_id", name="uq_group_chat"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    group_key: str = Field(foreign_key="working_group.key", index=True, max_length=64)
+    platform: str = Field(max_length=16)
+    chat_id: str = Field(max_length=255)
+
+
+class ReferenceCounter(SQLModel, table=True):
+    """The last reference number handed out per year; one row per year."""
+
+    __tablename__ = "reference_counter"
+
+    year: int = Field(primary_key=True)
+    last: int = 0
+
+
+class FeedbackItem(SQLModel, table=True):
+    __tablename__ = "feedback_item"
+    __table_args__ = (
+        Index("ix_feedback_item_state_created", "state", "created_at"),
+        Index("ix_feedback_item_group_state_created", "group_key", "state", "created_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    reference: str = Field(unique=True, max_length=32)
+    kind: str = Field(max_length=16)
+    field_key: str = Field(foreign_key="field_of_action.key", max_length=64)
+    group_key: str = Field(foreign_key="working_group.key", max_length=64)
+    text: str
+    language: str = Field(max_length=16)
+    state: str = Field(default=ItemState.RECEIVED, max_length=16)
+    anonymous: bool = True
+    contact_id: int | None = Field(default=None, foreign_key="contact.id", index=True)
+    platform: str = Field(max_length=16)
+    created_at: datetime = _time()
+    updated_at: datetime = _time()
+
+
+class ItemEvent(SQLModel, table=True):
+    """Append-only history of a feedback item: who did what when."""
+
+    __tablename__ = "item_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    item_id: int = Field(foreign_key="feedback_item.id", index=True)
+    at: datetime = _time()
+    actor: str = Field(max_length=300)
+    action: str = Field(max_length=32)
+    state: str | None = Field(default=None, max_length=16)
+    group_key: str | None = Field(default=None, max_length=64)
+    text: str | None = None
+
+
+class Attachment(SQLModel, table=True):
+    """A file a resident sent; kept with the conversation until the item is submitted."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    item_id: int | None = Field(default=None, foreign_key="feedback_item.id", index=True)
+    contact_id: int | None = Field(default=None, foreign_key="contact.id", index=True)
+    kind: str = Field(max_length=16)
+    file_name: str = Field(max_length=255)
+    mime_type: str = Field(max_length=128)
+    size: int
+    sha256: str = Field(max_length=64)
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    created_at: datetime = _time()
+
+
+class ConversationState(SQLModel, table=True):
+    """Where a contact is in a flow. `version` grows with every step, so a button from an
+    earlier step can be recognised as stale."""
+
+    __tablename__ = "conversation_state"
+
+    contact_id: int = Field(primary_key=True, foreign_key="contact.id")
+    flow: str = Field(max_length=32)
+    step: str = Field(max_length=32)
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    version: int = 1
+    updated_at: datetime = _time()
+
+
+class OutboxMessage(SQLModel, table=True):
+    """A message the bot sends on its own; the idempotency key makes enqueueing repeatable."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_state_due", "state", "due_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    idempotency_key: str = Field(unique=True, max_length=255)
+    platform: str = Field(max_length=16)
+    chat_id: str = Field(max_length=255)
+    contact_id: int | None = Field(default=None, foreign_key="contact.id", index=True)
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    due_at: datetime = _time()
+    state: str = Field(default=OutboxState.PENDING, max_length=16)
+    attempts: int = 0
+    last_error: str | None = None
+    created_at: datetime = _time()
+    sent_at: datetime | None = _time(nullable=True)

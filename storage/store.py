@@ -1,0 +1,30 @@
+"""All stores over one database, as the handlers receive them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from storage.contacts import ContactStore
+from storage.conversations import ConversationStore
+from storage.db import Database
+from storage.feedback import FeedbackStore
+from storage.groups import GroupStore
+
+
+@dataclass(frozen=True)
+class Store:
+    db: Database
+    contacts: ContactStore
+    groups: GroupStore
+    feedback: FeedbackStore
+    conversations: ConversationStore
+
+    @classmethod
+    def over(cls, db: Database) -> Store:
+        return cls(
+            db=db,
+            contacts=ContactStore(db),
+            groups=GroupStore(db),
+            feedback=FeedbackStore(db),
+            conversations=ConversationStore(db),
+        )
