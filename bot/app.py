@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 
 from bot.clock import SystemClock
@@ -43,20 +44,29 @@ class App:
 
     async def handle(self, incoming: Incoming) -> list[Reply]:
         """Answer one update, after every earlier update of the same chat is done."""
-        async with self.serializer.turn((incoming.platform, incoming.chat_id)):
-            try:
-                return await self.router.dispatch(incoming)
-            except Exception:
-                logger.exception(
-                    "update failed",
-                    extra={
-                        "platform": str(incoming.platform),
-                        "chat_id": incoming.chat_id,
-                        "message_id": incoming.message_id,
-                        "command": incoming.command,
-                    },
-                )
-                return [self.router.failure_reply(incoming)]
+        async with self.chat_turn(incoming):
+            return await self.handle_in_turn(incoming)
+
+    def chat_turn(self, incoming: Incoming) -> AbstractAsyncContextManager[None]:
+        """Hold the chat's turn; channels hold it over download, handling and sending, so
+        that one chat's replies go out in the order its messages came in."""
+        return self.serializer.turn((incoming.platform, incoming.chat_id))
+
+    async def handle_in_turn(self, incoming: Incoming) -> list[Reply]:
+        """Answer one update; the caller holds the chat's turn. Never raises."""
+        try:
+            return await self.router.dispatch(incoming)
+        except Exception:
+            logger.exception(
+                "update failed",
+                extra={
+                    "platform": str(incoming.platform),
+                    "chat_id": incoming.chat_id,
+                    "message_id": incoming.message_id,
+                    "command": incoming.command,
+                },
+            )
+            return [self.router.failure_reply(incoming)]
 
     async def close(self) -> None:
         await self.db.dispose()
@@ -68,6 +78,7 @@ def handler_settings(settings: Settings) -> HandlerSettings:
         max_text_length=bot.max_text_length,
         flood_messages_per_minute=bot.flood_messages_per_minute,
         max_attachments_per_item=bot.max_attachments_per_item,
+        max_file_bytes=settings.telegram.max_download_bytes,
         timezone=bot.timezone,
         languages=bot.languages,
         default_language=bot.default_language,

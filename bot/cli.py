@@ -6,15 +6,15 @@ import argparse
 import asyncio
 import logging
 import os
-import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from bot.app import App, build_app
+from bot.app import build_app
 from bot.config import ConfigError, Settings, load_settings
 from bot.console import ConsoleChannel
 from bot.logs import configure_logging
+from bot.runtime import serve
 from storage.db import Database
 from storage.schema import current_revision, upgrade_to_head
 
@@ -68,34 +68,22 @@ def _config_path(given: Path | None) -> Path | None:
 async def _run(settings: Settings, args: argparse.Namespace) -> int:
     app = await build_app(settings)
     try:
-        logger.info("no Telegram or Matrix credentials configured: console channel")
-        return await _until_stopped(app, ConsoleChannel(app.handle, settings.console.user))
+        return await serve(app, settings)
     finally:
         await app.close()
 
 
 async def _shell(settings: Settings, args: argparse.Namespace) -> int:
+    """One resident on the console; no other channel, so a script cannot reach anyone."""
     app = await build_app(settings)
     try:
         channel = ConsoleChannel(
             app.handle, args.user or settings.console.user, language=args.language
         )
-        return await _until_stopped(app, channel)
+        await channel.run()
+        return 0
     finally:
         await app.close()
-
-
-async def _until_stopped(app: App, channel: ConsoleChannel) -> int:
-    """Run the channel until its input ends or SIGTERM/SIGINT arrives."""
-    loop = asyncio.get_running_loop()
-    task = asyncio.create_task(channel.run())
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, task.cancel)
-    try:
-        await task
-    except asyncio.CancelledError:
-        logger.info("stopped by signal")
-    return 0
 
 
 async def _db_upgrade(settings: Settings, args: argparse.Namespace) -> int:

@@ -37,3 +37,25 @@ def configure_logging(level: str = "INFO", fmt: str = "text") -> None:
     # httpx logs every request at INFO, and the URL holds the bot token.
     for noisy in ("httpx", "httpcore", "apscheduler", "aiosqlite", "alembic.runtime.migration"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+class RedactSecrets(logging.Filter):
+    """Replace secrets (bot token, passwords) wherever they would appear in a log line."""
+
+    def __init__(self, secrets: list[str]) -> None:
+        super().__init__()
+        self._secrets = [s for s in secrets if len(s) >= 8]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if any(secret in message for secret in self._secrets):
+            for secret in self._secrets:
+                message = message.replace(secret, "[redacted]")
+            record.msg, record.args = message, None
+        return True
+
+
+def redact(*secrets: str) -> None:
+    """Install a redacting filter on every root handler."""
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RedactSecrets(list(secrets)))

@@ -22,6 +22,7 @@ class HandlerSettings:
     max_text_length: int = 4000
     flood_messages_per_minute: int = 20
     max_attachments_per_item: int = 10
+    max_file_bytes: int = 20_000_000
     timezone: str = "Europe/Berlin"
     languages: tuple[str, ...] = ("de", "en")
     default_language: str = "de"

@@ -44,6 +44,10 @@ class Attachment:
         return len(self.data)
 
 
+# `Incoming.unsupported` for a file over the configured size limit (not downloaded).
+FILE_TOO_LARGE = "file_too_large"
+
+
 @dataclass(frozen=True, slots=True)
 class Incoming:
     """One update from a person, whatever the channel.
@@ -86,7 +90,8 @@ class Reply:
 
     `replaces_prompt` asks the channel to show this text in place of the message whose button
     was pressed (Telegram edits it, so an old keyboard cannot be pressed twice); channels that
-    cannot edit send it as a new message.
+    cannot edit send it as a new message. `notice` marks a short remark about a pressed button
+    that a channel may show as a passing hint (Telegram's callback answer) instead of a message.
     """
 
     text: str
@@ -94,6 +99,7 @@ class Reply:
     files: tuple[Attachment, ...] = ()
     replaces_prompt: bool = False
     choice_columns: int = 1
+    notice: bool = False
 
 
 @dataclass(frozen=True, slots=True)

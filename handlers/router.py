@@ -10,7 +10,7 @@ from handlers.choices import parse_payload
 from handlers.context import Deps, Turn
 from handlers.flood import FloodGuard, Verdict
 from handlers.intake import FLOW, FeedbackFlow
-from handlers.messages import Incoming, Reply
+from handlers.messages import FILE_TOO_LARGE, Incoming, Reply
 from handlers.status import StatusHandlers
 from storage.contacts import ContactKey
 
@@ -24,6 +24,7 @@ class Router:
 
     def __init__(self, deps: Deps) -> None:
         self._deps = deps
+        self.catalogues = deps.catalogues
         self._flood = FloodGuard(deps.clock, deps.settings.flood_messages_per_minute)
         self.account = AccountHandlers(deps)
         self.feedback = FeedbackFlow(deps)
@@ -86,7 +87,10 @@ class Router:
         now = deps.clock.now()
         contact, created = await deps.store.contacts.get_or_add_contact(
             ContactKey(
-                incoming.platform, incoming.user_id, incoming.chat_id, incoming.display_name
+                incoming.platform,
+                incoming.user_id,
+                "" if incoming.is_group else incoming.chat_id,
+                incoming.display_name,
             ),
             now,
         )
@@ -108,7 +112,8 @@ class Router:
                     ).format(command=name)
                 )
             ]
-        text_error = self._check_text(turn, turn.incoming.text)
+        # The limit is on what the command carries ("/feedback <text>"), not on its name.
+        text_error = self._check_text(turn, turn.incoming.text.strip().partition(" ")[2])
         if text_error is not None:
             return [text_error]
         return await command(turn)
@@ -134,23 +139,27 @@ class Router:
                 Reply(
                     turn._(
                         "Diese Schaltfläche gehört zu einer früheren Frage und gilt nicht mehr."
-                    )
+                    ),
+                    notice=True,
                 )
             ]
         return await self.feedback.on_choice(turn, state, pressed.value)
 
     async def _message(self, turn: Turn) -> list[Reply]:
         incoming = turn.incoming
+        if incoming.unsupported == FILE_TOO_LARGE:
+            limit = self._deps.settings.max_file_bytes / 1_000_000
+            text = turn._(
+                "Diese Datei ist zu groß. Ich kann Dateien bis {limit} MB annehmen. "
+                "Es wurde nichts gespeichert."
+            )
+            return [Reply(text.format(limit=f"{limit:g}"))]
         if incoming.unsupported is not None:
-            return [
-                Reply(
-                    turn._(
-                        "Mit dieser Art von Nachricht kann ich nichts anfangen. Bitte schreiben "
-                        "Sie Text "
-                        "oder schicken Sie ein Foto oder ein Dokument."
-                    )
-                )
-            ]
+            text = turn._(
+                "Mit dieser Art von Nachricht kann ich nichts anfangen. Bitte schreiben Sie "
+                "Text oder schicken Sie ein Foto oder ein Dokument."
+            )
+            return [Reply(text)]
         if not incoming.text.strip() and not incoming.attachments:
             return [
                 Reply(

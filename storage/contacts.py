@@ -19,6 +19,8 @@ LAST_SEEN_RESOLUTION = timedelta(minutes=10)
 
 @dataclass(frozen=True, slots=True)
 class ContactKey:
+    """Who wrote, and from which private chat ("" when they wrote in a group chat)."""
+
     platform: str
     user_id: str
     chat_id: str
@@ -69,11 +71,13 @@ class ContactStore:
                 return contact, new_id is not None
             if (
                 now - contact.last_seen_at >= LAST_SEEN_RESOLUTION
-                or contact.chat_id != key.chat_id
+                or (key.chat_id and contact.chat_id != key.chat_id)
+                or contact.blocked_at is not None
                 or (key.display_name and contact.display_name != key.display_name)
             ):
                 contact.last_seen_at = now
-                contact.chat_id = key.chat_id
+                contact.chat_id = key.chat_id or contact.chat_id
+                contact.blocked_at = None  # writing to the bot again makes them reachable
                 contact.display_name = key.display_name or contact.display_name
                 session.add(contact)
             return contact, False
@@ -87,3 +91,21 @@ class ContactStore:
             await session.execute(
                 update(Contact).where(col(Contact.id) == contact_id).values(language=language)
             )
+
+    async def set_unreachable(self, platform: str, chat_id: str, now: datetime) -> int:
+        """Mark the contacts behind a chat as unreachable (they blocked the bot or left).
+
+        Returns:
+            How many contacts were marked.
+        """
+        async with self._db.session() as session:
+            result = await session.execute(
+                update(Contact)
+                .where(
+                    col(Contact.platform) == platform,
+                    col(Contact.chat_id) == chat_id,
+                    col(Contact.blocked_at).is_(None),
+                )
+                .values(blocked_at=now)
+            )
+            return int(result.rowcount)  # type: ignore[attr-defined]

@@ -6,11 +6,27 @@ import hashlib
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func
+from sqlalchemy import Update, delete, func, update
 from sqlmodel import col, select
 
 from storage.db import Database
 from storage.models import Attachment, ConversationState
+
+# A contact whose flow ended keeps an idle row, so its version never restarts: a button from
+# a flow that ended can never match a question of a later flow.
+IDLE = ""
+
+
+def end_flow(contact_id: int) -> Update:
+    """The statement that ends the contact's flow, if any, and moves its version on."""
+    return (
+        update(ConversationState)
+        .where(
+            col(ConversationState.contact_id) == contact_id,
+            col(ConversationState.flow) != IDLE,
+        )
+        .values(flow=IDLE, step=IDLE, data={}, version=col(ConversationState.version) + 1)
+    )
 
 
 class ConversationStore:
@@ -18,8 +34,10 @@ class ConversationStore:
         self._db = db
 
     async def get_state(self, contact_id: int) -> ConversationState | None:
+        """The contact's current step; None when they are in no flow."""
         async with self._db.session() as session:
-            return await session.get(ConversationState, contact_id)
+            state = await session.get(ConversationState, contact_id)
+            return state if state is not None and state.flow != IDLE else None
 
     async def set_state(
         self, contact_id: int, flow: str, step: str, data: dict[str, Any], now: datetime
@@ -44,9 +62,7 @@ class ConversationStore:
                     col(Attachment.contact_id) == contact_id, col(Attachment.item_id).is_(None)
                 )
             )
-            result = await session.execute(
-                delete(ConversationState).where(col(ConversationState.contact_id) == contact_id)
-            )
+            result = await session.execute(end_flow(contact_id))
             return bool(result.rowcount)  # type: ignore[attr-defined]
 
     async def add_pending_attachment(

@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, func, update
+from sqlalchemy import func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.conversations import end_flow
 from storage.db import Database
 from storage.groups import route_field
 from storage.models import (
@@ -79,9 +80,8 @@ class FeedbackStore:
         async with self._db.session() as session:
             if conversation_version is not None:
                 ended = await session.execute(
-                    delete(ConversationState).where(
-                        col(ConversationState.contact_id) == new.contact_id,
-                        col(ConversationState.version) == conversation_version,
+                    end_flow(new.contact_id).where(
+                        col(ConversationState.version) == conversation_version
                     )
                 )
                 if not ended.rowcount:  # type: ignore[attr-defined]

@@ -402,3 +402,44 @@ def test_html_and_markdown_parsing() -> None:
         ("bold", 0, 4), ("text_link", 9, 4)]
     text, ents = parse("*a* \\. _b_", "MarkdownV2")
     assert text == "a . b" and [e["type"] for e in ents] == ["bold", "italic"]
+
+
+@pytest.mark.asyncio
+async def test_real_ptb_application_polls_and_replies(fake_api: FakeBotApi) -> None:
+    from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes
+
+    async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        assert update.effective_chat is not None
+        await context.bot.send_message(update.effective_chat.id, "Willkommen",
+                                       reply_markup=keyboard(("Weiter", "next")))
+
+    async def pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        assert query is not None
+        await query.answer()
+        await query.edit_message_text("Weiter geht's")
+
+    app = (Application.builder().token(fake_api.token).base_url(fake_api.base_url)
+           .base_file_url(fake_api.base_file_url).build())
+    app.add_handler(CommandHandler("start", start))
+    app.add_handler(CallbackQueryHandler(pressed))
+    user = fake_api.add_user()
+    async with app:
+        await app.start()
+        assert app.updater is not None
+        await app.updater.start_polling(poll_interval=0, timeout=5)
+        fake_api.inject_text(user.id, "/start")
+        for _ in range(100):
+            if fake_api.texts_to(user.id):
+                break
+            await asyncio.sleep(0.02)
+        msg = fake_api.last_message(user.id)
+        assert msg is not None and msg.text == "Willkommen" and msg.buttons == [["Weiter"]]
+        qid = fake_api.press_button(user.id, msg.message_id, "next")
+        for _ in range(100):
+            if msg.text == "Weiter geht's":
+                break
+            await asyncio.sleep(0.02)
+        assert msg.text == "Weiter geht's" and fake_api.queries[qid].answered
+        await app.updater.stop()
+        await app.stop()

@@ -1,0 +1,131 @@
+"""Telegram `Update` → `Incoming`, as a pure function (no network, no clock).
+
+Files are described here but downloaded by the channel, which knows the size limit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from telegram import Message, MessageEntity, Update
+
+from handlers.messages import ChatId, Incoming, Platform, UserId, parse_command
+
+# Message kinds the bot cannot use, in the order Telegram's Message exposes them.
+UNSUPPORTED_KINDS = (
+    "sticker",
+    "voice",
+    "video_note",
+    "video",
+    "audio",
+    "animation",
+    "location",
+    "venue",
+    "contact",
+    "poll",
+    "dice",
+    "game",
+    "story",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class FileToFetch:
+    """A photo or document a resident sent, still on Telegram's servers."""
+
+    kind: str
+    file_id: str
+    file_name: str
+    mime_type: str
+    size: int | None
+
+
+def to_incoming(update: Update, bot_username: str = "") -> Incoming | None:
+    """The `Incoming` for an update from a person; None for updates the bot ignores."""
+    query = update.callback_query
+    if query is not None:
+        message = query.message
+        if message is None or query.data is None:
+            return None
+        user = query.from_user
+        return Incoming(
+            platform=Platform.TELEGRAM,
+            user_id=UserId(str(user.id)),
+            chat_id=ChatId(str(message.chat.id)),
+            display_name=user.full_name,
+            language_code=user.language_code,
+            is_group=message.chat.type != "private",
+            payload=query.data,
+            message_id=str(message.message_id),
+        )
+    message = update.message
+    if message is None or message.from_user is None or message.from_user.is_bot:
+        return None
+    user = message.from_user
+    text = message.text or message.caption or ""
+    incoming = Incoming(
+        platform=Platform.TELEGRAM,
+        user_id=UserId(str(user.id)),
+        chat_id=ChatId(str(message.chat.id)),
+        display_name=user.full_name,
+        language_code=user.language_code,
+        is_group=message.chat.type != "private",
+        text=text,
+        message_id=str(message.message_id),
+        unsupported=unsupported_kind(message),
+    )
+    if message.text and _starts_with_command(message):
+        command = parse_command(message.text)
+        if command is not None:
+            addressed = message.text.split(None, 1)[0].partition("@")[2]
+            if addressed and bot_username and addressed.lower() != bot_username.lower():
+                return None  # a command for another bot in the same group
+            return _replace(incoming, command=command.name, args=command.args)
+    return incoming
+
+
+def files_to_fetch(message: Message | None) -> list[FileToFetch]:
+    """The photo (largest size only) or document of a message."""
+    if message is None:
+        return []
+    if message.photo:
+        largest = max(message.photo, key=lambda size: size.width * size.height)
+        return [
+            FileToFetch(
+                "photo",
+                largest.file_id,
+                f"photo-{largest.file_unique_id}.jpg",
+                "image/jpeg",
+                largest.file_size,
+            )
+        ]
+    document = message.document
+    if document is not None:
+        return [
+            FileToFetch(
+                "document",
+                document.file_id,
+                document.file_name or f"document-{document.file_unique_id}",
+                document.mime_type or "application/octet-stream",
+                document.file_size,
+            )
+        ]
+    return []
+
+
+def unsupported_kind(message: Message) -> str | None:
+    for kind in UNSUPPORTED_KINDS:
+        if getattr(message, kind, None):
+            return kind
+    return None
+
+
+def _starts_with_command(message: Message) -> bool:
+    entities = message.entities or ()
+    return any(e.type == MessageEntity.BOT_COMMAND and e.offset == 0 for e in entities)
+
+
+def _replace(incoming: Incoming, **changes: object) -> Incoming:
+    from dataclasses import replace
+
+    return replace(incoming, **changes)  # type: ignore[arg-type]

@@ -1,0 +1,226 @@
+"""Reply → Bot API calls, with Telegram's error policy.
+
+429 waits `retry_after` and tries again; timeouts and 5xx back off exponentially; 403 means
+the person blocked the bot (or is gone) and is reported once, never retried; other 400s are
+logged with their context and dropped, because sending the same request again cannot help.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import warnings
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from functools import partial
+from typing import Any, TypeVar
+
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+
+from handlers.messages import Attachment, Reply
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+MAX_TEXT = 4096
+MAX_CAPTION = 1024
+MAX_CALLBACK_TEXT = 200
+BACKOFF_START, BACKOFF_CAP = 0.5, 30.0
+
+Sleep = Callable[[float], Awaitable[None]]
+OnUnreachable = Callable[[str], Awaitable[None]]
+
+
+class Unreachable(Exception):
+    """The chat cannot receive messages (403): the bot was blocked or the user is gone."""
+
+
+def retry_after_seconds(error: RetryAfter) -> float:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        value: Any = error.retry_after
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+def utf16_length(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
+    """Cut `text` into pieces Telegram accepts, preferring line breaks, then spaces."""
+    pieces: list[str] = []
+    rest = text
+    while utf16_length(rest) > limit:
+        cut = limit
+        while utf16_length(rest[:cut]) > limit:
+            cut -= 1
+        window = rest[:cut]
+        at = max(window.rfind("\n"), window.rfind(" "))
+        cut = at + 1 if at > cut // 2 else cut
+        pieces.append(rest[:cut].rstrip())
+        rest = rest[cut:]
+    if rest.strip() or not pieces:
+        pieces.append(rest)
+    return pieces
+
+
+def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
+    if not reply.choices:
+        return None
+    width = max(1, reply.choice_columns)
+    buttons = [InlineKeyboardButton(c.label, callback_data=c.payload) for c in reply.choices]
+    return InlineKeyboardMarkup([buttons[i : i + width] for i in range(0, len(buttons), width)])
+
+
+class TelegramSender:
+    def __init__(
+        self,
+        bot: Bot,
+        *,
+        max_attempts: int = 5,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self.bot = bot
+        self._max_attempts = max_attempts
+        self._sleep = sleep
+        self._uploaded: dict[str, str] = {}  # sha256 of a file → Telegram file_id
+
+    async def call(
+        self, method: str, chat_id: str, request: Callable[[], Awaitable[T]]
+    ) -> T | None:
+        """Run one Bot API call under the error policy; None when it could not be done.
+
+        Raises:
+            Unreachable: on 403, so the caller can mark the contact.
+        """
+        delay = BACKOFF_START
+        for attempt in range(1, self._max_attempts + 1):
+            try:
+                return await request()
+            except RetryAfter as error:
+                wait = retry_after_seconds(error)
+                logger.warning(
+                    "telegram 429 on %s to chat %s, waiting %.0fs", method, chat_id, wait
+                )
+                await self._sleep(wait)
+            except Forbidden as error:
+                logger.info("telegram 403 on %s to chat %s: %s", method, chat_id, error.message)
+                raise Unreachable(chat_id) from error
+            except BadRequest as error:
+                if "not modified" in error.message.lower():
+                    return None
+                logger.error("telegram 400 on %s to chat %s: %s", method, chat_id, error.message)
+                return None
+            except NetworkError as error:  # timeouts, 5xx, connection errors
+                if attempt == self._max_attempts:
+                    break
+                logger.warning(
+                    "telegram %s on %s to chat %s (attempt %d), retrying in %.1fs",
+                    type(error).__name__,
+                    method,
+                    chat_id,
+                    attempt,
+                    delay,
+                )
+                await self._sleep(delay)
+                delay = min(delay * 2, BACKOFF_CAP)
+            except TelegramError as error:
+                logger.error("telegram error on %s to chat %s: %s", method, chat_id, error)
+                return None
+        logger.error(
+            "telegram %s to chat %s failed after %d attempts", method, chat_id, self._max_attempts
+        )
+        return None
+
+    async def send(self, chat_id: str, reply: Reply) -> None:
+        """Send one reply as new message(s): text pieces, then files."""
+        markup = keyboard(reply)
+        caption_fits = reply.files and utf16_length(reply.text) <= MAX_CAPTION
+        if not caption_fits:
+            pieces = split_text(reply.text) if reply.text else []
+            for index, piece in enumerate(pieces):
+                last = index == len(pieces) - 1
+                request = partial(
+                    self.bot.send_message, chat_id, piece, reply_markup=markup if last else None
+                )
+                await self.call("sendMessage", chat_id, request)
+        for index, attachment in enumerate(reply.files):
+            first = index == 0 and bool(caption_fits)
+            await self.send_file(
+                chat_id, attachment, reply.text if first else None, markup if first else None
+            )
+
+    async def send_file(
+        self,
+        chat_id: str,
+        attachment: Attachment,
+        caption: str | None,
+        markup: InlineKeyboardMarkup | None,
+    ) -> None:
+        """Upload a file once; later sends of the same bytes reuse Telegram's file_id."""
+        digest = attachment.platform_file_id or _digest(attachment.data)
+        known = self._uploaded.get(digest)
+        document: str | InputFile = known or InputFile(
+            attachment.data, filename=attachment.file_name
+        )
+        message = await self.call(
+            "sendDocument",
+            chat_id,
+            lambda: self.bot.send_document(
+                chat_id, document, caption=caption, reply_markup=markup
+            ),
+        )
+        if message is not None and known is None and message.document is not None:
+            self._uploaded[digest] = message.document.file_id
+
+    async def answer_button(
+        self, chat_id: str, message_id: str, query_id: str, replies: list[Reply]
+    ) -> None:
+        """Answer a pressed button: the callback first, the prompt edited in place, the rest sent.
+
+        A notice becomes the callback's passing hint; the first reply that replaces the prompt
+        is written into the pressed message, which also takes its keyboard away.
+        """
+        notice = next((r for r in replies if r.notice), None)
+        text = notice.text[:MAX_CALLBACK_TEXT] if notice is not None else None
+        await self.call(
+            "answerCallbackQuery",
+            chat_id,
+            lambda: self.bot.answer_callback_query(query_id, text=text),
+        )
+        if notice is not None:
+            # A button that no longer applies: take the stale keyboard away.
+            await self.call(
+                "editMessageReplyMarkup",
+                chat_id,
+                lambda: self.bot.edit_message_reply_markup(
+                    chat_id=chat_id, message_id=int(message_id), reply_markup=None
+                ),
+            )
+        edited = False
+        for reply in replies:
+            if reply is notice:
+                continue
+            if (
+                reply.replaces_prompt
+                and not edited
+                and not reply.files
+                and utf16_length(reply.text) <= MAX_TEXT
+            ):
+                edited = True
+                edit = partial(
+                    self.bot.edit_message_text,
+                    reply.text,
+                    chat_id=chat_id,
+                    message_id=int(message_id),
+                    reply_markup=keyboard(reply),
+                )
+                await self.call("editMessageText", chat_id, edit)
+            else:
+                await self.send(chat_id, reply)
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()

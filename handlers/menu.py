@@ -1,0 +1,20 @@
+"""The commands a resident sees in the platform's command menu, in their language."""
+
+from __future__ import annotations
+
+from handlers.i18n import N_, Translator
+
+RESIDENT_COMMANDS: tuple[tuple[str, str], ...] = (
+    ("feedback", N_("Neue Rückmeldung schicken")),
+    ("status", N_("Stand Ihrer Rückmeldungen")),
+    ("mine", N_("Alle Ihre Rückmeldungen")),
+    ("language", N_("Sprache wählen")),
+    ("privacy", N_("Was gespeichert wird")),
+    ("cancel", N_("Aktuellen Vorgang abbrechen")),
+    ("help", N_("Hilfe")),
+)
+
+
+def command_menu(tr: Translator) -> list[tuple[str, str]]:
+    """(command, description) pairs, described in `tr`'s language."""
+    return [(name, tr.gettext(description)) for name, description in RESIDENT_COMMANDS]

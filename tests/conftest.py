@@ -1,0 +1,78 @@
+"""Shared fixtures: a fake clock, both database backends, the wired app and a resident."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot.app import App, build_app
+from bot.config import Settings, load_settings
+from storage.db import Database
+from tests.pg_fixtures import fresh_postgres_database, postgres_server  # noqa: F401
+from tests.support import EXAMPLE_CONFIG, FakeClock, Resident
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    """config.example.toml, read without the environment of the machine running the tests."""
+    return load_settings(EXAMPLE_CONFIG, environ={})
+
+
+def sqlite_url(directory: Path) -> str:
+    return f"sqlite+aiosqlite:///{directory}/t.db"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def backend_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The URL of an empty database on each backend."""
+    if request.param == "postgres":
+        return str(request.getfixturevalue("fresh_postgres_database"))
+    return sqlite_url(tmp_path)
+
+
+@pytest.fixture
+async def backend(backend_url: str) -> AsyncIterator[Database]:
+    """A ready database with every table, on SQLite and on PostgreSQL."""
+    db = Database(backend_url)
+    await db.create_all()
+    try:
+        yield db
+    finally:
+        await db.dispose()
+
+
+@pytest.fixture
+async def app(settings: Settings, clock: FakeClock, tmp_path: Path) -> AsyncIterator[App]:
+    """The real app from config.example.toml on a temporary SQLite file."""
+    db = Database(sqlite_url(tmp_path))
+    await db.create_all()
+    built = await build_app(settings, clock=clock, db=db, migrate=False)
+    try:
+        yield built
+    finally:
+        await built.close()
+
+
+@pytest.fixture
+def alice(app: App) -> Resident:
+    return Resident(app.handle, "alice")
+
+
+@pytest.fixture
+def bob(app: App) -> Resident:
+    return Resident(app.handle, "bob")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # sqlmodel nags about `session.execute()`, which storage/ uses on purpose for UPDATE,
+    # DELETE and INSERT ... RETURNING; the nag would bury real warnings.
+    config.addinivalue_line(
+        "filterwarnings", "ignore:(?s).*You probably want to use `session.exec:DeprecationWarning"
+    )
