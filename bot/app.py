@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from bot.clock import SystemClock
 from bot.config import Settings
+from bot.scheduler import Planner
 from bot.serial import KeyedSerializer
 from handlers.clock import Clock
 from handlers.context import Deps, HandlerSettings
@@ -41,6 +42,7 @@ class App:
     router: Router
     clock: Clock
     serializer: KeyedSerializer = field(default_factory=KeyedSerializer)
+    planners: list[Planner] = field(default_factory=list)
 
     async def handle(self, incoming: Incoming) -> list[Reply]:
         """Answer one update, after every earlier update of the same chat is done."""
@@ -68,6 +70,11 @@ class App:
             )
             return [self.router.failure_reply(incoming)]
 
+    async def mark_unreachable(self, platform: str, chat_id: str) -> None:
+        """The chat blocked the bot or is gone: stop writing to the contacts behind it."""
+        marked = await self.store.contacts.set_unreachable(platform, chat_id, self.clock.now())
+        logger.info("%s chat %s unreachable, %d contact(s) marked", platform, chat_id, marked)
+
     async def close(self) -> None:
         await self.db.dispose()
 
@@ -79,6 +86,7 @@ def handler_settings(settings: Settings) -> HandlerSettings:
         flood_messages_per_minute=bot.flood_messages_per_minute,
         max_attachments_per_item=bot.max_attachments_per_item,
         max_file_bytes=settings.telegram.max_download_bytes,
+        administrators=bot.administrators,
         timezone=bot.timezone,
         languages=bot.languages,
         default_language=bot.default_language,

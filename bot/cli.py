@@ -7,18 +7,22 @@ import asyncio
 import logging
 import os
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from bot.app import build_app
+from bot.app import App, build_app
 from bot.config import ConfigError, Settings, load_settings
 from bot.console import ConsoleChannel
 from bot.logs import configure_logging
+from bot.progress import ProgressBar
 from bot.runtime import serve
+from handlers.announce import UnknownAudience, enqueue_announcement
 from storage.db import Database
 from storage.schema import current_revision, upgrade_to_head
 
 logger = logging.getLogger("mitreden")
+STALL_WARNING = 10.0  # seconds without progress before the bar says what it waits for
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -50,6 +54,20 @@ def _parser() -> argparse.ArgumentParser:
     shell.add_argument("--as", dest="user", help="the resident's name (default: console.user)")
     shell.add_argument("--language", help="the resident's platform language, e.g. en")
     shell.set_defaults(action=_shell)
+    broadcast = commands.add_parser(
+        "broadcast", help="send an announcement through the outbox and show its delivery"
+    )
+    broadcast.add_argument(
+        "--to",
+        dest="audience",
+        required=True,
+        help="subscribers, all, or group:KEY (the group's chats)",
+    )
+    broadcast.add_argument(
+        "--no-wait", action="store_true", help="queue it and return without waiting for delivery"
+    )
+    broadcast.add_argument("text", help="the announcement")
+    broadcast.set_defaults(action=_broadcast)
     db = commands.add_parser("db", help="database schema").add_subparsers(dest="db", required=True)
     db.add_parser("upgrade", help="apply pending migrations").set_defaults(action=_db_upgrade)
     db.add_parser("current", help="show the schema revision").set_defaults(action=_db_current)
@@ -84,6 +102,44 @@ async def _shell(settings: Settings, args: argparse.Namespace) -> int:
         return 0
     finally:
         await app.close()
+
+
+async def _broadcast(settings: Settings, args: argparse.Namespace) -> int:
+    """Queue one message per recipient; the running bot delivers them, this shows progress."""
+    app = await build_app(settings)
+    try:
+        try:
+            prefix, total = await enqueue_announcement(
+                app.store, args.audience, args.text, app.clock.now()
+            )
+        except UnknownAudience:
+            print(f"mitreden: unknown audience {args.audience!r}", file=sys.stderr)
+            return 2
+        print(f"announcement queued for {total} recipient(s)")
+        if args.no_wait or total == 0:
+            return 0
+        return await _show_delivery(app, prefix, total)
+    finally:
+        await app.close()
+
+
+async def _show_delivery(app: App, prefix: str, total: int) -> int:
+    bar = ProgressBar(total)
+    stalled_since = time.monotonic()
+    last_done = -1
+    while True:
+        progress = await app.store.outbox.progress(prefix)
+        done = progress.sent + progress.dead + progress.skipped
+        detail = f"sent {progress.sent}, failed {progress.dead}, blocked {progress.skipped}"
+        if done != last_done:
+            last_done, stalled_since = done, time.monotonic()
+        elif time.monotonic() - stalled_since > STALL_WARNING:
+            detail += " (waiting for the bot: is `mitreden run` running?)"
+        bar.show(done, detail)
+        if progress.waiting == 0:
+            bar.close()
+            return 0 if progress.dead == 0 else 1
+        await asyncio.sleep(0.5)
 
 
 async def _db_upgrade(settings: Settings, args: argparse.Namespace) -> int:

@@ -34,6 +34,7 @@ class BotSettings:
     max_attachments_per_item: int = 10
     log_level: str = "INFO"
     log_format: str = "text"
+    administrators: tuple[str, ...] = ()  # "platform:user_id"
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,20 @@ class TelegramSettings:
     webhook_port: int = 8443
     webhook_secret: str = ""
     max_download_bytes: int = 20_000_000
+    broadcast_per_second: int = 30
+    private_chat_per_second: int = 1
+    group_per_minute: int = 20
+
+
+@dataclass(frozen=True)
+class DeliverySettings:
+    workers: int = 4
+    max_attempts: int = 8
+    backoff_start_seconds: int = 5
+    backoff_cap_seconds: int = 900
+    claim_lease_seconds: int = 60
+    poll_interval_seconds: int = 1
+    plan_interval_seconds: int = 60
 
 
 @dataclass(frozen=True)
@@ -95,6 +110,7 @@ class Settings:
     bot: BotSettings = field(default_factory=BotSettings)
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     telegram: TelegramSettings = field(default_factory=TelegramSettings)
+    delivery: DeliverySettings = field(default_factory=DeliverySettings)
     matrix: MatrixSettings = field(default_factory=MatrixSettings)
     console: ConsoleSettings = field(default_factory=ConsoleSettings)
     fields: tuple[FieldConfig, ...] = ()
@@ -105,6 +121,7 @@ SECTIONS: dict[str, type] = {
     "bot": BotSettings,
     "database": DatabaseSettings,
     "telegram": TelegramSettings,
+    "delivery": DeliverySettings,
     "matrix": MatrixSettings,
     "console": ConsoleSettings,
 }
@@ -183,7 +200,7 @@ def _from_env(key: str, value: str, hint: Any) -> Any:
         except ValueError as error:
             raise ConfigError(f"{key}: expected a whole number, got {value!r}") from error
     if get_origin(hint) is tuple:
-        return tuple(part.strip() for part in value.split(",") if part.strip())
+        return [part.strip() for part in value.split(",") if part.strip()]
     return value
 
 
@@ -232,6 +249,9 @@ def _check(settings: Settings) -> None:
         raise ConfigError("bot.default_language: must be one of bot.languages")
     if settings.telegram.mode not in ("polling", "webhook"):
         raise ConfigError("telegram.mode: expected 'polling' or 'webhook'")
+    for admin in settings.bot.administrators:
+        if ":" not in admin:
+            raise ConfigError(f"bot.administrators: {admin!r} must look like 'platform:id'")
     field_keys = {f.key for f in settings.fields}
     if len(field_keys) != len(settings.fields):
         raise ConfigError("fields: every key must be unique")

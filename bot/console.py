@@ -15,7 +15,6 @@ from typing import TextIO
 
 from handlers.choices import match_typed
 from handlers.messages import (
-    Address,
     Attachment,
     ChatId,
     Choice,
@@ -93,8 +92,11 @@ class ConsoleChannel:
         for number, choice in enumerate(reply.choices, start=1):
             self._print(f"     {number}) {choice.label}")
 
-    async def send(self, address: Address, reply: Reply) -> None:
-        """Proactive messages (notifications, reminders) appear like replies."""
+    async def send_once(self, chat_id: str, reply: Reply, *, is_group: bool) -> None:
+        """Proactive messages (notifications, reminders) for this resident appear like replies;
+        those for anyone else are shown with their address, as a log of what would go out."""
+        if chat_id != self._user:
+            self._print(f"[to {chat_id}]")
         self.show(reply)
 
     @staticmethod

@@ -1,46 +1,98 @@
-"""`mitreden run`: every configured channel in one asyncio process until a signal stops it."""
+"""`mitreden run`: every configured channel, the delivery workers and the scheduler in one
+asyncio process, until a signal stops it."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import signal
+import time
+from datetime import timedelta
 
 from bot.app import App
 from bot.config import Settings
 from bot.console import ConsoleChannel
+from bot.delivery import Delivery, DeliveryPolicy
 from bot.logs import redact
+from bot.ratelimit import ChatLimits
+from bot.scheduler import PlanScheduler
+from bot.sending import ProactiveSender
 from bot.telegram import TelegramChannel
+from bot.telegram_outgoing import TelegramOutgoing
+from handlers.messages import Platform
 
 logger = logging.getLogger(__name__)
 
 
-async def serve(app: App, settings: Settings, *, console_user: str | None = None) -> int:
-    """Run the channels; SIGTERM or SIGINT finishes the work in hand and stops cleanly.
+def delivery_policy(settings: Settings) -> DeliveryPolicy:
+    delivery = settings.delivery
+    return DeliveryPolicy(
+        workers=delivery.workers,
+        max_attempts=delivery.max_attempts,
+        backoff_start=delivery.backoff_start_seconds,
+        backoff_cap=delivery.backoff_cap_seconds,
+        lease=delivery.claim_lease_seconds,
+        poll_interval=delivery.poll_interval_seconds,
+    )
 
-    With no Telegram or Matrix credentials the console channel runs, and its end of input
-    stops the bot too.
+
+def telegram_limits(settings: Settings) -> ChatLimits:
+    telegram = settings.telegram
+    return ChatLimits(
+        per_second=telegram.broadcast_per_second,
+        private_interval=1.0 / telegram.private_chat_per_second,
+        group_per_minute=telegram.group_per_minute,
+        clock=time.monotonic,
+    )
+
+
+async def serve(app: App, settings: Settings) -> int:
+    """Run until SIGTERM/SIGINT: finish the sends in flight, then stop cleanly.
+
+    With no Telegram or Matrix credentials the console channel runs, and the end of its
+    input stops the bot too.
     """
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     tasks: list[asyncio.Task[None]] = []
+    senders: dict[str, ProactiveSender] = {}
+    limits: dict[str, ChatLimits] = {}
     if settings.telegram.token:
         redact(settings.telegram.token)
-        telegram = TelegramChannel(settings.telegram, app)
+        limits[Platform.TELEGRAM] = telegram_limits(settings)
+        telegram = TelegramChannel(settings.telegram, app, limits=limits[Platform.TELEGRAM])
+        senders[Platform.TELEGRAM] = TelegramOutgoing(telegram.application.bot)
         tasks.append(asyncio.create_task(telegram.run(stop), name="telegram"))
-    if not tasks or console_user is not None:
+    if not tasks:
         logger.info("no Telegram or Matrix credentials configured: console channel")
-        console = ConsoleChannel(app.handle, console_user or settings.console.user)
+        console = ConsoleChannel(app.handle, settings.console.user)
+        senders[Platform.CONSOLE] = console
         tasks.append(asyncio.create_task(_until_end_of_input(console, stop), name="console"))
-    stopper = asyncio.create_task(stop.wait(), name="stop")
+    delivery = Delivery(
+        app.store.outbox,
+        senders,
+        limits,
+        app.clock,
+        policy=delivery_policy(settings),
+        on_unreachable=app.mark_unreachable,
+    )
+    tasks.append(asyncio.create_task(delivery.run(stop), name="delivery"))
+    scheduler = PlanScheduler(
+        app.planners,
+        app.clock,
+        on_enqueued=delivery.wake,
+        interval=timedelta(seconds=settings.delivery.plan_interval_seconds),
+    )
+    scheduler.start()
     try:
+        stopper = asyncio.create_task(stop.wait(), name="stop")
         await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
         stop.set()
-        await asyncio.gather(*tasks, return_exceptions=False)
+        await asyncio.gather(*tasks)
     finally:
-        stopper.cancel()
+        scheduler.shutdown()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)
     logger.info("stopped")

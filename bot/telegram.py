@@ -18,6 +18,7 @@ from telegram.request import BaseRequest
 
 from bot.app import App
 from bot.config import TelegramSettings
+from bot.ratelimit import ChatLimits
 from bot.telegram_map import FileToFetch, files_to_fetch, to_incoming
 from bot.telegram_send import TelegramSender, Unreachable
 from handlers.menu import command_menu
@@ -40,11 +41,13 @@ class TelegramChannel:
         *,
         request: BaseRequest | None = None,
         updates_request: BaseRequest | None = None,
+        limits: ChatLimits | None = None,
     ) -> None:
         if not settings.token:
             raise ValueError("telegram.token is not set (MITREDEN_TELEGRAM_TOKEN)")
         self._settings = settings
         self._app = app
+        self._limits = limits
         builder = (
             Application.builder()
             .token(settings.token)
@@ -124,13 +127,29 @@ class TelegramChannel:
             try:
                 if query is not None and incoming.message_id is not None:
                     await self.sender.answer_button(
-                        incoming.chat_id, incoming.message_id, query.id, replies
+                        incoming.chat_id,
+                        incoming.message_id,
+                        query.id,
+                        replies,
+                        pressed_text=getattr(query.message, "text", None),
                     )
                 else:
                     for reply in replies:
                         await self.sender.send(incoming.chat_id, reply)
             except Unreachable:
                 await self._mark_unreachable(incoming.chat_id)
+            self._count_direct(incoming, replies, answered_button=query is not None)
+
+    def _count_direct(
+        self, incoming: Incoming, replies: list[Reply], answered_button: bool
+    ) -> None:
+        """Direct replies are not delayed, but the proactive pace makes room for them."""
+        if self._limits is None:
+            return
+        for reply in replies:
+            if answered_button and (reply.notice or reply.replaces_prompt):
+                continue  # a callback answer or an edit, not a new message
+            self._limits.note_direct(incoming.chat_id, incoming.is_group)
 
     async def _with_files(self, update: Update, incoming: Incoming) -> Incoming:
         """Download the photo or document of a message, within the configured size."""

@@ -11,12 +11,13 @@ import asyncio
 import hashlib
 import logging
 import warnings
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from functools import partial
 from typing import Any, TypeVar
 
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Message
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
 from handlers.messages import Attachment, Reply
@@ -28,6 +29,7 @@ MAX_TEXT = 4096
 MAX_CAPTION = 1024
 MAX_CALLBACK_TEXT = 200
 BACKOFF_START, BACKOFF_CAP = 0.5, 30.0
+EDITS_REMEMBERED = 10_000  # messages whose latest edited text is kept (oldest forgotten)
 
 Sleep = Callable[[float], Awaitable[None]]
 OnUnreachable = Callable[[str], Awaitable[None]]
@@ -86,6 +88,8 @@ class TelegramSender:
         self._max_attempts = max_attempts
         self._sleep = sleep
         self._uploaded: dict[str, str] = {}  # sha256 of a file → Telegram file_id
+        # (chat, message) → the text this sender last edited into that message
+        self._edited: OrderedDict[tuple[str, str], str] = OrderedDict()
 
     async def call(
         self, method: str, chat_id: str, request: Callable[[], Awaitable[T]]
@@ -176,12 +180,20 @@ class TelegramSender:
             self._uploaded[digest] = message.document.file_id
 
     async def answer_button(
-        self, chat_id: str, message_id: str, query_id: str, replies: list[Reply]
+        self,
+        chat_id: str,
+        message_id: str,
+        query_id: str,
+        replies: list[Reply],
+        pressed_text: str | None = None,
     ) -> None:
         """Answer a pressed button: the callback first, the prompt edited in place, the rest sent.
 
         A notice becomes the callback's passing hint; the first reply that replaces the prompt
         is written into the pressed message, which also takes its keyboard away.
+        `pressed_text` is the message's text as the person saw it when pressing: if this
+        sender has edited the message since (a fast double press), its keyboard belongs to
+        the newer question and stays.
         """
         notice = next((r for r in replies if r.notice), None)
         text = notice.text[:MAX_CALLBACK_TEXT] if notice is not None else None
@@ -190,7 +202,7 @@ class TelegramSender:
             chat_id,
             lambda: self.bot.answer_callback_query(query_id, text=text),
         )
-        if notice is not None:
+        if notice is not None and self._still_shows(chat_id, message_id, pressed_text):
             # A button that no longer applies: take the stale keyboard away.
             await self.call(
                 "editMessageReplyMarkup",
@@ -217,9 +229,23 @@ class TelegramSender:
                     message_id=int(message_id),
                     reply_markup=keyboard(reply),
                 )
-                await self.call("editMessageText", chat_id, edit)
+                result = await self.call("editMessageText", chat_id, edit)
+                if isinstance(result, Message) and result.text is not None:
+                    self._remember_edit(chat_id, message_id, result.text)
             else:
                 await self.send(chat_id, reply)
+
+    def _still_shows(self, chat_id: str, message_id: str, pressed_text: str | None) -> bool:
+        """Whether the pressed message still shows what the person pressed on."""
+        written = self._edited.get((chat_id, message_id))
+        return written is None or pressed_text is None or written == pressed_text
+
+    def _remember_edit(self, chat_id: str, message_id: str, text: str) -> None:
+        key = (chat_id, message_id)
+        self._edited[key] = text
+        self._edited.move_to_end(key)
+        while len(self._edited) > EDITS_REMEMBERED:
+            self._edited.popitem(last=False)
 
 
 def _digest(data: bytes) -> str:

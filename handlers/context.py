@@ -23,6 +23,7 @@ class HandlerSettings:
     flood_messages_per_minute: int = 20
     max_attachments_per_item: int = 10
     max_file_bytes: int = 20_000_000
+    administrators: tuple[str, ...] = ()  # "platform:user_id"
     timezone: str = "Europe/Berlin"
     languages: tuple[str, ...] = ("de", "en")
     default_language: str = "de"

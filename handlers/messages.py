@@ -123,3 +123,23 @@ def parse_command(text: str) -> ParsedCommand | None:
     if not name or not all(c.isalnum() or c == "_" for c in name):
         return None
     return ParsedCommand(name=name, args=tuple(rest.split()), rest=rest.strip())
+
+
+def reply_to_payload(reply: Reply) -> dict[str, object]:
+    """A reply as JSON for the outbox. Files are not embedded; they travel by reference."""
+    payload: dict[str, object] = {"text": reply.text}
+    if reply.choices:
+        payload["choices"] = [[choice.label, choice.payload] for choice in reply.choices]
+        payload["columns"] = reply.choice_columns
+    return payload
+
+
+def reply_from_payload(payload: dict[str, object]) -> Reply:
+    raw_choices = payload.get("choices") or []
+    assert isinstance(raw_choices, list)
+    columns = payload.get("columns", 1)
+    return Reply(
+        text=str(payload.get("text", "")),
+        choices=tuple(Choice(str(label), str(data)) for label, data in raw_choices),
+        choice_columns=columns if isinstance(columns, int) else 1,
+    )

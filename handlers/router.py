@@ -4,19 +4,30 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 from handlers.account import LANGUAGE_PAYLOAD, AccountHandlers
+from handlers.announce import FLOW as ANNOUNCEMENT_FLOW
+from handlers.announce import AnnouncementHandlers
 from handlers.choices import parse_payload
 from handlers.context import Deps, Turn
 from handlers.flood import FloodGuard, Verdict
-from handlers.intake import FLOW, FeedbackFlow
+from handlers.intake import FLOW as FEEDBACK_FLOW
+from handlers.intake import FeedbackFlow
 from handlers.messages import FILE_TOO_LARGE, Incoming, Reply
 from handlers.status import StatusHandlers
 from storage.contacts import ContactKey
+from storage.models import ConversationState
 
 logger = logging.getLogger(__name__)
 
 Command = Callable[[Turn], Awaitable[list[Reply]]]
+
+
+class ChoiceFlow(Protocol):
+    async def on_choice(self, turn: Turn, state: ConversationState, value: str) -> list[Reply]:
+        """An option of the flow's current step was chosen."""
+        ...
 
 
 class Router:
@@ -29,6 +40,11 @@ class Router:
         self.account = AccountHandlers(deps)
         self.feedback = FeedbackFlow(deps)
         self.status = StatusHandlers(deps)
+        self.announcements = AnnouncementHandlers(deps)
+        self.flows: dict[str, ChoiceFlow] = {
+            FEEDBACK_FLOW: self.feedback,
+            ANNOUNCEMENT_FLOW: self.announcements,
+        }
         self.commands: dict[str, Command] = {
             "start": self.account.start,
             "help": self.account.help,
@@ -38,6 +54,7 @@ class Router:
             "feedback": self._feedback_command,
             "status": self.status.status,
             "mine": self.status.mine,
+            "broadcast": self.announcements.broadcast,
         }
 
     async def dispatch(self, incoming: Incoming) -> list[Reply]:
@@ -127,10 +144,11 @@ class Router:
             return await self.account.on_language_choice(turn, payload[len(LANGUAGE_PAYLOAD) :])
         pressed = parse_payload(payload)
         state = await self._deps.store.conversations.get_state(turn.contact_id)
+        flow = self.flows.get(state.flow) if state is not None else None
         if (
             pressed is None
             or state is None
-            or state.flow != FLOW
+            or flow is None
             or pressed.version != state.version
             or pressed.step != state.step
         ):
@@ -143,7 +161,7 @@ class Router:
                     notice=True,
                 )
             ]
-        return await self.feedback.on_choice(turn, state, pressed.value)
+        return await flow.on_choice(turn, state, pressed.value)
 
     async def _message(self, turn: Turn) -> list[Reply]:
         incoming = turn.incoming
@@ -173,6 +191,8 @@ class Router:
         if text_error is not None:
             return [text_error]
         state = await self._deps.store.conversations.get_state(turn.contact_id)
+        if state is not None and state.flow == ANNOUNCEMENT_FLOW:
+            return await self.announcements.on_message(turn, state)
         return await self.feedback.on_message(turn, state)
 
     def _check_text(self, turn: Turn, text: str) -> Reply | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import func, update
 from sqlmodel import col, select
 
 from storage.db import Database
@@ -109,3 +109,22 @@ class ContactStore:
                 .values(blocked_at=now)
             )
             return int(result.rowcount)  # type: ignore[attr-defined]
+
+    async def list_reachable(self, *, subscribed_only: bool) -> list[Contact]:
+        """Contacts the bot can write to: a private chat known and not blocked."""
+        async with self._db.session() as session:
+            query = select(Contact).where(
+                col(Contact.blocked_at).is_(None), col(Contact.chat_id) != ""
+            )
+            if subscribed_only:
+                query = query.where(col(Contact.subscribed))
+            return list((await session.exec(query.order_by(col(Contact.id)))).all())
+
+    async def count_reachable(self, *, subscribed_only: bool) -> int:
+        async with self._db.session() as session:
+            query = select(func.count()).where(
+                col(Contact.blocked_at).is_(None), col(Contact.chat_id) != ""
+            )
+            if subscribed_only:
+                query = query.where(col(Contact.subscribed))
+            return int((await session.exec(query)).one())

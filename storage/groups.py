@@ -107,6 +107,12 @@ class GroupStore:
         async with self._db.session() as session:
             return await session.get(WorkingGroup, key)
 
+    async def list_group_chats(self, group_key: str) -> list[GroupChat]:
+        """The chats or rooms where `group_key` receives its notifications."""
+        async with self._db.session() as session:
+            query = select(GroupChat).where(GroupChat.group_key == group_key)
+            return list((await session.exec(query.order_by(col(GroupChat.id)))).all())
+
     async def list_groups(self) -> list[WorkingGroup]:
         async with self._db.session() as session:
             return list(

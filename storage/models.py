@@ -33,11 +33,11 @@ class ItemState(enum.StrEnum):
 
 
 class OutboxState(enum.StrEnum):
-    PENDING = "pending"
+    PENDING = "pending"  # waiting for its due time
     SENT = "sent"
-    FAILED = "failed"
-    DEAD = "dead"
-    SKIPPED = "skipped"
+    FAILED = "failed"  # an attempt failed; tried again at due_at
+    DEAD = "dead"  # given up: too many attempts, or a request that can never succeed
+    SKIPPED = "skipped"  # the recipient blocked the bot or left
 
 
 class Contact(SQLModel, table=True):
@@ -197,11 +197,14 @@ class OutboxMessage(SQLModel, table=True):
     idempotency_key: str = Field(unique=True, max_length=255)
     platform: str = Field(max_length=16)
     chat_id: str = Field(max_length=255)
+    is_group: bool = False
     contact_id: int | None = Field(default=None, foreign_key="contact.id", index=True)
     payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     due_at: datetime = _time()
     state: str = Field(default=OutboxState.PENDING, max_length=16)
     attempts: int = 0
     last_error: str | None = None
+    claimed_by: str | None = Field(default=None, max_length=64)
+    claimed_until: datetime | None = _time(nullable=True)
     created_at: datetime = _time()
     sent_at: datetime | None = _time(nullable=True)

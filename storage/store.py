@@ -9,6 +9,7 @@ from storage.conversations import ConversationStore
 from storage.db import Database
 from storage.feedback import FeedbackStore
 from storage.groups import GroupStore
+from storage.outbox import OutboxStore
 
 
 @dataclass(frozen=True)
@@ -18,6 +19,7 @@ class Store:
     groups: GroupStore
     feedback: FeedbackStore
     conversations: ConversationStore
+    outbox: OutboxStore
 
     @classmethod
     def over(cls, db: Database) -> Store:
@@ -27,4 +29,5 @@ class Store:
             groups=GroupStore(db),
             feedback=FeedbackStore(db),
             conversations=ConversationStore(db),
+            outbox=OutboxStore(db),
         )

@@ -1,0 +1,70 @@
+"""Telegram's flood limits, enforced before sending rather than discovered through 429s.
+
+Overall: at most `per_second` proactive messages a second, evenly spaced (no initial burst).
+Per private chat: one message every `private_interval` seconds. Per group: `group_per_minute`
+messages a minute, also evenly spaced. Direct replies are never delayed here, but they use up
+capacity (`note_direct`), so that bulk sends make room for them instead of tipping the total
+over the platform's limit. Time is a monotonic float from an injected clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+Monotonic = Callable[[], float]
+FORGET_AFTER = 120.0  # seconds after which an idle chat's slot is forgotten
+
+
+class ChatLimits:
+    def __init__(
+        self,
+        *,
+        per_second: float = 30.0,
+        private_interval: float = 1.0,
+        group_per_minute: float = 20.0,
+        headroom: float = 0.97,
+        clock: Monotonic,
+    ) -> None:
+        self.overall_interval = 1.0 / (per_second * headroom)
+        self.private_interval = private_interval / headroom
+        self.group_interval = 60.0 / (group_per_minute * headroom)
+        self._clock = clock
+        self._next_overall = 0.0
+        self._next_chat: dict[str, float] = {}
+        self._last_sweep = 0.0
+
+    def ready_at(self, chat_id: str) -> float:
+        """The earliest moment a proactive message to `chat_id` may start."""
+        return max(self._next_overall, self._next_chat.get(chat_id, 0.0))
+
+    def chat_ready_at(self, chat_id: str) -> float:
+        return self._next_chat.get(chat_id, 0.0)
+
+    def take(self, chat_id: str, is_group: bool) -> None:
+        """Use the slot of a proactive message that starts now."""
+        now = self._clock()
+        self._next_overall = max(self._next_overall, now) + self.overall_interval
+        self._use_chat(chat_id, is_group, now)
+
+    def note_direct(self, chat_id: str, is_group: bool) -> None:
+        """A direct reply went out now: it counts, but it never waits."""
+        now = self._clock()
+        self._next_overall = max(self._next_overall, now) + self.overall_interval
+        self._use_chat(chat_id, is_group, now)
+
+    def defer_chat(self, chat_id: str, seconds: float) -> None:
+        """The platform said wait (429): nothing more to this chat for `seconds`."""
+        until = self._clock() + seconds
+        self._next_chat[chat_id] = max(self._next_chat.get(chat_id, 0.0), until)
+
+    def defer_all(self, seconds: float) -> None:
+        self._next_overall = max(self._next_overall, self._clock() + seconds)
+
+    def _use_chat(self, chat_id: str, is_group: bool, now: float) -> None:
+        interval = self.group_interval if is_group else self.private_interval
+        self._next_chat[chat_id] = max(self._next_chat.get(chat_id, 0.0), now) + interval
+        if now - self._last_sweep > FORGET_AFTER:
+            self._last_sweep = now
+            for chat, ready in list(self._next_chat.items()):
+                if ready < now:
+                    del self._next_chat[chat]

@@ -1,0 +1,39 @@
+"""What a channel's proactive send can end in, as the delivery loop needs to tell apart."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from handlers.messages import Reply
+
+
+class SendError(Exception):
+    """A proactive send did not go through."""
+
+
+class RateLimited(SendError):
+    """The platform asked to wait (Telegram 429, Matrix M_LIMIT_EXCEEDED)."""
+
+    def __init__(self, seconds: float, detail: str = "") -> None:
+        super().__init__(detail or f"rate limited for {seconds:g}s")
+        self.seconds = seconds
+
+
+class Unreachable(SendError):
+    """The recipient cannot receive messages: blocked the bot, deactivated, left the room."""
+
+
+class Rejected(SendError):
+    """The platform refused this request for good (e.g. Telegram 400); retrying cannot help."""
+
+
+class TemporaryFailure(SendError):
+    """A timeout, a 5xx or a lost connection: worth trying again later."""
+
+
+class ProactiveSender(Protocol):
+    """A channel as the delivery loop sees it: one attempt per call, errors as exceptions."""
+
+    async def send_once(self, chat_id: str, reply: Reply, *, is_group: bool) -> None:
+        """Send `reply` once, or raise a `SendError`."""
+        ...

@@ -1,0 +1,229 @@
+"""The outbox: everything the bot sends on its own, durable and sent once.
+
+Rows are enqueued with an idempotency key (enqueueing the same key twice is a no-op), claimed
+by a delivery worker for a lease (PostgreSQL: `FOR UPDATE SKIP LOCKED`, so several processes
+can share one database), and marked sent, failed (retried later), dead or skipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, or_, update
+from sqlmodel import col, select
+
+from storage.db import Database
+from storage.models import OutboxMessage, OutboxState
+from storage.upsert import insert_for
+
+WAITING = (OutboxState.PENDING, OutboxState.FAILED)
+ENQUEUE_CHUNK = 500
+
+
+@dataclass(frozen=True, slots=True)
+class NewMessage:
+    key: str
+    platform: str
+    chat_id: str
+    payload: dict[str, Any]
+    due_at: datetime
+    is_group: bool = False
+    contact_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    waiting: int = 0
+    sent: int = 0
+    dead: int = 0
+    skipped: int = 0
+    by_state: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def total(self) -> int:
+        return self.waiting + self.sent + self.dead + self.skipped
+
+
+class OutboxStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def enqueue(self, messages: Sequence[NewMessage], now: datetime) -> int:
+        """Add messages; keys already present are left alone. Returns how many were new."""
+        added = 0
+        for start in range(0, len(messages), ENQUEUE_CHUNK):
+            rows = [
+                {
+                    "idempotency_key": m.key,
+                    "platform": m.platform,
+                    "chat_id": m.chat_id,
+                    "is_group": m.is_group,
+                    "contact_id": m.contact_id,
+                    "payload": m.payload,
+                    "due_at": m.due_at,
+                    "state": OutboxState.PENDING,
+                    "attempts": 0,
+                    "created_at": now,
+                }
+                for m in messages[start : start + ENQUEUE_CHUNK]
+            ]
+            async with self._db.session() as session:
+                statement = (
+                    insert_for(session, OutboxMessage)
+                    .values(rows)
+                    .on_conflict_do_nothing(index_elements=["idempotency_key"])
+                    .returning(col(OutboxMessage.id))
+                )
+                added += len((await session.execute(statement)).all())
+        return added
+
+    async def claim_due(
+        self, now: datetime, *, limit: int, worker: str, lease: timedelta
+    ) -> list[OutboxMessage]:
+        """Take up to `limit` due rows for `worker` until `now + lease`, oldest due first.
+
+        A row whose lease ran out (its worker died) is due again: that is how a crash loses
+        nothing.
+        """
+        async with self._db.session() as session:
+            due = (
+                select(col(OutboxMessage.id))
+                .where(
+                    col(OutboxMessage.state).in_(WAITING),
+                    col(OutboxMessage.due_at) <= now,
+                    or_(
+                        col(OutboxMessage.claimed_until).is_(None),
+                        col(OutboxMessage.claimed_until) < now,
+                    ),
+                )
+                .order_by(col(OutboxMessage.due_at), col(OutboxMessage.id))
+                .limit(limit)
+            )
+            if self._db.is_postgres:
+                due = due.with_for_update(skip_locked=True)
+            # One statement, so that on SQLite too no two workers can pick the same rows.
+            claimed = await session.exec(
+                update(OutboxMessage)
+                .where(col(OutboxMessage.id).in_(due.scalar_subquery()))
+                .values(claimed_by=worker, claimed_until=now + lease)
+                .returning(OutboxMessage)
+            )
+            rows = list(claimed.scalars().all())
+        rows.sort(key=lambda row: (row.due_at, row.id))
+        return rows
+
+    async def set_sent(self, message_id: int, now: datetime) -> None:
+        await self._finish(
+            message_id,
+            state=OutboxState.SENT,
+            sent_at=now,
+            attempts=col(OutboxMessage.attempts) + 1,
+        )
+
+    async def set_failed(self, message_id: int, error: str, retry_at: datetime) -> None:
+        """One attempt failed; the row is due again at `retry_at`."""
+        await self._finish(
+            message_id,
+            state=OutboxState.FAILED,
+            last_error=error[:1000],
+            due_at=retry_at,
+            attempts=col(OutboxMessage.attempts) + 1,
+        )
+
+    async def set_dead(self, message_id: int, error: str) -> None:
+        await self._finish(
+            message_id,
+            state=OutboxState.DEAD,
+            last_error=error[:1000],
+            attempts=col(OutboxMessage.attempts) + 1,
+        )
+
+    async def release(self, message_ids: Sequence[int]) -> None:
+        """Give claimed rows back unsent (on shutdown), so they go out at once after restart."""
+        if not message_ids:
+            return
+        async with self._db.session() as session:
+            await session.execute(
+                update(OutboxMessage)
+                .where(col(OutboxMessage.id).in_(list(message_ids)))
+                .values(claimed_by=None, claimed_until=None)
+            )
+
+    async def extend_claims(
+        self, message_ids: Sequence[int], worker: str, until: datetime
+    ) -> None:
+        """Prolong `worker`'s lease on rows it still holds."""
+        if not message_ids:
+            return
+        async with self._db.session() as session:
+            await session.execute(
+                update(OutboxMessage)
+                .where(
+                    col(OutboxMessage.id).in_(list(message_ids)),
+                    col(OutboxMessage.claimed_by) == worker,
+                )
+                .values(claimed_until=until)
+            )
+
+    async def skip_chat(self, platform: str, chat_id: str, reason: str) -> int:
+        """Skip every waiting row of a chat that cannot receive (403). Returns how many."""
+        async with self._db.session() as session:
+            result = await session.execute(
+                update(OutboxMessage)
+                .where(
+                    col(OutboxMessage.platform) == platform,
+                    col(OutboxMessage.chat_id) == chat_id,
+                    col(OutboxMessage.state).in_(WAITING),
+                )
+                .values(state=OutboxState.SKIPPED, last_error=reason, claimed_until=None)
+            )
+            return int(result.rowcount)  # type: ignore[attr-defined]
+
+    async def next_due_at(self) -> datetime | None:
+        """When the earliest waiting row falls due (ignoring leases)."""
+        async with self._db.session() as session:
+            return (
+                await session.exec(
+                    select(func.min(OutboxMessage.due_at)).where(
+                        col(OutboxMessage.state).in_(WAITING)
+                    )
+                )
+            ).one()
+
+    async def progress(self, key_prefix: str) -> Progress:
+        """How the rows whose key starts with `key_prefix` stand."""
+        async with self._db.session() as session:
+            rows = (
+                await session.execute(
+                    select(OutboxMessage.state, func.count())
+                    .where(col(OutboxMessage.idempotency_key).startswith(key_prefix))
+                    .group_by(col(OutboxMessage.state))
+                )
+            ).all()
+        counts = {str(state): int(count) for state, count in rows}
+        return Progress(
+            waiting=sum(counts.get(state, 0) for state in WAITING),
+            sent=counts.get(OutboxState.SENT, 0),
+            dead=counts.get(OutboxState.DEAD, 0),
+            skipped=counts.get(OutboxState.SKIPPED, 0),
+            by_state=counts,
+        )
+
+    async def get_by_key(self, key: str) -> OutboxMessage | None:
+        async with self._db.session() as session:
+            return (
+                await session.exec(
+                    select(OutboxMessage).where(OutboxMessage.idempotency_key == key)
+                )
+            ).first()
+
+    async def _finish(self, message_id: int, **values: Any) -> None:
+        async with self._db.session() as session:
+            await session.execute(
+                update(OutboxMessage)
+                .where(col(OutboxMessage.id) == message_id)
+                .values(claimed_by=None, claimed_until=None, **values)
+            )
