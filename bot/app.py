@@ -5,15 +5,17 @@ from __future__ import annotations
 import logging
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
+from typing import Any
 
 from bot.clock import SystemClock
-from bot.config import Settings
+from bot.config import WEEKDAYS, Settings
 from bot.scheduler import Planner
 from bot.serial import KeyedSerializer
 from handlers.clock import Clock
 from handlers.context import Deps, HandlerSettings
+from handlers.deadlines import DigestPlanner, EscalationPlanner
 from handlers.i18n import Catalogues
-from handlers.messages import Incoming, Reply
+from handlers.messages import Attachment, Incoming, Reply, reply_from_payload
 from handlers.router import Router
 from storage.db import Database
 from storage.groups import FieldSpec, GroupSpec
@@ -70,6 +72,15 @@ class App:
             )
             return [self.router.failure_reply(incoming)]
 
+    async def resolve(self, payload: dict[str, Any]) -> Reply:
+        """An outbox payload as a reply, its files loaded from the store."""
+        ids = [int(i) for i in payload.get("files", [])]
+        stored = await self.store.items.get_attachments(ids) if ids else []
+        files = tuple(
+            Attachment(a.kind, a.file_name, a.mime_type, a.data, stored_id=a.id) for a in stored
+        )
+        return reply_from_payload(payload, files)
+
     async def mark_unreachable(self, platform: str, chat_id: str) -> None:
         """The chat blocked the bot or is gone: stop writing to the contacts behind it."""
         marked = await self.store.contacts.set_unreachable(platform, chat_id, self.clock.now())
@@ -87,6 +98,10 @@ def handler_settings(settings: Settings) -> HandlerSettings:
         max_attachments_per_item=bot.max_attachments_per_item,
         max_file_bytes=settings.telegram.max_download_bytes,
         administrators=bot.administrators,
+        digest_weekday=WEEKDAYS.index(settings.coordination.digest_weekday),
+        digest_hour=settings.coordination.digest_hour,
+        name_coordinators=settings.coordination.name_coordinators,
+        page_size=settings.coordination.page_size,
         timezone=bot.timezone,
         languages=bot.languages,
         default_language=bot.default_language,
@@ -141,4 +156,7 @@ async def build_app(
     deps = Deps(
         store=store, clock=clock, catalogues=catalogues, settings=handler_settings(settings)
     )
-    return App(settings=settings, db=db, store=store, router=Router(deps), clock=clock)
+    planners: list[Planner] = [EscalationPlanner(deps), DigestPlanner(deps)]
+    return App(
+        settings=settings, db=db, store=store, router=Router(deps), clock=clock, planners=planners
+    )

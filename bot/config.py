@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
 ENV_PREFIX = "MITREDEN_"
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 SECRETS = {"telegram": ("token", "webhook_secret"), "matrix": ("password", "access_token")}
 
 
@@ -72,6 +73,14 @@ class DeliverySettings:
 
 
 @dataclass(frozen=True)
+class CoordinationSettings:
+    digest_weekday: str = "monday"
+    digest_hour: int = 8
+    name_coordinators: bool = False
+    page_size: int = 10
+
+
+@dataclass(frozen=True)
 class MatrixSettings:
     homeserver: str = ""
     user_id: str = ""
@@ -111,6 +120,7 @@ class Settings:
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     telegram: TelegramSettings = field(default_factory=TelegramSettings)
     delivery: DeliverySettings = field(default_factory=DeliverySettings)
+    coordination: CoordinationSettings = field(default_factory=CoordinationSettings)
     matrix: MatrixSettings = field(default_factory=MatrixSettings)
     console: ConsoleSettings = field(default_factory=ConsoleSettings)
     fields: tuple[FieldConfig, ...] = ()
@@ -122,6 +132,7 @@ SECTIONS: dict[str, type] = {
     "database": DatabaseSettings,
     "telegram": TelegramSettings,
     "delivery": DeliverySettings,
+    "coordination": CoordinationSettings,
     "matrix": MatrixSettings,
     "console": ConsoleSettings,
 }
@@ -247,6 +258,10 @@ def _check(settings: Settings) -> None:
     """Cross-field rules that the types alone do not express."""
     if settings.bot.default_language not in settings.bot.languages:
         raise ConfigError("bot.default_language: must be one of bot.languages")
+    if settings.coordination.digest_weekday not in WEEKDAYS:
+        raise ConfigError(f"coordination.digest_weekday: one of {', '.join(WEEKDAYS)}")
+    if not 0 <= settings.coordination.digest_hour <= 23:
+        raise ConfigError("coordination.digest_hour: a whole hour from 0 to 23")
     if settings.telegram.mode not in ("polling", "webhook"):
         raise ConfigError("telegram.mode: expected 'polling' or 'webhook'")
     for admin in settings.bot.administrators:

@@ -92,12 +92,13 @@ class ConsoleChannel:
         for number, choice in enumerate(reply.choices, start=1):
             self._print(f"     {number}) {choice.label}")
 
-    async def send_once(self, chat_id: str, reply: Reply, *, is_group: bool) -> None:
+    async def send_once(self, chat_id: str, reply: Reply, *, is_group: bool) -> str | None:
         """Proactive messages (notifications, reminders) for this resident appear like replies;
         those for anyone else are shown with their address, as a log of what would go out."""
         if chat_id != self._user:
             self._print(f"[to {chat_id}]")
         self.show(reply)
+        return None
 
     @staticmethod
     def _describe(attachment: Attachment) -> str:

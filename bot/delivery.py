@@ -17,17 +17,23 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 from bot.ratelimit import ChatLimits
 from bot.sending import ProactiveSender, RateLimited, Rejected, TemporaryFailure, Unreachable
 from handlers.clock import Clock
-from handlers.messages import reply_from_payload
+from handlers.messages import Reply, reply_from_payload
 from storage.models import OutboxMessage
 from storage.outbox import OutboxStore
 
 logger = logging.getLogger(__name__)
 
 OnUnreachable = Callable[[str, str], Awaitable[None]]  # (platform, chat_id)
+Resolve = Callable[[dict[str, Any]], Awaitable[Reply]]  # payload → reply, files loaded
+
+
+async def _plain_reply(payload: dict[str, Any]) -> Reply:
+    return reply_from_payload(payload)
 
 
 @dataclass(frozen=True)
@@ -70,6 +76,7 @@ class Delivery:
         policy: DeliveryPolicy | None = None,
         on_unreachable: OnUnreachable | None = None,
         monotonic: Callable[[], float] = time.monotonic,
+        resolve: Resolve | None = None,
     ) -> None:
         self._outbox = outbox
         self._senders = senders
@@ -78,6 +85,7 @@ class Delivery:
         self._policy = policy or DeliveryPolicy()
         self._on_unreachable = on_unreachable
         self._monotonic = monotonic
+        self._resolve = resolve or _plain_reply
         self.worker_id = f"delivery-{uuid.uuid4().hex[:12]}"
         self.stats = DeliveryStats()
         self._chats: dict[tuple[str, str], _Chat] = {}
@@ -172,9 +180,13 @@ class Delivery:
             if wait > 0:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=wait)
-                if stop.is_set():
+                # Meanwhile a worker may have dropped this chat (403) or put a row back with
+                # a new wait (429): look again instead of sending what was decided before.
+                if chat.rows and not chat.queued:
                     self._schedule(chat)
-                    return
+                elif not chat.rows and self._chats.get(key) is chat:
+                    del self._chats[key]
+                return
             limits.take(chat.chat_id, chat.rows[0].is_group)
         row = chat.rows.popleft()
         self._backlog -= 1
@@ -202,9 +214,8 @@ class Delivery:
             self.stats.dead += 1
             return
         try:
-            await sender.send_once(
-                row.chat_id, reply_from_payload(row.payload), is_group=row.is_group
-            )
+            reply = await self._resolve(row.payload)
+            message_id = await sender.send_once(row.chat_id, reply, is_group=row.is_group)
         except RateLimited as error:
             self.stats.rate_limited += 1
             logger.warning(
@@ -236,7 +247,7 @@ class Delivery:
             await self._retry_later(row, str(error))
         else:
             now = self._clock.now()
-            await self._outbox.set_sent(row.id, now)
+            await self._outbox.set_sent(row.id, now, message_id)
             self.stats.sent += 1
             self.stats.latencies.append((now - row.due_at).total_seconds())
 

@@ -77,6 +77,7 @@ async def serve(app: App, settings: Settings) -> int:
         app.clock,
         policy=delivery_policy(settings),
         on_unreachable=app.mark_unreachable,
+        resolve=app.resolve,
     )
     tasks.append(asyncio.create_task(delivery.run(stop), name="delivery"))
     scheduler = PlanScheduler(

@@ -34,6 +34,10 @@ class TemporaryFailure(SendError):
 class ProactiveSender(Protocol):
     """A channel as the delivery loop sees it: one attempt per call, errors as exceptions."""
 
-    async def send_once(self, chat_id: str, reply: Reply, *, is_group: bool) -> None:
-        """Send `reply` once, or raise a `SendError`."""
+    async def send_once(self, chat_id: str, reply: Reply, *, is_group: bool) -> str | None:
+        """Send `reply` once, or raise a `SendError`.
+
+        Returns:
+            The platform's id of the (first) message sent, when it has one.
+        """
         ...

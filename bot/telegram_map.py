@@ -73,6 +73,7 @@ def to_incoming(update: Update, bot_username: str = "") -> Incoming | None:
         text=text,
         message_id=str(message.message_id),
         unsupported=unsupported_kind(message),
+        reply_to=_replied_to(message),
     )
     if message.text and _starts_with_command(message):
         command = parse_command(message.text)
@@ -129,3 +130,11 @@ def _replace(incoming: Incoming, **changes: object) -> Incoming:
     from dataclasses import replace
 
     return replace(incoming, **changes)  # type: ignore[arg-type]
+
+
+def _replied_to(message: Message) -> str | None:
+    """The id of the bot's own message this one replies to (Telegram's "reply" gesture)."""
+    original = message.reply_to_message
+    if original is None or original.from_user is None or not original.from_user.is_bot:
+        return None
+    return str(original.message_id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_skeleton, format_time
@@ -24,6 +25,10 @@ class HandlerSettings:
     max_attachments_per_item: int = 10
     max_file_bytes: int = 20_000_000
     administrators: tuple[str, ...] = ()  # "platform:user_id"
+    digest_weekday: int = 0  # Monday
+    digest_hour: int = 8
+    name_coordinators: bool = False
+    page_size: int = 10
     timezone: str = "Europe/Berlin"
     languages: tuple[str, ...] = ("de", "en")
     default_language: str = "de"
@@ -62,8 +67,55 @@ class Turn:
 
     def when(self, moment: datetime) -> str:
         """A date and time as the resident reads it: their language, the city's zone."""
-        day = format_skeleton("yMMMd", moment, tzinfo=self.zone, locale=self.language)
-        return f"{day} {format_time(moment, 'short', tzinfo=self.zone, locale=self.language)}"
+        return format_moment(moment, self.zone, self.language)
+
+    def day(self, moment: datetime) -> str:
+        return format_skeleton("yMMMd", moment, tzinfo=self.zone, locale=self.language)
 
     def local_now(self) -> datetime:
         return self.now.astimezone(self.zone)
+
+
+class Writer(Protocol):
+    """Anything that writes in one language: a `Turn` answering, or a `Voice` notifying."""
+
+    @property
+    def language(self) -> str: ...
+
+    @property
+    def tr(self) -> Translator: ...
+
+    def _(self, message: str) -> str: ...
+
+    def when(self, moment: datetime) -> str: ...
+
+    def day(self, moment: datetime) -> str: ...
+
+
+@dataclass(frozen=True)
+class Voice:
+    """A language to write in when nobody is being answered: notifications, digests."""
+
+    language: str
+    tr: Translator
+    zone: ZoneInfo
+
+    def _(self, message: str) -> str:
+        return self.tr.gettext(message)
+
+    def when(self, moment: datetime) -> str:
+        return format_moment(moment, self.zone, self.language)
+
+    def day(self, moment: datetime) -> str:
+        return format_skeleton("yMMMd", moment, tzinfo=self.zone, locale=self.language)
+
+
+def voice(deps: Deps, language: str | None = None) -> Voice:
+    """Write in `language` (a contact's), or the city's default language."""
+    chosen = language if language in deps.catalogues.languages else deps.catalogues.default
+    return Voice(chosen, deps.catalogues.get(chosen), deps.zone)
+
+
+def format_moment(moment: datetime, zone: ZoneInfo, language: str) -> str:
+    day = format_skeleton("yMMMd", moment, tzinfo=zone, locale=language)
+    return f"{day} {format_time(moment, 'short', tzinfo=zone, locale=language)}"

@@ -7,16 +7,20 @@ from typing import Any
 
 from handlers.choices import build_choices, match_typed
 from handlers.context import Deps, Turn
+from handlers.i18n import N_
 from handlers.labels import KIND_LABELS, kind_label, localized_name
 from handlers.messages import Reply
+from handlers.notify import group_notifications
 from storage.feedback import NewItem
-from storage.models import ConversationState
+from storage.models import ConversationState, FeedbackItem, GroupChat
+from storage.outbox import NewMessage
 
 logger = logging.getLogger(__name__)
 
 FLOW = "feedback"
 TEXT, KIND, FIELD, ANONYMITY, CONFIRM = "text", "kind", "field", "anon", "confirm"
 CHOICE_STEPS = (KIND, FIELD, ANONYMITY, CONFIRM)
+NEW_ITEM = N_("Neue Rückmeldung")
 
 
 class FeedbackFlow:
@@ -122,8 +126,29 @@ class FeedbackFlow:
             anonymous=bool(data["anonymous"]),
             platform=turn.incoming.platform,
         )
+        field = await self._deps.store.groups.get_field(new.field_key)
+
+        def announce(
+            item: FeedbackItem, chats: list[GroupChat], files: list[int]
+        ) -> list[NewMessage]:
+            return group_notifications(
+                self._deps,
+                item,
+                chats,
+                files,
+                field=field,
+                author_name=turn.contact.display_name,
+                headline=NEW_ITEM,
+                event="item-new",
+                now=turn.now,
+            )
+
         item = await self._deps.store.feedback.add_item(
-            new, turn.now, reference_year=turn.local_now().year, conversation_version=version
+            new,
+            turn.now,
+            reference_year=turn.local_now().year,
+            conversation_version=version,
+            notify=announce,
         )
         if item is None:
             return Reply(turn._("Diese Rückmeldung wurde bereits abgeschickt."))

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from handlers.context import Turn
-from handlers.i18n import N_
+from typing import Protocol
+
+from handlers.i18n import N_, Translator
 from storage.models import FieldOfAction, ItemKind, ItemState, WorkingGroup
 
 KIND_LABELS: dict[str, str] = {
@@ -23,16 +24,26 @@ STATE_LABELS: dict[str, str] = {
 }
 
 
-def kind_label(turn: Turn, kind: str) -> str:
-    return turn._(KIND_LABELS[kind]) if kind in KIND_LABELS else kind
+class Speaker(Protocol):
+    """Anything that speaks one language: a `Turn`, or a `Voice` for proactive messages."""
+
+    @property
+    def language(self) -> str: ...
+
+    @property
+    def tr(self) -> Translator: ...
 
 
-def state_label(turn: Turn, state: str) -> str:
-    return turn._(STATE_LABELS[state]) if state in STATE_LABELS else state
+def kind_label(speaker: Speaker, kind: str) -> str:
+    return speaker.tr.gettext(KIND_LABELS[kind]) if kind in KIND_LABELS else kind
 
 
-def localized_name(turn: Turn, named: FieldOfAction | WorkingGroup | None, key: str) -> str:
-    """The configured name in the resident's language, else the German name, else the key."""
+def state_label(speaker: Speaker, state: str) -> str:
+    return speaker.tr.gettext(STATE_LABELS[state]) if state in STATE_LABELS else state
+
+
+def localized_name(speaker: Speaker, named: FieldOfAction | WorkingGroup | None, key: str) -> str:
+    """The configured name in the speaker's language, else the German name, else the key."""
     if named is None:
         return key
-    return named.names.get(turn.language) or named.name
+    return named.names.get(speaker.language) or named.name

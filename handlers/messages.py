@@ -38,6 +38,7 @@ class Attachment:
     mime_type: str
     data: bytes = b""
     platform_file_id: str | None = None
+    stored_id: int | None = None  # the attachment row holding it, for outbox payloads
 
     @property
     def size(self) -> int:
@@ -70,6 +71,7 @@ class Incoming:
     attachments: tuple[Attachment, ...] = ()
     unsupported: str | None = None
     message_id: str | None = None
+    reply_to: str | None = None  # the id of the bot's message this one answers
 
     @property
     def address(self) -> Address:
@@ -131,10 +133,14 @@ def reply_to_payload(reply: Reply) -> dict[str, object]:
     if reply.choices:
         payload["choices"] = [[choice.label, choice.payload] for choice in reply.choices]
         payload["columns"] = reply.choice_columns
+    stored = [file.stored_id for file in reply.files if file.stored_id is not None]
+    if stored:
+        payload["files"] = stored
     return payload
 
 
-def reply_from_payload(payload: dict[str, object]) -> Reply:
+def reply_from_payload(payload: dict[str, object], files: tuple[Attachment, ...] = ()) -> Reply:
+    """The reply an outbox payload stands for; `files` are the loaded `payload["files"]`."""
     raw_choices = payload.get("choices") or []
     assert isinstance(raw_choices, list)
     columns = payload.get("columns", 1)
@@ -142,4 +148,5 @@ def reply_from_payload(payload: dict[str, object]) -> Reply:
         text=str(payload.get("text", "")),
         choices=tuple(Choice(str(label), str(data)) for label, data in raw_choices),
         choice_columns=columns if isinstance(columns, int) else 1,
+        files=files,
     )

@@ -11,10 +11,21 @@ from handlers.announce import FLOW as ANNOUNCEMENT_FLOW
 from handlers.announce import AnnouncementHandlers
 from handlers.choices import parse_payload
 from handlers.context import Deps, Turn
+from handlers.coordinator import PAGE_PAYLOAD, CoordinatorCommands
+from handlers.coordinator_flow import FLOW as COORDINATOR_FLOW
+from handlers.coordinator_flow import CoordinatorFlow
 from handlers.flood import FloodGuard, Verdict
+from handlers.guards import (
+    check_length,
+    check_message,
+    flood_warning,
+    stale_button,
+    unknown_command,
+)
 from handlers.intake import FLOW as FEEDBACK_FLOW
 from handlers.intake import FeedbackFlow
-from handlers.messages import FILE_TOO_LARGE, Incoming, Reply
+from handlers.messages import Incoming, Reply
+from handlers.notify import ITEM_PAYLOAD
 from handlers.status import StatusHandlers
 from storage.contacts import ContactKey
 from storage.models import ConversationState
@@ -41,10 +52,13 @@ class Router:
         self.feedback = FeedbackFlow(deps)
         self.status = StatusHandlers(deps)
         self.announcements = AnnouncementHandlers(deps)
+        self.coordinators = CoordinatorCommands(deps)
+        self.coordination = CoordinatorFlow(deps, self.coordinators)
         self.flows: dict[str, ChoiceFlow] = {
             FEEDBACK_FLOW: self.feedback,
             ANNOUNCEMENT_FLOW: self.announcements,
         }
+        c = self.coordinators
         self.commands: dict[str, Command] = {
             "start": self.account.start,
             "help": self.account.help,
@@ -54,7 +68,15 @@ class Router:
             "feedback": self._feedback_command,
             "status": self.status.status,
             "mine": self.status.mine,
+            "reply": self.coordination.reply_command,
             "broadcast": self.announcements.broadcast,
+            "pending": c.pending,
+            "item": c.item,
+            "take": c.take,
+            "assign": c.assign,
+            "state": c.state,
+            "note": c.note,
+            "stats": c.stats,
         }
 
     async def dispatch(self, incoming: Incoming) -> list[Reply]:
@@ -63,8 +85,10 @@ class Router:
         if verdict is Verdict.DROP:
             logger.info("flood: dropped an update from %s:%s", incoming.platform, incoming.user_id)
             return []
-        if incoming.is_group and incoming.command is None:
-            return []  # residents talk to the bot privately; group chats are for commands
+        if incoming.is_group and not (incoming.command or incoming.payload or incoming.reply_to):
+            # In groups the bot takes commands, buttons and replies to its own messages (all
+            # Telegram delivers to a bot in privacy mode); other chatter leaves no trace.
+            return []
         turn = await self._turn(incoming)
         if verdict is Verdict.WARN:
             logger.warning(
@@ -73,15 +97,7 @@ class Router:
                 incoming.user_id,
                 self._deps.settings.flood_messages_per_minute,
             )
-            return [
-                Reply(
-                    turn._(
-                        "Sie schicken sehr viele Nachrichten in kurzer Zeit. Bitte warten Sie "
-                        "eine "
-                        "Minute; Nachrichten bis dahin werden nicht bearbeitet."
-                    )
-                )
-            ]
+            return [flood_warning(turn)]
         if incoming.command is not None:
             return await self._command(turn, incoming.command)
         if incoming.payload is not None:
@@ -90,8 +106,7 @@ class Router:
 
     def failure_reply(self, incoming: Incoming) -> Reply:
         """What the person reads when answering them failed; needs no database."""
-        catalogues = self._deps.catalogues
-        tr = catalogues.get(catalogues.match(incoming.language_code))
+        tr = self.catalogues.get(self.catalogues.match(incoming.language_code))
         return Reply(
             tr.gettext(
                 "Entschuldigung, da ist bei mir etwas schiefgegangen. Bitte versuchen Sie es in "
@@ -102,38 +117,28 @@ class Router:
     async def _turn(self, incoming: Incoming) -> Turn:
         deps = self._deps
         now = deps.clock.now()
+        private_chat = "" if incoming.is_group else incoming.chat_id
         contact, created = await deps.store.contacts.get_or_add_contact(
-            ContactKey(
-                incoming.platform,
-                incoming.user_id,
-                "" if incoming.is_group else incoming.chat_id,
-                incoming.display_name,
-            ),
+            ContactKey(incoming.platform, incoming.user_id, private_chat, incoming.display_name),
             now,
         )
-        preselected = deps.catalogues.match(incoming.language_code)
+        preselected = self.catalogues.match(incoming.language_code)
         if created and preselected is not None:
             assert contact.id is not None
             await deps.store.contacts.set_language(contact.id, preselected)
             contact.language = preselected
-        language = contact.language or preselected or deps.catalogues.default
-        return Turn(incoming, contact, language, deps.catalogues.get(language), now, deps.zone)
+        language = contact.language or preselected or self.catalogues.default
+        return Turn(incoming, contact, language, self.catalogues.get(language), now, deps.zone)
 
     async def _command(self, turn: Turn, name: str) -> list[Reply]:
         command = self.commands.get(name)
         if command is None:
-            return [
-                Reply(
-                    turn._(
-                        "Den Befehl /{command} kenne ich nicht. /help zeigt, was ich kann."
-                    ).format(command=name)
-                )
-            ]
+            return [unknown_command(turn, name)]
         # The limit is on what the command carries ("/feedback <text>"), not on its name.
-        text_error = self._check_text(turn, turn.incoming.text.strip().partition(" ")[2])
-        if text_error is not None:
-            return [text_error]
-        return await command(turn)
+        too_long = check_length(
+            turn, turn.incoming.text.strip().partition(" ")[2], self._deps.settings
+        )
+        return [too_long] if too_long is not None else await command(turn)
 
     async def _feedback_command(self, turn: Turn) -> list[Reply]:
         text = turn.incoming.text.strip().partition(" ")[2].strip()
@@ -142,6 +147,10 @@ class Router:
     async def _button(self, turn: Turn, payload: str) -> list[Reply]:
         if payload.startswith(LANGUAGE_PAYLOAD):
             return await self.account.on_language_choice(turn, payload[len(LANGUAGE_PAYLOAD) :])
+        if payload.startswith(ITEM_PAYLOAD):
+            return await self.coordination.on_button(turn, payload)
+        if payload.startswith(PAGE_PAYLOAD):
+            return await self.coordinators.next_page(turn, payload)
         pressed = parse_payload(payload)
         state = await self._deps.store.conversations.get_state(turn.contact_id)
         flow = self.flows.get(state.flow) if state is not None else None
@@ -153,57 +162,24 @@ class Router:
             or pressed.step != state.step
         ):
             logger.info("stale button %r from contact %s", payload, turn.contact_id)
-            return [
-                Reply(
-                    turn._(
-                        "Diese Schaltfläche gehört zu einer früheren Frage und gilt nicht mehr."
-                    ),
-                    notice=True,
-                )
-            ]
+            return [stale_button(turn)]
         return await flow.on_choice(turn, state, pressed.value)
 
     async def _message(self, turn: Turn) -> list[Reply]:
         incoming = turn.incoming
-        if incoming.unsupported == FILE_TOO_LARGE:
-            limit = self._deps.settings.max_file_bytes / 1_000_000
-            text = turn._(
-                "Diese Datei ist zu groß. Ich kann Dateien bis {limit} MB annehmen. "
-                "Es wurde nichts gespeichert."
-            )
-            return [Reply(text.format(limit=f"{limit:g}"))]
-        if incoming.unsupported is not None:
-            text = turn._(
-                "Mit dieser Art von Nachricht kann ich nichts anfangen. Bitte schreiben Sie "
-                "Text oder schicken Sie ein Foto oder ein Dokument."
-            )
-            return [Reply(text)]
-        if not incoming.text.strip() and not incoming.attachments:
-            return [
-                Reply(
-                    turn._(
-                        "Ihre Nachricht ist leer. Bitte schreiben Sie, was Sie uns mitteilen "
-                        "möchten."
-                    )
-                )
-            ]
-        text_error = self._check_text(turn, incoming.text)
-        if text_error is not None:
-            return [text_error]
         state = await self._deps.store.conversations.get_state(turn.contact_id)
+        if state is not None and state.flow == COORDINATOR_FLOW:
+            return await self.coordination.on_message(turn, state)
+        if incoming.is_group and incoming.reply_to is None:
+            return []  # group chats are for commands and coordinators' answers
+        refusal = check_message(turn, self._deps.settings)
+        if refusal is not None:
+            return [] if incoming.is_group else [refusal]
+        answered = await self.coordination.on_reply_to_bot(turn)
+        if answered is not None:
+            return answered
+        if incoming.is_group:
+            return []
         if state is not None and state.flow == ANNOUNCEMENT_FLOW:
             return await self.announcements.on_message(turn, state)
         return await self.feedback.on_message(turn, state)
-
-    def _check_text(self, turn: Turn, text: str) -> Reply | None:
-        limit = self._deps.settings.max_text_length
-        if len(text) <= limit:
-            return None
-        return Reply(
-            turn._(
-                "Ihre Nachricht ist zu lang ({length} Zeichen, höchstens {limit}). Bitte kürzen "
-                "Sie "
-                "sie oder teilen Sie sie auf mehrere Rückmeldungen auf. Es wurde nichts "
-                "gespeichert."
-            ).format(length=len(text), limit=limit)
-        )

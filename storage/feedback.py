@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, update
 from sqlmodel import col, select
@@ -16,11 +17,15 @@ from storage.models import (
     Attachment,
     ConversationState,
     FeedbackItem,
+    GroupChat,
     ItemEvent,
     ItemState,
     ReferenceCounter,
 )
+from storage.outbox import NewMessage, insert_messages
 from storage.upsert import insert_for
+
+Notify = Callable[[FeedbackItem, list[GroupChat], list[int]], list[NewMessage]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +68,7 @@ class FeedbackStore:
         *,
         reference_year: int | None = None,
         conversation_version: int | None = None,
+        notify: Notify | None = None,
     ) -> FeedbackItem | None:
         """Commit a new item with its reference, group, history and the files sent with it.
 
@@ -70,6 +76,8 @@ class FeedbackStore:
         conversation is still at that version, and that conversation ends in the same
         transaction: a confirmation pressed twice, or replayed after a crash, adds one item.
         `reference_year` is the year in the city's time zone (default: the year of `now`).
+        `notify` turns the stored item, its group's chats and its attachment ids into the
+        messages that announce it; they are queued in the same transaction.
 
         Returns:
             The committed item, or None when the conversation had already moved on.
@@ -100,6 +108,7 @@ class FeedbackStore:
                 anonymous=new.anonymous,
                 contact_id=new.contact_id,
                 platform=new.platform,
+                answer_due_at=now + timedelta(days=group.answer_days),
                 created_at=now,
                 updated_at=now,
             )
@@ -123,6 +132,22 @@ class FeedbackStore:
                 )
                 .values(item_id=item.id)
             )
+            if notify is not None:
+                chats = list(
+                    (
+                        await session.exec(
+                            select(GroupChat).where(GroupChat.group_key == group.key)
+                        )
+                    ).all()
+                )
+                files = list(
+                    (
+                        await session.exec(
+                            select(Attachment.id).where(Attachment.item_id == item.id)
+                        )
+                    ).all()
+                )
+                await insert_messages(session, notify(item, chats, [f for f in files if f]), now)
             return item
 
     async def get_item_for_contact(self, contact_id: int, reference: str) -> ItemSummary | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -11,6 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.db import Database
 from storage.models import Coordinator, FieldOfAction, GroupChat, GroupField, WorkingGroup
+from storage.upsert import insert_for
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,9 +38,18 @@ class UnknownField(LookupError):
     """The item names a field of action the store does not know."""
 
 
+# Fields of action change only with the configuration (`sync_from_config`, at start), yet
+# every step of the feedback flow reads them; they are kept in memory, and re-read after this
+# many seconds in case another process synchronised a changed configuration.
+FIELDS_CACHE_SECONDS = 30.0
+
+
 class GroupStore:
     def __init__(self, db: Database) -> None:
         self._db = db
+        self._fields: dict[str, FieldOfAction] = {}  # every field, active or not, in order
+        self._fields_read_at: float | None = None
+        self._fields_generation = 0  # moves on with every synchronisation
 
     async def sync_from_config(
         self, fields: Sequence[FieldSpec], groups: Sequence[GroupSpec]
@@ -48,6 +59,8 @@ class GroupStore:
         Fields and groups missing from the configuration are kept (items refer to them) but
         fields become inactive, so residents are no longer offered them.
         """
+        self._fields_read_at = None
+        self._fields_generation += 1
         async with self._db.session() as session:
             configured = {spec.key for spec in fields}
             for stored in (await session.exec(select(FieldOfAction))).all():
@@ -79,29 +92,52 @@ class GroupStore:
                 await self._replace_members(session, group)
                 for field_key in group.fields:
                     session.add(GroupField(field_key=field_key, group_key=group.key))
+        self._fields_read_at = None  # committed: reads from now on see the new fields
+        self._fields_generation += 1
 
     @staticmethod
     async def _replace_members(session: AsyncSession, spec: GroupSpec) -> None:
-        await session.execute(delete(Coordinator).where(col(Coordinator.group_key) == spec.key))
-        await session.execute(delete(GroupChat).where(col(GroupChat.group_key) == spec.key))
+        """Replace the members the configuration gave; those added on the command line stay."""
+        await session.execute(
+            delete(Coordinator).where(
+                col(Coordinator.group_key) == spec.key, col(Coordinator.source) == "config"
+            )
+        )
+        await session.execute(
+            delete(GroupChat).where(
+                col(GroupChat.group_key) == spec.key, col(GroupChat.source) == "config"
+            )
+        )
+        await session.flush()
         for platform, user_id in spec.coordinators:
-            session.add(Coordinator(group_key=spec.key, platform=platform, user_id=user_id))
+            await _add_once(
+                session, Coordinator, group_key=spec.key, platform=platform, user_id=user_id
+            )
         for platform, chat_id in spec.chats:
-            session.add(GroupChat(group_key=spec.key, platform=platform, chat_id=chat_id))
+            await _add_once(
+                session, GroupChat, group_key=spec.key, platform=platform, chat_id=chat_id
+            )
 
     async def list_fields(self) -> list[FieldOfAction]:
         """The active fields of action in their configured order."""
-        async with self._db.session() as session:
-            query = (
-                select(FieldOfAction)
-                .where(col(FieldOfAction.active))
-                .order_by(col(FieldOfAction.position))
-            )
-            return list((await session.exec(query)).all())
+        return [field for field in (await self._all_fields()).values() if field.active]
 
     async def get_field(self, key: str) -> FieldOfAction | None:
+        return (await self._all_fields()).get(key)
+
+    async def _all_fields(self) -> dict[str, FieldOfAction]:
+        read_at = self._fields_read_at
+        if read_at is not None and time.monotonic() - read_at < FIELDS_CACHE_SECONDS:
+            return self._fields
+        started, generation = time.monotonic(), self._fields_generation
         async with self._db.session() as session:
-            return await session.get(FieldOfAction, key)
+            query = select(FieldOfAction).order_by(
+                col(FieldOfAction.position), col(FieldOfAction.key)
+            )
+            fields = {field.key: field for field in (await session.exec(query)).all()}
+        if generation == self._fields_generation:  # no synchronisation began meanwhile
+            self._fields, self._fields_read_at = fields, started
+        return fields
 
     async def get_group(self, key: str) -> WorkingGroup | None:
         async with self._db.session() as session:
@@ -144,3 +180,11 @@ async def route_field(session: AsyncSession, field_key: str) -> WorkingGroup:
     if default is None:
         raise LookupError(f"no working group owns {field_key!r} and there is no default group")
     return default
+
+
+async def _add_once(
+    session: AsyncSession, table: type[Coordinator] | type[GroupChat], **values: str
+) -> None:
+    """Insert a membership row unless the same one (from either source) exists."""
+    statement = insert_for(session, table).values(**values).on_conflict_do_nothing()
+    await session.execute(statement)

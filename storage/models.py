@@ -98,6 +98,7 @@ class Coordinator(SQLModel, table=True):
     group_key: str = Field(foreign_key="working_group.key", index=True, max_length=64)
     platform: str = Field(max_length=16)
     user_id: str = Field(max_length=255)
+    source: str = Field(default="config", max_length=16)  # "config" or "cli"
 
 
 class GroupChat(SQLModel, table=True):
@@ -110,6 +111,7 @@ class GroupChat(SQLModel, table=True):
     group_key: str = Field(foreign_key="working_group.key", index=True, max_length=64)
     platform: str = Field(max_length=16)
     chat_id: str = Field(max_length=255)
+    source: str = Field(default="config", max_length=16)
 
 
 class ReferenceCounter(SQLModel, table=True):
@@ -124,8 +126,10 @@ class ReferenceCounter(SQLModel, table=True):
 class FeedbackItem(SQLModel, table=True):
     __tablename__ = "feedback_item"
     __table_args__ = (
-        Index("ix_feedback_item_state_created", "state", "created_at"),
-        Index("ix_feedback_item_group_state_created", "group_key", "state", "created_at"),
+        # /pending lists open items by due date (overdue first), per group or for all.
+        Index("ix_feedback_item_state_due", "state", "answer_due_at", "id"),
+        Index("ix_feedback_item_group_state_due", "group_key", "state", "answer_due_at", "id"),
+        Index("ix_feedback_item_created", "created_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -139,6 +143,11 @@ class FeedbackItem(SQLModel, table=True):
     anonymous: bool = True
     contact_id: int | None = Field(default=None, foreign_key="contact.id", index=True)
     platform: str = Field(max_length=16)
+    assignee: str | None = Field(default=None, max_length=300)  # "platform:user_id"
+    assignee_name: str | None = Field(default=None, max_length=255)
+    answer_due_at: datetime | None = _time(nullable=True)
+    first_answered_at: datetime | None = _time(nullable=True)
+    escalated_at: datetime | None = _time(nullable=True)
     created_at: datetime = _time()
     updated_at: datetime = _time()
 
@@ -151,7 +160,8 @@ class ItemEvent(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     item_id: int = Field(foreign_key="feedback_item.id", index=True)
     at: datetime = _time()
-    actor: str = Field(max_length=300)
+    actor: str = Field(max_length=300)  # "resident", "system" or "platform:user_id"
+    actor_name: str | None = Field(default=None, max_length=255)  # coordinators only
     action: str = Field(max_length=32)
     state: str | None = Field(default=None, max_length=16)
     group_key: str | None = Field(default=None, max_length=64)
@@ -191,7 +201,10 @@ class OutboxMessage(SQLModel, table=True):
     """A message the bot sends on its own; the idempotency key makes enqueueing repeatable."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_state_due", "state", "due_at"),)
+    __table_args__ = (
+        Index("ix_outbox_state_due", "state", "due_at"),
+        Index("ix_outbox_sent_message", "platform", "chat_id", "sent_message_id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     idempotency_key: str = Field(unique=True, max_length=255)
@@ -208,3 +221,5 @@ class OutboxMessage(SQLModel, table=True):
     claimed_until: datetime | None = _time(nullable=True)
     created_at: datetime = _time()
     sent_at: datetime | None = _time(nullable=True)
+    # The platform's id of the sent message, so that a reply to it finds its item.
+    sent_message_id: str | None = Field(default=None, max_length=64)

@@ -12,11 +12,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, update
+from sqlalchemy import case, func, or_, type_coerce, update
 from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.db import Database
 from storage.models import OutboxMessage, OutboxState
+from storage.types import UTCDateTime
 from storage.upsert import insert_for
 
 WAITING = (OutboxState.PENDING, OutboxState.FAILED)
@@ -55,29 +57,10 @@ class OutboxStore:
         """Add messages; keys already present are left alone. Returns how many were new."""
         added = 0
         for start in range(0, len(messages), ENQUEUE_CHUNK):
-            rows = [
-                {
-                    "idempotency_key": m.key,
-                    "platform": m.platform,
-                    "chat_id": m.chat_id,
-                    "is_group": m.is_group,
-                    "contact_id": m.contact_id,
-                    "payload": m.payload,
-                    "due_at": m.due_at,
-                    "state": OutboxState.PENDING,
-                    "attempts": 0,
-                    "created_at": now,
-                }
-                for m in messages[start : start + ENQUEUE_CHUNK]
-            ]
             async with self._db.session() as session:
-                statement = (
-                    insert_for(session, OutboxMessage)
-                    .values(rows)
-                    .on_conflict_do_nothing(index_elements=["idempotency_key"])
-                    .returning(col(OutboxMessage.id))
+                added += await insert_messages(
+                    session, messages[start : start + ENQUEUE_CHUNK], now
                 )
-                added += len((await session.execute(statement)).all())
         return added
 
     async def claim_due(
@@ -115,11 +98,14 @@ class OutboxStore:
         rows.sort(key=lambda row: (row.due_at, row.id))
         return rows
 
-    async def set_sent(self, message_id: int, now: datetime) -> None:
+    async def set_sent(
+        self, message_id: int, now: datetime, platform_message_id: str | None = None
+    ) -> None:
         await self._finish(
             message_id,
             state=OutboxState.SENT,
             sent_at=now,
+            sent_message_id=platform_message_id,
             attempts=col(OutboxMessage.attempts) + 1,
         )
 
@@ -183,11 +169,19 @@ class OutboxStore:
             return int(result.rowcount)  # type: ignore[attr-defined]
 
     async def next_due_at(self) -> datetime | None:
-        """When the earliest waiting row falls due (ignoring leases)."""
+        """When the earliest waiting row can next be claimed: its due time, or the end of
+        its lease if a worker holds it (so that a held row does not look due at once)."""
+        claimable_at = case(
+            (
+                col(OutboxMessage.claimed_until) > col(OutboxMessage.due_at),
+                OutboxMessage.claimed_until,
+            ),
+            else_=col(OutboxMessage.due_at),
+        )
         async with self._db.session() as session:
             return (
                 await session.exec(
-                    select(func.min(OutboxMessage.due_at)).where(
+                    select(func.min(type_coerce(claimable_at, UTCDateTime))).where(
                         col(OutboxMessage.state).in_(WAITING)
                     )
                 )
@@ -227,3 +221,34 @@ class OutboxStore:
                 .where(col(OutboxMessage.id) == message_id)
                 .values(claimed_by=None, claimed_until=None, **values)
             )
+
+
+async def insert_messages(
+    session: AsyncSession, messages: Sequence[NewMessage], now: datetime
+) -> int:
+    """Enqueue within the caller's transaction, so a change and the messages it causes are
+    committed together. Returns how many keys were new."""
+    if not messages:
+        return 0
+    rows = [
+        {
+            "idempotency_key": m.key,
+            "platform": m.platform,
+            "chat_id": m.chat_id,
+            "is_group": m.is_group,
+            "contact_id": m.contact_id,
+            "payload": m.payload,
+            "due_at": m.due_at,
+            "state": OutboxState.PENDING,
+            "attempts": 0,
+            "created_at": now,
+        }
+        for m in messages
+    ]
+    statement = (
+        insert_for(session, OutboxMessage)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=["idempotency_key"])
+        .returning(col(OutboxMessage.id))
+    )
+    return len((await session.execute(statement)).all())

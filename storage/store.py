@@ -9,6 +9,8 @@ from storage.conversations import ConversationStore
 from storage.db import Database
 from storage.feedback import FeedbackStore
 from storage.groups import GroupStore
+from storage.items import ItemStore
+from storage.membership import MembershipStore
 from storage.outbox import OutboxStore
 
 
@@ -20,6 +22,8 @@ class Store:
     feedback: FeedbackStore
     conversations: ConversationStore
     outbox: OutboxStore
+    items: ItemStore
+    membership: MembershipStore
 
     @classmethod
     def over(cls, db: Database) -> Store:
@@ -30,4 +34,6 @@ class Store:
             feedback=FeedbackStore(db),
             conversations=ConversationStore(db),
             outbox=OutboxStore(db),
+            items=ItemStore(db),
+            membership=MembershipStore(db),
         )

@@ -110,9 +110,7 @@ class Resident:
     async def press_payload(self, payload: str) -> list[Reply]:
         return await self.send(self.incoming(payload=payload))
 
-    async def attach(
-        self, *files: Attachment, text: str = ""
-    ) -> list[Reply]:
+    async def attach(self, *files: Attachment, text: str = "") -> list[Reply]:
         return await self.send(self.incoming(text=text, attachments=files))
 
     def choice(self, label: str) -> Choice:
@@ -164,7 +162,9 @@ def document(name: str = "brief.pdf", data: bytes = b"%PDF-1.7") -> Attachment:
 
 async def count(db: Database, table: type[SQLModel], *where: Any) -> int:
     async with db.session() as session:
-        return int((await session.exec(select(func.count()).select_from(table).where(*where))).one())
+        return int(
+            (await session.exec(select(func.count()).select_from(table).where(*where))).one()
+        )
 
 
 async def rows(db: Database, table: type[SQLModel], *where: Any) -> list[Any]:

@@ -106,9 +106,7 @@ async def test_anonymous_is_the_stored_choice(app: App, alice: Resident) -> None
     assert item.anonymous is True
 
 
-async def test_item_is_committed_before_the_resident_is_told(
-    app: App, alice: Resident
-) -> None:
+async def test_item_is_committed_before_the_resident_is_told(app: App, alice: Resident) -> None:
     await alice.submit("Mehr Bänke am Marktplatz")
 
     # Another connection (as another process would) sees the item the moment the reply exists.
@@ -121,7 +119,9 @@ async def test_item_is_committed_before_the_resident_is_told(
 
 
 async def test_field_owned_by_a_group_goes_to_that_group(app: App, alice: Resident) -> None:
-    answer = await alice.submit("Wohnungsbesichtigungen", field="Wohnen und Zusammenleben im Quartier")
+    answer = await alice.submit(
+        "Wohnungsbesichtigungen", field="Wohnen und Zusammenleben im Quartier"
+    )
 
     assert "Weitergeleitet an: Unter-AG Wohnen" in answer
     (item,) = await rows(app.db, FeedbackItem)

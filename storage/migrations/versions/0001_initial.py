@@ -81,6 +81,7 @@ def upgrade() -> None:
         sa.Column("group_key", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
         sa.Column("platform", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
         sa.Column("user_id", sqlmodel.sql.sqltypes.AutoString(length=255), nullable=False),
+        sa.Column("source", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
         sa.ForeignKeyConstraint(
             ["group_key"],
             ["working_group.key"],
@@ -104,6 +105,11 @@ def upgrade() -> None:
         sa.Column("anonymous", sa.Boolean(), nullable=False),
         sa.Column("contact_id", sa.Integer(), nullable=True),
         sa.Column("platform", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.Column("assignee", sqlmodel.sql.sqltypes.AutoString(length=300), nullable=True),
+        sa.Column("assignee_name", sqlmodel.sql.sqltypes.AutoString(length=255), nullable=True),
+        sa.Column("answer_due_at", storage.types.UTCDateTime(), nullable=True),
+        sa.Column("first_answered_at", storage.types.UTCDateTime(), nullable=True),
+        sa.Column("escalated_at", storage.types.UTCDateTime(), nullable=True),
         sa.Column("created_at", storage.types.UTCDateTime(), nullable=False),
         sa.Column("updated_at", storage.types.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
@@ -125,13 +131,14 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_feedback_item_contact_id"), ["contact_id"], unique=False
         )
+        batch_op.create_index("ix_feedback_item_created", ["created_at"], unique=False)
         batch_op.create_index(
-            "ix_feedback_item_group_state_created",
-            ["group_key", "state", "created_at"],
+            "ix_feedback_item_group_state_due",
+            ["group_key", "state", "answer_due_at", "id"],
             unique=False,
         )
         batch_op.create_index(
-            "ix_feedback_item_state_created", ["state", "created_at"], unique=False
+            "ix_feedback_item_state_due", ["state", "answer_due_at", "id"], unique=False
         )
 
     op.create_table(
@@ -140,6 +147,7 @@ def upgrade() -> None:
         sa.Column("group_key", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
         sa.Column("platform", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
         sa.Column("chat_id", sqlmodel.sql.sqltypes.AutoString(length=255), nullable=False),
+        sa.Column("source", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
         sa.ForeignKeyConstraint(
             ["group_key"],
             ["working_group.key"],
@@ -184,6 +192,7 @@ def upgrade() -> None:
         sa.Column("claimed_until", storage.types.UTCDateTime(), nullable=True),
         sa.Column("created_at", storage.types.UTCDateTime(), nullable=False),
         sa.Column("sent_at", storage.types.UTCDateTime(), nullable=True),
+        sa.Column("sent_message_id", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
         sa.ForeignKeyConstraint(
             ["contact_id"],
             ["contact.id"],
@@ -193,6 +202,9 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_outbox_contact_id"), ["contact_id"], unique=False)
+        batch_op.create_index(
+            "ix_outbox_sent_message", ["platform", "chat_id", "sent_message_id"], unique=False
+        )
         batch_op.create_index("ix_outbox_state_due", ["state", "due_at"], unique=False)
 
     op.create_table(
@@ -227,6 +239,7 @@ def upgrade() -> None:
         sa.Column("item_id", sa.Integer(), nullable=False),
         sa.Column("at", storage.types.UTCDateTime(), nullable=False),
         sa.Column("actor", sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
+        sa.Column("actor_name", sqlmodel.sql.sqltypes.AutoString(length=255), nullable=True),
         sa.Column("action", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
         sa.Column("state", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=True),
         sa.Column("group_key", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
@@ -256,6 +269,7 @@ def downgrade() -> None:
     op.drop_table("attachment")
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.drop_index("ix_outbox_state_due")
+        batch_op.drop_index("ix_outbox_sent_message")
         batch_op.drop_index(batch_op.f("ix_outbox_contact_id"))
 
     op.drop_table("outbox")
@@ -268,8 +282,9 @@ def downgrade() -> None:
 
     op.drop_table("group_chat")
     with op.batch_alter_table("feedback_item", schema=None) as batch_op:
-        batch_op.drop_index("ix_feedback_item_state_created")
-        batch_op.drop_index("ix_feedback_item_group_state_created")
+        batch_op.drop_index("ix_feedback_item_state_due")
+        batch_op.drop_index("ix_feedback_item_group_state_due")
+        batch_op.drop_index("ix_feedback_item_created")
         batch_op.drop_index(batch_op.f("ix_feedback_item_contact_id"))
 
     op.drop_table("feedback_item")

@@ -1,0 +1,195 @@
+"""Telegram intake benchmark: simulated residents run the whole feedback flow.
+
+    python -m bench.telegram_intake --residents 200 --duration 20
+
+Two processes on loopback: this one runs the fake Bot API (flood limits off) and the
+residents; the other is the bot as in production (`build_app` + `TelegramChannel`, long
+polling, SQLite file in a temporary directory). Saturation: every resident keeps one update in
+flight, which gives updates per second. Fixed rate: updates arrive at `--rate` a second
+(Poisson), which gives latency from injecting an update to the arrival of the bot's reply.
+CPU per update and peak memory are the bot process's, read from /proc.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import signal
+import sys
+import tempfile
+from collections import Counter
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from bench.intake_driver import BenchApi, Tally, add_residents, at_rate, saturate
+from bench.measure import Cpu, cpu, peak_rss_mb, percentile
+
+REPO = Path(__file__).resolve().parent.parent
+TOKEN = "123456789:AAFakeTokenForBenchmarksOnly_abcdefg"
+TARGET_RATE = 1000.0  # updates a second, saturated
+TARGET_P99_MS = 10.0  # at 200 updates a second
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.telegram_intake", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--residents", type=int, default=200, help="concurrent residents")
+    parser.add_argument("--duration", type=float, default=20.0, help="seconds measured a phase")
+    parser.add_argument("--warmup", type=float, default=3.0, help="seconds before measuring")
+    parser.add_argument("--rate", type=float, default=200.0, help="updates a second (rate mode)")
+    parser.add_argument("--mode", choices=("both", "saturation", "rate"), default="both")
+    parser.add_argument("--request", choices=("aiohttp", "httpx"), default="aiohttp",
+                        help="the bot's HTTP backend: ours (aiohttp) or PTB's HTTPXRequest")
+    parser.add_argument("--profile", help="pyinstrument profile of the bot's measured "
+                        "saturation window (.html or .txt)")
+    return parser.parse_args(argv)
+
+
+@dataclass
+class Phase:
+    name: str
+    tally: Tally
+    start: float
+    end: float
+    cpu_before: Cpu
+    cpu_after: Cpu
+    calls: Counter[str]
+
+    @property
+    def latencies_ms(self) -> list[float]:
+        return sorted(1000 * v for v in self.tally.window(self.start, self.end))
+
+    @property
+    def updates(self) -> int:
+        return len(self.tally.window(self.start, self.end))
+
+    @property
+    def seconds(self) -> float:
+        return self.end - self.start
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace, api: BenchApi, bot: asyncio.subprocess.Process):
+        self.args, self.api, self.bot = args, api, bot
+
+    def calls(self) -> Counter[str]:
+        counts: Counter[str] = Counter()
+        for (method, _status), n in self.api.stats_counter.items():
+            counts[method] += n
+        return counts
+
+    async def phase(self, name: str, load: Awaitable[Tally], profile: bool = False) -> Phase:
+        """Run `load`; measure from the end of the warm-up to the end of the load."""
+        task = asyncio.ensure_future(load)
+        await asyncio.sleep(self.args.warmup)
+        if profile:
+            self.bot.send_signal(signal.SIGUSR1)
+        start, cpu_before, calls_before = self.api.clock(), cpu(self.bot.pid), self.calls()
+        await asyncio.sleep(self.args.duration)
+        end, cpu_after, calls_after = self.api.clock(), cpu(self.bot.pid), self.calls()
+        if profile:
+            self.bot.send_signal(signal.SIGUSR2)
+        tally = await task
+        return Phase(name, tally, start, end, cpu_before, cpu_after, calls_after - calls_before)
+
+
+def bot_command(args: argparse.Namespace, url: str, work: Path) -> list[str]:
+    command = [sys.executable, "-m", "bench.intake_bot", "--url", url, "--token", TOKEN,
+               "--db", str(work / "bench.db"), "--request", args.request]
+    if args.profile:
+        command += ["--profile", str(Path(args.profile).resolve())]
+    return command
+
+
+def open_log(work: Path) -> BinaryIO:
+    return (work / "bot.log").open("wb")
+
+
+async def start_bot(args: argparse.Namespace, url: str, work: Path) -> asyncio.subprocess.Process:
+    with open_log(work) as log:
+        bot = await asyncio.create_subprocess_exec(
+            *bot_command(args, url, work), cwd=REPO, stdout=asyncio.subprocess.PIPE, stderr=log)
+    assert bot.stdout is not None
+    line = await asyncio.wait_for(bot.stdout.readline(), 60)
+    if line.strip() != b"ready":
+        await bot.wait()
+        raise SystemExit(f"the bot did not start:\n{(work / 'bot.log').read_text()[-3000:]}")
+    return bot
+
+
+async def run(args: argparse.Namespace) -> int:
+    with tempfile.TemporaryDirectory(prefix="mitreden-bench-") as tmp:
+        work = Path(tmp)
+        api = BenchApi(TOKEN)
+        await api.start("127.0.0.1", 0)
+        residents = add_residents(api, args.residents)
+        bot = await start_bot(args, api.url, work)
+        bench = Bench(args, api, bot)
+        phases: list[Phase] = []
+        try:
+            if args.mode in ("both", "saturation"):
+                load = saturate(api, residents, args.warmup + args.duration)
+                phases.append(await bench.phase("saturation", load, bool(args.profile)))
+            if args.mode in ("both", "rate"):
+                load = at_rate(api, residents, args.rate, args.warmup + args.duration)
+                phases.append(await bench.phase(f"rate {args.rate:g}/s", load))
+            rss = peak_rss_mb(bot.pid)
+        finally:
+            bot.send_signal(signal.SIGTERM)
+            await bot.wait()
+            await api.stop()
+        print(report(args, phases, rss, api.unexpected))
+        if args.profile:
+            print(f"profile of the saturation window: {args.profile}")
+        errors = sum(len(p.tally.errors) for p in phases) + api.unexpected
+        if errors:
+            print(f"errors: {sorted(set(e for p in phases for e in p.tally.errors))[:5]}")
+            print(f"bot log tail:\n{(work / 'bot.log').read_text()[-2000:]}")
+        return 1 if errors or bot.returncode else 0
+
+
+def report(args: argparse.Namespace, phases: list[Phase], rss: float, unexpected: int) -> str:
+    lines = [
+        f"mitreden Telegram intake — request={args.request}, SQLite, {args.residents} residents, "
+        f"Python {platform.python_version()}, {os.cpu_count()} CPUs",
+    ]
+    for p in phases:
+        lat = p.latencies_ms
+        rate = p.updates / p.seconds
+        bot_cpu = p.cpu_after.bot - p.cpu_before.bot
+        fake_cpu = p.cpu_after.here - p.cpu_before.here
+        api_calls = sum(n for m, n in p.calls.items() if m != "getUpdates")
+        per_update = max(p.updates, 1)
+        lines += [
+            f"{p.name}: {rate:,.0f} updates/s over {p.seconds:.1f} s ({p.updates:,} updates, "
+            f"{len(p.tally.errors)} errors, {p.tally.missed} arrivals missed)",
+            "  latency ms: p50 {:.2f}  p95 {:.2f}  p99 {:.2f}  max {:.2f}".format(
+                *(percentile(lat, q) for q in (0.50, 0.95, 0.99)), lat[-1] if lat else 0.0),
+            f"  bot CPU {1000 * bot_cpu / per_update:.3f} ms/update "
+            f"({100 * bot_cpu / p.seconds:.0f}% of a core); fake server + residents "
+            f"{100 * fake_cpu / p.seconds:.0f}% of a core",
+            f"  Bot API calls/update {api_calls / per_update:.2f} "
+            f"(+ getUpdates {p.calls['getUpdates'] / per_update:.2f})",
+        ]
+    lines.append(f"bot peak RSS {rss:.0f} MiB; unexpected replies {unexpected}")
+    for p in phases:
+        if p.name == "saturation":
+            ratio = p.updates / p.seconds / TARGET_RATE
+            lines.append(f"target ≥ {TARGET_RATE:,.0f} updates/s: {ratio:.2f}× the target")
+        else:
+            p99 = percentile(p.latencies_ms, 0.99)
+            lines.append(f"target p99 < {TARGET_P99_MS:g} ms at {args.rate:g}/s: "
+                         f"p99 is {p99 / TARGET_P99_MS:.2f}× the limit")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return asyncio.run(run(parse_args(argv)))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,67 @@
+"""Bad input gets a clear answer and changes nothing: these checks run before any flow."""
+
+from __future__ import annotations
+
+from handlers.context import HandlerSettings, Turn
+from handlers.messages import FILE_TOO_LARGE, Reply
+
+
+def flood_warning(turn: Turn) -> Reply:
+    return Reply(
+        turn._(
+            "Sie schicken sehr viele Nachrichten in kurzer Zeit. Bitte warten Sie eine Minute; "
+            "Nachrichten bis dahin werden nicht bearbeitet."
+        )
+    )
+
+
+def unknown_command(turn: Turn, name: str) -> Reply:
+    return Reply(
+        turn._("Den Befehl /{command} kenne ich nicht. /help zeigt, was ich kann.").format(
+            command=name
+        )
+    )
+
+
+def stale_button(turn: Turn) -> Reply:
+    return Reply(
+        turn._("Diese Schaltfläche gehört zu einer früheren Frage und gilt nicht mehr."),
+        notice=True,
+    )
+
+
+def check_message(turn: Turn, settings: HandlerSettings) -> Reply | None:
+    """The answer to a message the bot cannot take as it is; None when it can."""
+    incoming = turn.incoming
+    if incoming.unsupported == FILE_TOO_LARGE:
+        limit = settings.max_file_bytes / 1_000_000
+        return Reply(
+            turn._(
+                "Diese Datei ist zu groß. Ich kann Dateien bis {limit} MB annehmen. Es wurde "
+                "nichts gespeichert."
+            ).format(limit=f"{limit:g}")
+        )
+    if incoming.unsupported is not None:
+        return Reply(
+            turn._(
+                "Mit dieser Art von Nachricht kann ich nichts anfangen. Bitte schreiben Sie Text "
+                "oder schicken Sie ein Foto oder ein Dokument."
+            )
+        )
+    if not incoming.text.strip() and not incoming.attachments:
+        return Reply(
+            turn._("Ihre Nachricht ist leer. Bitte schreiben Sie, was Sie uns mitteilen möchten.")
+        )
+    return check_length(turn, incoming.text, settings)
+
+
+def check_length(turn: Turn, text: str, settings: HandlerSettings) -> Reply | None:
+    limit = settings.max_text_length
+    if len(text) <= limit:
+        return None
+    return Reply(
+        turn._(
+            "Ihre Nachricht ist zu lang ({length} Zeichen, höchstens {limit}). Bitte kürzen Sie "
+            "sie oder teilen Sie sie auf mehrere Rückmeldungen auf. Es wurde nichts gespeichert."
+        ).format(length=len(text), limit=limit)
+    )

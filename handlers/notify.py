@@ -1,0 +1,131 @@
+"""The messages a change causes: to the working group's chats, to the resident who wrote,
+to the administrators. Built here, queued by the store in the change's own transaction."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from handlers.context import Deps, Voice, Writer, voice
+from handlers.i18n import LANGUAGE_NAMES
+from handlers.labels import kind_label, localized_name, state_label
+from handlers.messages import Attachment, Choice, Reply, reply_to_payload
+from storage.models import Contact, FeedbackItem, FieldOfAction, GroupChat
+from storage.outbox import NewMessage
+
+TAKE, ANSWER, STATE = "take", "answer", "state"
+ITEM_PAYLOAD = "item:"
+
+
+def item_payload(action: str, reference: str, value: str = "") -> str:
+    """A button on an item notification; it names the item, not a conversation step, because
+    any coordinator in the group chat may press it."""
+    return f"{ITEM_PAYLOAD}{action}:{reference}" + (f":{value}" if value else "")
+
+
+def item_actions(speaker: Writer, reference: str) -> tuple[Choice, ...]:
+    return (
+        Choice(speaker._("Übernehmen"), item_payload(TAKE, reference)),
+        Choice(speaker._("Antworten"), item_payload(ANSWER, reference)),
+        Choice(speaker._("Status ändern"), item_payload(STATE, reference)),
+    )
+
+
+def item_card(
+    speaker: Writer,
+    item: FeedbackItem,
+    field: FieldOfAction | None,
+    author_name: str | None,
+    attachments: int,
+) -> str:
+    """The item as a coordinator sees it. An anonymous item names nobody; otherwise only the
+    display name is shown, never a platform id."""
+    who = author_name if (author_name and not item.anonymous) else speaker._("anonym")
+    lines = [
+        f"{item.reference} · {kind_label(speaker, item.kind)} · "
+        f"{localized_name(speaker, field, item.field_key)}",
+        speaker._("Von: {who} · Sprache: {language}").format(
+            who=who, language=LANGUAGE_NAMES.get(item.language, item.language)
+        ),
+        speaker._("Stand: {state}").format(state=state_label(speaker, item.state)),
+    ]
+    if item.answer_due_at is not None and item.first_answered_at is None:
+        lines.append(
+            speaker._("Erste Antwort erwartet bis {day}").format(
+                day=speaker.day(item.answer_due_at)
+            )
+        )
+    if attachments:
+        lines.append(
+            speaker.tr.ngettext("{n} Anhang", "{n} Anhänge", attachments).format(n=attachments)
+        )
+    lines += ["", item.text]
+    return "\n".join(lines)
+
+
+def group_notifications(
+    deps: Deps,
+    item: FeedbackItem,
+    chats: list[GroupChat],
+    attachment_ids: list[int],
+    *,
+    field: FieldOfAction | None,
+    author_name: str | None,
+    headline: str,
+    event: str,
+    now: datetime,
+) -> list[NewMessage]:
+    """One message per chat of the item's group: a headline, the item card, the actions, and
+    the files (sent by reference, uploaded once)."""
+    speaker = voice(deps)
+    text = (
+        speaker._(headline)
+        + "\n\n"
+        + item_card(speaker, item, field, author_name, len(attachment_ids))
+    )
+    files = tuple(Attachment("document", "", "", stored_id=i) for i in attachment_ids)
+    payload = reply_to_payload(Reply(text, item_actions(speaker, item.reference), files=files))
+    payload["ref"] = item.reference
+    return [
+        NewMessage(
+            f"{event}:{item.reference}:{chat.platform}:{chat.chat_id}",
+            chat.platform,
+            chat.chat_id,
+            payload,
+            now,
+            is_group=True,
+        )
+        for chat in chats
+    ]
+
+
+def resident_notification(
+    author: Contact | None, item: FeedbackItem, text: str, now: datetime
+) -> list[NewMessage]:
+    """A message to the item's author, on the platform and chat they wrote from; none when
+    they are gone, unreachable or forgotten."""
+    if author is None or not author.chat_id or author.blocked_at is not None:
+        return []
+    payload = reply_to_payload(Reply(text))
+    payload["ref"] = item.reference
+    key = f"resident:{item.reference}:{uuid.uuid4().hex}"
+    return [NewMessage(key, author.platform, author.chat_id, payload, now, contact_id=author.id)]
+
+
+def administrator_messages(
+    deps: Deps, text: str, key: str, now: datetime, reference: str | None = None
+) -> list[NewMessage]:
+    """One message per configured administrator, in their private chat (on Telegram the
+    private chat has the user's id)."""
+    payload = reply_to_payload(Reply(text))
+    if reference:
+        payload["ref"] = reference
+    messages = []
+    for admin in deps.settings.administrators:
+        platform, _, user_id = admin.partition(":")
+        messages.append(NewMessage(f"{key}:{admin}", platform, user_id, payload, now))
+    return messages
+
+
+def resident_voice(deps: Deps, author: Contact | None) -> Voice:
+    return voice(deps, author.language if author is not None else None)

@@ -1,0 +1,271 @@
+"""Feedback items as the working groups handle them: pending lists, changes with their
+history and the messages they cause, committed together."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, func, or_, update
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.db import Database
+from storage.models import Attachment, Contact, FeedbackItem, ItemEvent, ItemState, OutboxMessage
+from storage.outbox import NewMessage, insert_messages
+
+OPEN_STATES = (ItemState.RECEIVED, ItemState.IN_PROGRESS)
+
+
+class ItemChanged(Exception):
+    """The item is no longer in the state the change was decided on (someone was faster)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PendingPage:
+    items: list[FeedbackItem]
+    next_after: tuple[datetime, int] | None  # where the next page starts, if there is one
+
+
+@dataclass(frozen=True, slots=True)
+class ItemSummaryCounts:
+    by_field: dict[str, int]
+    by_state: dict[str, int]
+    waits: list[float]  # seconds from submission to first answer, per answered item
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_field.values())
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One change to an item, as the history records it."""
+
+    actor: str
+    action: str
+    actor_name: str | None = None
+    state: str | None = None
+    group_key: str | None = None
+    text: str | None = None
+
+
+class ItemStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def get_item(self, reference: str) -> FeedbackItem | None:
+        async with self._db.session() as session:
+            query = select(FeedbackItem).where(FeedbackItem.reference == reference.upper())
+            return (await session.exec(query)).first()
+
+    async def get_author(self, item: FeedbackItem) -> Contact | None:
+        if item.contact_id is None:
+            return None
+        async with self._db.session() as session:
+            return await session.get(Contact, item.contact_id)
+
+    async def get_attachments(self, attachment_ids: Sequence[int]) -> list[Attachment]:
+        """Stored files by id, in the order asked for (missing ones left out)."""
+        async with self._db.session() as session:
+            query = select(Attachment).where(col(Attachment.id).in_(list(attachment_ids)))
+            found = {a.id: a for a in (await session.exec(query)).all()}
+        return [found[i] for i in attachment_ids if i in found]
+
+    async def list_attachment_ids(self, item_id: int) -> list[int]:
+        async with self._db.session() as session:
+            query = select(Attachment.id).where(Attachment.item_id == item_id)
+            return sorted(i for i in (await session.exec(query)).all() if i is not None)
+
+    async def list_history(self, item_id: int) -> list[ItemEvent]:
+        async with self._db.session() as session:
+            query = select(ItemEvent).where(ItemEvent.item_id == item_id)
+            return list((await session.exec(query.order_by(col(ItemEvent.id)))).all())
+
+    async def list_pending(
+        self,
+        *,
+        groups: Sequence[str] | None,
+        field_key: str | None = None,
+        after: tuple[datetime, int] | None = None,
+        limit: int = 10,
+    ) -> PendingPage:
+        """Open items by first-answer due date, so overdue ones come first.
+
+        Keyset pagination on (answer_due_at, id) keeps every page an index range scan,
+        however many items there are.
+        """
+        async with self._db.session() as session:
+            query = select(FeedbackItem).where(col(FeedbackItem.state).in_(OPEN_STATES))
+            if groups is not None:
+                query = query.where(col(FeedbackItem.group_key).in_(list(groups)))
+            if field_key is not None:
+                query = query.where(FeedbackItem.field_key == field_key)
+            if after is not None:
+                due, item_id = after
+                query = query.where(
+                    or_(
+                        col(FeedbackItem.answer_due_at) > due,
+                        and_(
+                            col(FeedbackItem.answer_due_at) == due, col(FeedbackItem.id) > item_id
+                        ),
+                    )
+                )
+            query = query.order_by(col(FeedbackItem.answer_due_at), col(FeedbackItem.id))
+            items = list((await session.exec(query.limit(limit + 1))).all())
+        more = len(items) > limit
+        items = items[:limit]
+        last = items[-1] if items else None
+        next_after = (
+            (last.answer_due_at, last.id)
+            if more and last is not None and last.answer_due_at and last.id
+            else None
+        )
+        return PendingPage(items, next_after)
+
+    async def apply(
+        self,
+        reference: str,
+        change: Change,
+        now: datetime,
+        *,
+        expected_state: str | None = None,
+        values: dict[str, Any] | None = None,
+        outgoing: Sequence[NewMessage] = (),
+    ) -> FeedbackItem:
+        """Change an item, record the change in its history and queue the messages it causes,
+        all in one transaction.
+
+        Raises:
+            ItemChanged: the item is gone or no longer in `expected_state`.
+        """
+        async with self._db.session() as session:
+            conditions = [col(FeedbackItem.reference) == reference]
+            if expected_state is not None:
+                conditions.append(col(FeedbackItem.state) == expected_state)
+            result = await session.exec(
+                update(FeedbackItem)
+                .where(*conditions)
+                .values(updated_at=now, **(values or {}))
+                .returning(FeedbackItem)
+            )
+            item = result.scalars().first()
+            if item is None:
+                raise ItemChanged(reference)
+            assert item.id is not None
+            await _record(session, item.id, change, now)
+            await insert_messages(session, outgoing, now)
+            return item
+
+    async def list_overdue(self, now: datetime, *, limit: int = 500) -> list[FeedbackItem]:
+        """Open items past their first-answer date, not yet answered nor escalated."""
+        async with self._db.session() as session:
+            query = (
+                select(FeedbackItem)
+                .where(
+                    col(FeedbackItem.state).in_(OPEN_STATES),
+                    col(FeedbackItem.answer_due_at) < now,
+                    col(FeedbackItem.first_answered_at).is_(None),
+                    col(FeedbackItem.escalated_at).is_(None),
+                )
+                .order_by(col(FeedbackItem.answer_due_at), col(FeedbackItem.id))
+                .limit(limit)
+            )
+            return list((await session.exec(query)).all())
+
+    async def next_answer_due(self, after: datetime) -> datetime | None:
+        """The earliest first-answer date after `after` of an open, unanswered item."""
+        async with self._db.session() as session:
+            query = select(func.min(FeedbackItem.answer_due_at)).where(
+                col(FeedbackItem.state).in_(OPEN_STATES),
+                col(FeedbackItem.first_answered_at).is_(None),
+                col(FeedbackItem.escalated_at).is_(None),
+                col(FeedbackItem.answer_due_at) >= after,
+            )
+            return (await session.exec(query)).one()
+
+    async def list_created_between(
+        self, start: datetime, end: datetime, groups: Sequence[str] | None = None
+    ) -> list[FeedbackItem]:
+        async with self._db.session() as session:
+            query = select(FeedbackItem).where(
+                col(FeedbackItem.created_at) >= start, col(FeedbackItem.created_at) < end
+            )
+            if groups is not None:
+                query = query.where(col(FeedbackItem.group_key).in_(list(groups)))
+            return list((await session.exec(query.order_by(col(FeedbackItem.id)))).all())
+
+    async def summarize(
+        self, start: datetime, end: datetime, groups: Sequence[str] | None = None
+    ) -> ItemSummaryCounts:
+        """Counts by field and by state of the items created in [start, end), and how long
+        each answered one waited for its first answer (seconds), aggregated in SQL."""
+        async with self._db.session() as session:
+            where = [col(FeedbackItem.created_at) >= start, col(FeedbackItem.created_at) < end]
+            if groups is not None:
+                where.append(col(FeedbackItem.group_key).in_(list(groups)))
+            counts: dict[str, dict[str, int]] = {}
+            for name, column in (("field", FeedbackItem.field_key), ("state", FeedbackItem.state)):
+                rows = await session.execute(
+                    select(column, func.count()).where(*where).group_by(col(column))
+                )
+                counts[name] = {str(key): int(n) for key, n in rows.all()}
+            answered = await session.execute(
+                select(FeedbackItem.created_at, FeedbackItem.first_answered_at).where(
+                    *where, col(FeedbackItem.first_answered_at).is_not(None)
+                )
+            )
+            waits = [
+                (answered_at - created).total_seconds() for created, answered_at in answered.all()
+            ]
+        return ItemSummaryCounts(counts["field"], counts["state"], waits)
+
+    async def count_open(self, group_key: str, now: datetime) -> tuple[int, int]:
+        """(open items, of which overdue) of one group."""
+        async with self._db.session() as session:
+            base = select(func.count()).where(
+                col(FeedbackItem.group_key) == group_key, col(FeedbackItem.state).in_(OPEN_STATES)
+            )
+            open_count = int((await session.exec(base)).one())
+            overdue = int(
+                (
+                    await session.exec(
+                        base.where(
+                            col(FeedbackItem.answer_due_at) < now,
+                            col(FeedbackItem.first_answered_at).is_(None),
+                        )
+                    )
+                ).one()
+            )
+        return open_count, overdue
+
+    async def reference_for_message(
+        self, platform: str, chat_id: str, message_id: str
+    ) -> str | None:
+        """The item a sent notification was about, for replies to that notification."""
+        async with self._db.session() as session:
+            query = select(OutboxMessage.payload).where(
+                OutboxMessage.platform == platform,
+                OutboxMessage.chat_id == chat_id,
+                OutboxMessage.sent_message_id == message_id,
+            )
+            payload = (await session.exec(query)).first()
+        reference = (payload or {}).get("ref")
+        return str(reference) if reference else None
+
+
+async def _record(session: AsyncSession, item_id: int, change: Change, now: datetime) -> None:
+    session.add(
+        ItemEvent(
+            item_id=item_id,
+            at=now,
+            actor=change.actor,
+            actor_name=change.actor_name,
+            action=change.action,
+            state=change.state,
+            group_key=change.group_key,
+            text=change.text,
+        )
+    )

@@ -1,0 +1,199 @@
+"""The real bot, long polling a fake Bot API server over loopback.
+
+`start_bot(**telegram_changes)` wires the app from config.example.toml on a temporary SQLite
+file, points the Telegram channel at a fresh `FakeBotApi` and runs `channel.run` as a task;
+every started bot is stopped at teardown. The sender's back-off sleeps are recorded and move
+the fake server's clock instead of waiting, so retry paths cost no wall time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.app import App, build_app
+from bot.config import Settings
+from bot.telegram import TelegramChannel
+from bot.telegram_send import TelegramSender
+from storage.db import Database
+from storage.models import Contact, FeedbackItem
+from tests.fakebotapi import DEFAULT_TOKEN, BotMessage, FakeBotApi, FakeClock, User
+from tests.support import FakeClock as AppClock
+from tests.support import rows
+
+WAIT_SECONDS = 5.0
+POLL_EVERY = 0.005
+
+
+class RecordedSleeps:
+    """`TelegramSender(sleep=...)`: records each wait and moves the server's clock by it."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        self.clock = clock
+        self.calls: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.calls.append(seconds)
+        self.clock.advance(seconds)
+        await asyncio.sleep(0)
+
+
+@dataclass
+class RunningBot:
+    api: FakeBotApi
+    app: App
+    channel: TelegramChannel
+    settings: Settings
+    server_clock: FakeClock
+    sleeps: RecordedSleeps
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+    task: asyncio.Task[None] | None = None
+
+    # ---- waiting for the bot ------------------------------------------------------
+    async def until(
+        self, condition: Callable[[], Any], what: str, within: float = WAIT_SECONDS
+    ) -> Any:
+        """Poll `condition` until it is truthy and return its value; fail after `within` s."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        while True:
+            value = condition()
+            if value:
+                return value
+            if self.task is not None and self.task.done():
+                self.task.result()  # raises what stopped the channel
+                raise AssertionError(f"the channel stopped while waiting for {what}")
+            if loop.time() > deadline:
+                raise AssertionError(f"timed out after {within}s waiting for {what}")
+            await asyncio.sleep(POLL_EVERY)
+
+    async def until_db(
+        self, condition: Callable[[], Awaitable[Any]], what: str, within: float = WAIT_SECONDS
+    ) -> Any:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        while True:
+            value = await condition()
+            if value:
+                return value
+            if loop.time() > deadline:
+                raise AssertionError(f"timed out after {within}s waiting for {what}")
+            await asyncio.sleep(POLL_EVERY)
+
+    async def messages(self, chat_id: int, n: int) -> list[BotMessage]:
+        """The bot's messages in `chat_id` once there are at least `n`."""
+        return await self.until(
+            lambda: (m := self.api.messages_to(chat_id)) and len(m) >= n and m,
+            f"{n} bot message(s) in chat {chat_id} (have {self.api.texts_to(chat_id)})",
+        )
+
+    async def message_with(self, chat_id: int, text: str) -> BotMessage:
+        """The first bot message in `chat_id` whose text or caption contains `text`."""
+
+        def found() -> BotMessage | None:
+            for message in self.api.messages_to(chat_id):
+                if text in (message.text or message.caption or ""):
+                    return message
+            return None
+
+        return await self.until(found, f"a message with {text!r} in chat {chat_id}")
+
+    async def edited(self, message: BotMessage, times: int) -> BotMessage:
+        await self.until(
+            lambda: len(message.edits) >= times,
+            f"message {message.message_id} edited {times} time(s) (now {message.text!r})",
+        )
+        return message
+
+    async def answered(self, query_id: str) -> dict[str, Any]:
+        return await self.until(
+            lambda: self.api.queries[query_id].answer, f"callback query {query_id} answered"
+        )
+
+    # ---- what the resident does ---------------------------------------------------
+    def resident(self, name: str, language_code: str | None = "de") -> User:
+        return self.api.add_user(name, language_code=language_code)
+
+    def press(self, user_id: int, message: BotMessage, label: str) -> str:
+        """Press the button labelled `label` on `message`; returns the callback query id."""
+        rows_ = (message.reply_markup or {}).get("inline_keyboard", [])
+        for row in rows_:
+            for button in row:
+                if button["text"] == label:
+                    return self.api.press_button(
+                        user_id, message.message_id, button["callback_data"]
+                    )
+        raise AssertionError(f"no button {label!r} on {message.text!r}: {message.buttons}")
+
+    # ---- what the database holds -----------------------------------------------------
+    async def items(self) -> list[FeedbackItem]:
+        return await rows(self.app.db, FeedbackItem)
+
+    async def contact(self, user_id: int) -> Contact:
+        (contact,) = await rows(self.app.db, Contact, Contact.user_id == str(user_id))
+        return contact
+
+    async def blocked(self, user_id: int) -> bool:
+        """Whether the resident's contact exists and is marked as having blocked the bot."""
+        found = await rows(self.app.db, Contact, Contact.user_id == str(user_id))
+        return bool(found) and found[0].blocked_at is not None
+
+
+StartBot = Callable[..., Awaitable[RunningBot]]
+
+
+@pytest.fixture
+async def start_bot(
+    settings: Settings, clock: AppClock, tmp_path: Path
+) -> AsyncIterator[StartBot]:
+    """Start the real bot against a fresh fake server; `telegram_changes` adjust settings."""
+    running: list[RunningBot] = []
+
+    async def start(**telegram_changes: Any) -> RunningBot:
+        server_clock = FakeClock()
+        api = FakeBotApi(DEFAULT_TOKEN, clock=server_clock)
+        await api.start("127.0.0.1", 0)
+        telegram = replace(
+            settings.telegram,
+            token=DEFAULT_TOKEN,
+            base_url=api.base_url,
+            base_file_url=api.base_file_url,
+            **telegram_changes,
+        )
+        full = replace(settings, telegram=telegram)
+        db = Database(f"sqlite+aiosqlite:///{tmp_path}/e2e-{len(running)}.db")
+        await db.create_all()
+        app = await build_app(full, clock=clock, db=db, migrate=False)
+        channel = TelegramChannel(telegram, app)
+        sleeps = RecordedSleeps(server_clock)
+        channel.sender = TelegramSender(channel.application.bot, sleep=sleeps)
+        bot = RunningBot(api, app, channel, full, server_clock, sleeps)
+        running.append(bot)
+        bot.task = asyncio.create_task(channel.run(bot.stop), name="telegram-e2e")
+        menus = 1 + len(app.router.catalogues.languages)
+        await bot.until(
+            lambda: bot.api.count("setMyCommands", 200) >= menus and channel.application.running,
+            "the channel to register its commands and start",
+        )
+        return bot
+
+    yield start
+    for bot in running:
+        bot.stop.set()
+        try:
+            if bot.task is not None:
+                await asyncio.wait_for(bot.task, 10)
+        finally:
+            await bot.app.close()
+            await bot.api.stop()
+
+
+@pytest.fixture
+async def bot(start_bot: StartBot) -> RunningBot:
+    """The bot with config.example.toml, running against a fake Bot API server."""
+    return await start_bot()

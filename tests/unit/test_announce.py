@@ -1,0 +1,283 @@
+"""Announcements: one outbox row per recipient, from `/broadcast` (confirmed) or the CLI."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import update
+from sqlmodel import col, select
+
+from bot.app import App, build_app
+from bot.config import Settings
+from handlers.announce import UnknownAudience, enqueue_announcement
+from handlers.messages import Platform
+from storage.contacts import ContactKey
+from storage.db import Database
+from storage.models import Contact, OutboxMessage, OutboxState
+from storage.schema import upgrade_to_head
+from storage.store import Store
+from tests.support import DEFAULT_NOW, EXAMPLE_CONFIG, ROOT, FakeClock, Resident, rows
+
+ADMIN = "u-admin"
+
+
+@pytest.fixture
+async def admin_app(settings: Settings, clock: FakeClock, tmp_path: Path) -> AsyncIterator[App]:
+    """The example config with one administrator and one group that has two chats."""
+    bot = replace(settings.bot, administrators=(f"telegram:{ADMIN}",))
+    groups = tuple(
+        replace(g, chats=("telegram:-1001", "telegram:-1002")) if g.key == "uag-bildung" else g
+        for g in settings.groups
+    )
+    db = Database(f"sqlite+aiosqlite:///{tmp_path}/announce.db")
+    await db.create_all()
+    app = await build_app(
+        replace(settings, bot=bot, groups=groups), clock=clock, db=db, migrate=False
+    )
+    try:
+        yield app
+    finally:
+        await app.close()
+
+
+async def add_contacts(store: Store, names: list[str], *, subscribed: list[str]) -> None:
+    for name in names:
+        await store.contacts.get_or_add_contact(
+            ContactKey(Platform.TELEGRAM, f"u-{name}", f"c-{name}", name), DEFAULT_NOW
+        )
+    async with store.db.session() as session:
+        await session.execute(
+            update(Contact)
+            .where(col(Contact.user_id).in_([f"u-{n}" for n in subscribed]))
+            .values(subscribed=True)
+        )
+
+
+async def outbox_chats(db: Database) -> list[str]:
+    async with db.session() as session:
+        return sorted((await session.exec(select(OutboxMessage.chat_id))).all())
+
+
+async def test_subscribers_all_and_blocked(admin_app: App) -> None:
+    store = admin_app.store
+    await add_contacts(store, ["ana", "ben", "cem", "dana"], subscribed=["ana", "cem"])
+    await store.contacts.set_unreachable(Platform.TELEGRAM, "c-cem", DEFAULT_NOW)
+
+    prefix, count = await enqueue_announcement(store, "subscribers", "Hallo", DEFAULT_NOW)
+    assert count == 1
+    assert prefix.startswith("announcement:")
+    assert (await store.outbox.progress(prefix)).waiting == 1
+
+    _, everyone = await enqueue_announcement(
+        store, "all", "Hallo alle", DEFAULT_NOW, announcement_id="a2"
+    )
+    assert everyone == 3  # cem blocked the bot
+    stored = await rows(
+        admin_app.db, OutboxMessage, col(OutboxMessage.idempotency_key).startswith("announcement:a2:")
+    )
+    assert sorted(r.chat_id for r in stored) == ["c-ana", "c-ben", "c-dana"]
+    assert all(r.payload["text"] == "Hallo alle" and r.due_at == DEFAULT_NOW for r in stored)
+    assert all(r.contact_id is not None and not r.is_group for r in stored)
+
+
+async def test_the_same_announcement_queued_twice_is_sent_once(admin_app: App) -> None:
+    store = admin_app.store
+    await add_contacts(store, ["ana", "ben"], subscribed=[])
+    for _ in range(2):
+        await enqueue_announcement(store, "all", "Hallo", DEFAULT_NOW, announcement_id="same")
+    assert await outbox_chats(admin_app.db) == ["c-ana", "c-ben"]
+
+
+async def test_a_group_audience_goes_to_the_groups_chats(admin_app: App) -> None:
+    await add_contacts(admin_app.store, ["ana"], subscribed=["ana"])
+    _, count = await enqueue_announcement(
+        admin_app.store, "group:uag-bildung", "Treffen am Montag", DEFAULT_NOW
+    )
+    assert count == 2
+    stored = await rows(admin_app.db, OutboxMessage)
+    assert sorted(r.chat_id for r in stored) == ["-1001", "-1002"]
+    assert all(r.is_group and r.platform == "telegram" for r in stored)
+
+
+@pytest.mark.parametrize("audience", ["group:no-such-group", "nonsense", ""])
+async def test_an_unknown_audience_is_refused(admin_app: App, audience: str) -> None:
+    with pytest.raises(UnknownAudience):
+        await enqueue_announcement(admin_app.store, audience, "Hallo", DEFAULT_NOW)
+    assert await outbox_chats(admin_app.db) == []
+
+
+async def test_broadcast_by_a_resident_is_refused(admin_app: App) -> None:
+    await add_contacts(admin_app.store, ["ana", "ben"], subscribed=["ana"])
+    mallory = Resident(admin_app.handle, "mallory")
+
+    await mallory.command("/broadcast Alle herhören")
+    assert "Administrator" in mallory.last_text
+    assert mallory.choices == []
+    assert await outbox_chats(admin_app.db) == []
+
+
+async def test_broadcast_by_an_administrator_asks_then_queues(admin_app: App) -> None:
+    await add_contacts(admin_app.store, ["ana", "ben", "cem"], subscribed=["ana"])
+    admin = Resident(admin_app.handle, "admin")
+
+    await admin.command("/broadcast Das Bürgerbüro ist morgen geschlossen.")
+    assert "Das Bürgerbüro ist morgen geschlossen." in admin.last_text
+    # ana, ben, cem and the administrator are reachable; ana subscribed.
+    assert admin.choices == ["An Abonnent:innen (1)", "An alle (4)", "Abbrechen"]
+    assert await outbox_chats(admin_app.db) == []  # nothing before the confirmation
+
+    everyone = admin.choice("An alle (4)").payload
+    await admin.press("An alle (4)")
+    assert "4" in admin.last_text
+    assert await outbox_chats(admin_app.db) == ["c-admin", "c-ana", "c-ben", "c-cem"]
+    stored = await rows(admin_app.db, OutboxMessage)
+    assert {r.payload["text"] for r in stored} == {"Das Bürgerbüro ist morgen geschlossen."}
+
+    await admin.press_payload(everyone)  # the same button again is stale
+    assert len(await rows(admin_app.db, OutboxMessage)) == 4
+
+
+async def test_broadcast_to_subscribers(admin_app: App) -> None:
+    await add_contacts(admin_app.store, ["ana", "ben"], subscribed=["ana"])
+    admin = Resident(admin_app.handle, "admin")
+    await admin.command("/broadcast Neuigkeiten")
+    await admin.press("An Abonnent:innen (1)")
+    assert await outbox_chats(admin_app.db) == ["c-ana"]
+
+
+async def test_broadcast_cancelled_queues_nothing(admin_app: App) -> None:
+    await add_contacts(admin_app.store, ["ana"], subscribed=["ana"])
+    admin = Resident(admin_app.handle, "admin")
+    await admin.command("/broadcast Doch nicht")
+    await admin.press("Abbrechen")
+    assert "Abgebrochen" in admin.last_text
+    assert await outbox_chats(admin_app.db) == []
+
+
+async def test_broadcast_without_text_explains(admin_app: App) -> None:
+    admin = Resident(admin_app.handle, "admin")
+    await admin.command("/broadcast")
+    assert "/broadcast" in admin.last_text
+    assert admin.choices == []
+
+
+async def test_text_while_choosing_the_audience_asks_again(admin_app: App) -> None:
+    admin = Resident(admin_app.handle, "admin")
+    await admin.command("/broadcast Hallo")
+    await admin.say("hm?")
+    assert admin.choices[-1] == "Abbrechen"
+    assert await outbox_chats(admin_app.db) == []
+
+
+# ---- the command line ----------------------------------------------------------------
+
+
+@pytest.fixture
+async def cli_db(tmp_path: Path) -> AsyncIterator[str]:
+    """A migrated SQLite file with three reachable contacts and one who blocked the bot."""
+    url = f"sqlite+aiosqlite:///{tmp_path}/cli.db"
+    db = Database(url)
+    await upgrade_to_head(db)
+    store = Store.over(db)
+    await add_contacts(store, ["ana", "ben", "cem", "dana"], subscribed=["ana"])
+    await store.contacts.set_unreachable(Platform.TELEGRAM, "c-dana", DEFAULT_NOW)
+    await db.dispose()
+    yield url
+
+
+def cli_env(url: str) -> dict[str, str]:
+    keep = {k: v for k, v in os.environ.items() if not k.startswith("MITREDEN_")}
+    return {**keep, "MITREDEN_DATABASE_URL": url}
+
+
+def mitreden(url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot", "--config", str(EXAMPLE_CONFIG), *args],
+        cwd=ROOT,
+        env=cli_env(url),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+async def test_cli_broadcast_queues_one_row_per_recipient(cli_db: str) -> None:
+    done = await asyncio.to_thread(
+        mitreden, cli_db, "broadcast", "--to", "all", "--no-wait", "Sitzung fällt aus"
+    )
+    assert done.returncode == 0, done.stderr
+    assert "3 recipient(s)" in done.stdout
+
+    db = Database(cli_db)
+    try:
+        assert await outbox_chats(db) == ["c-ana", "c-ben", "c-cem"]
+        async with db.session() as session:
+            payloads = (await session.exec(select(OutboxMessage.payload))).all()
+    finally:
+        await db.dispose()
+    assert {p["text"] for p in payloads} == {"Sitzung fällt aus"}
+
+
+async def test_cli_broadcast_to_nonsense_exits_2(cli_db: str) -> None:
+    done = await asyncio.to_thread(
+        mitreden, cli_db, "broadcast", "--to", "nonsense", "--no-wait", "Hallo"
+    )
+    assert done.returncode == 2
+    assert "unknown audience 'nonsense'" in done.stderr
+
+    db = Database(cli_db)
+    try:
+        assert await outbox_chats(db) == []
+    finally:
+        await db.dispose()
+
+
+async def test_cli_broadcast_shows_progress_until_delivered(cli_db: str) -> None:
+    """Without --no-wait the command waits and draws a bar; here the 'bot' is the test."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "--config",
+        str(EXAMPLE_CONFIG),
+        "broadcast",
+        "--to",
+        "subscribers",
+        "Nur für Abonnent:innen",
+        cwd=ROOT,
+        env=cli_env(cli_db),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    db = Database(cli_db)
+    try:
+        for _ in range(600):
+            async with db.session() as session:
+                queued = (await session.exec(select(OutboxMessage.id))).all()
+            if queued:
+                break
+            await asyncio.sleep(0.05)
+        (row_id,) = queued
+        async with db.session() as session:
+            await session.execute(
+                update(OutboxMessage)
+                .where(col(OutboxMessage.id) == row_id)
+                .values(state=OutboxState.SENT, sent_at=DEFAULT_NOW + timedelta(seconds=1))
+            )
+        stdout, stderr = await asyncio.wait_for(process.communicate(), 30)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+        await db.dispose()
+    assert process.returncode == 0, stderr.decode()
+    assert "1 recipient(s)" in stdout.decode()
+    assert "1/1 sent 1, failed 0, blocked 0" in stderr.decode()
