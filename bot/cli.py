@@ -8,9 +8,10 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
+from bot import cli_groups
 from bot.app import App, build_app
 from bot.config import ConfigError, Settings, load_settings
 from bot.console import ConsoleChannel
@@ -68,6 +69,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     broadcast.add_argument("text", help="the announcement")
     broadcast.set_defaults(action=_broadcast)
+    cli_groups.add_parsers(commands, _with_app)
     db = commands.add_parser("db", help="database schema").add_subparsers(dest="db", required=True)
     db.add_parser("upgrade", help="apply pending migrations").set_defaults(action=_db_upgrade)
     db.add_parser("current", help="show the schema revision").set_defaults(action=_db_current)
@@ -140,6 +142,19 @@ async def _show_delivery(app: App, prefix: str, total: int) -> int:
             bar.close()
             return 0 if progress.dead == 0 else 1
         await asyncio.sleep(0.5)
+
+
+def _with_app(command: cli_groups.AppCommand) -> Callable[..., Awaitable[int]]:
+    """Run `command` on a built app (migrated database, groups from the configuration)."""
+
+    async def run(settings: Settings, args: argparse.Namespace) -> int:
+        app = await build_app(settings)
+        try:
+            return await command(app, args)
+        finally:
+            await app.close()
+
+    return run
 
 
 async def _db_upgrade(settings: Settings, args: argparse.Namespace) -> int:

@@ -13,6 +13,9 @@ from collections.abc import Callable
 
 Monotonic = Callable[[], float]
 FORGET_AFTER = 120.0  # seconds after which an idle chat's slot is forgotten
+# A send this late (share of the overall interval) keeps the pace's grid: timers fire a
+# millisecond or so after the slot, and pacing from "now" would lose that on every message.
+LATE_TOLERANCE = 0.25
 
 
 class ChatLimits:
@@ -43,13 +46,13 @@ class ChatLimits:
     def take(self, chat_id: str, is_group: bool) -> None:
         """Use the slot of a proactive message that starts now."""
         now = self._clock()
-        self._next_overall = max(self._next_overall, now) + self.overall_interval
+        self._use_overall(now)
         self._use_chat(chat_id, is_group, now)
 
     def note_direct(self, chat_id: str, is_group: bool) -> None:
         """A direct reply went out now: it counts, but it never waits."""
         now = self._clock()
-        self._next_overall = max(self._next_overall, now) + self.overall_interval
+        self._use_overall(now)
         self._use_chat(chat_id, is_group, now)
 
     def defer_chat(self, chat_id: str, seconds: float) -> None:
@@ -59,6 +62,14 @@ class ChatLimits:
 
     def defer_all(self, seconds: float) -> None:
         self._next_overall = max(self._next_overall, self._clock() + seconds)
+
+    def _use_overall(self, now: float) -> None:
+        """The next overall slot is one interval after this one: after the slot that was due
+        if this send is only a little late, so the pace keeps its rate, else after now."""
+        start = self._next_overall
+        if now - start > self.overall_interval * LATE_TOLERANCE:
+            start = now
+        self._next_overall = start + self.overall_interval
 
     def _use_chat(self, chat_id: str, is_group: bool, now: float) -> None:
         interval = self.group_interval if is_group else self.private_interval

@@ -53,6 +53,9 @@ async def serve(app: App, settings: Settings) -> int:
     input stops the bot too.
     """
     stop = asyncio.Event()
+    # The channels stop only after the delivery loop has finished its sends in flight,
+    # which still need the channels' connections.
+    channels_stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
@@ -64,12 +67,14 @@ async def serve(app: App, settings: Settings) -> int:
         limits[Platform.TELEGRAM] = telegram_limits(settings)
         telegram = TelegramChannel(settings.telegram, app, limits=limits[Platform.TELEGRAM])
         senders[Platform.TELEGRAM] = TelegramOutgoing(telegram.application.bot)
-        tasks.append(asyncio.create_task(telegram.run(stop), name="telegram"))
+        tasks.append(asyncio.create_task(telegram.run(channels_stop), name="telegram"))
     if not tasks:
         logger.info("no Telegram or Matrix credentials configured: console channel")
         console = ConsoleChannel(app.handle, settings.console.user)
         senders[Platform.CONSOLE] = console
-        tasks.append(asyncio.create_task(_until_end_of_input(console, stop), name="console"))
+        tasks.append(
+            asyncio.create_task(_until_end_of_input(console, channels_stop), name="console")
+        )
     delivery = Delivery(
         app.store.outbox,
         senders,
@@ -79,7 +84,7 @@ async def serve(app: App, settings: Settings) -> int:
         on_unreachable=app.mark_unreachable,
         resolve=app.resolve,
     )
-    tasks.append(asyncio.create_task(delivery.run(stop), name="delivery"))
+    delivering = asyncio.create_task(delivery.run(stop), name="delivery")
     scheduler = PlanScheduler(
         app.planners,
         app.clock,
@@ -89,9 +94,13 @@ async def serve(app: App, settings: Settings) -> int:
     scheduler.start()
     try:
         stopper = asyncio.create_task(stop.wait(), name="stop")
-        await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait([*tasks, delivering, stopper], return_when=asyncio.FIRST_COMPLETED)
         stop.set()
-        await asyncio.gather(*tasks)
+        try:
+            await delivering
+        finally:
+            channels_stop.set()
+            await asyncio.gather(*tasks)
     finally:
         scheduler.shutdown()
         for signum in (signal.SIGTERM, signal.SIGINT):

@@ -5,7 +5,6 @@ messages in the same transaction."""
 from __future__ import annotations
 
 import logging
-import re
 from datetime import datetime
 
 from handlers.context import Deps, Turn
@@ -15,12 +14,12 @@ from handlers.messages import Reply
 from handlers.notify import group_notifications, resident_notification, resident_voice
 from handlers.roles import Role, refuse, role_of
 from handlers.workflow import NEEDS_NOTE, TRANSITIONS
+from storage.feedback import is_reference
 from storage.items import Change, ItemChanged
 from storage.models import FeedbackItem, ItemState
 from storage.outbox import NewMessage
 
 logger = logging.getLogger(__name__)
-REFERENCE = re.compile(r"^F-\d{4}-\d{4,}$", re.IGNORECASE)
 S = ItemState
 
 
@@ -36,7 +35,7 @@ class CoordinatorActions:
         role = await role_of(self._deps, turn)
         if not role.is_coordinator:
             return refuse(turn, command)
-        if not reference or not REFERENCE.match(reference):
+        if not reference or not is_reference(reference):
             return [
                 Reply(
                     turn._(

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import re
-
 from handlers.context import Deps, Turn
 from handlers.labels import kind_label, localized_name, state_label
 from handlers.messages import Reply
-from storage.feedback import ItemSummary
+from storage.feedback import ItemSummary, is_reference
 
-REFERENCE = re.compile(r"^F-\d{4}-\d{4,}$", re.IGNORECASE)
 LIST_LIMIT = 20
 
 
@@ -21,7 +18,7 @@ class StatusHandlers:
         if not turn.incoming.args:
             return await self.mine(turn)
         reference = turn.incoming.args[0].upper()
-        if not REFERENCE.match(reference):
+        if not is_reference(reference):
             return [
                 Reply(turn._("Das ist keine Referenz. Eine Referenz sieht so aus: F-2026-0042."))
             ]

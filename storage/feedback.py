@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -53,8 +54,16 @@ class ItemSummary:
     attachments: int
 
 
+REFERENCE_PATTERN = re.compile(r"^F-\d{4}-\d{4,}$", re.IGNORECASE)
+
+
 def format_reference(year: int, number: int) -> str:
     return f"F-{year}-{number:04d}"
+
+
+def is_reference(text: str) -> bool:
+    """Whether `text` looks like a reference such as F-2026-0042 (any case)."""
+    return bool(REFERENCE_PATTERN.match(text))
 
 
 class FeedbackStore:

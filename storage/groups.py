@@ -87,7 +87,16 @@ class GroupStore:
                     )
                 )
             await session.flush()
-            await session.execute(delete(GroupField))
+            # The configuration decides who owns the fields it assigns and what its groups own;
+            # fields given to other groups on the command line stay where they are.
+            configured_groups = [group.key for group in groups]
+            assigned = [key for group in groups for key in group.fields]
+            await session.execute(
+                delete(GroupField).where(
+                    col(GroupField.group_key).in_(configured_groups)
+                    | col(GroupField.field_key).in_(assigned)
+                )
+            )
             for group in groups:
                 await self._replace_members(session, group)
                 for field_key in group.fields:

@@ -1,0 +1,67 @@
+"""Every resident-facing text is extracted and translated in every shipped catalogue, with
+the same placeholders, so no language shows German or a broken `{placeholder}`."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from babel.messages.catalog import Catalog
+from babel.messages.extract import extract_from_dir
+from babel.messages.pofile import read_po
+
+ROOT = Path(__file__).resolve().parents[2]
+LOCALES = ROOT / "handlers" / "locales"
+KEYWORDS = {"_": None, "N_": None, "gettext": None, "ngettext": (1, 2)}
+PLACEHOLDER = re.compile(r"\{[a-z_]*\}")
+SHIPPED = sorted(p.name for p in LOCALES.iterdir() if (p / "LC_MESSAGES").is_dir())
+
+
+def _source_messages() -> set[str]:
+    found: set[str] = set()
+    for directory in ("handlers", "bot"):
+        for _, _, message, _, _ in extract_from_dir(ROOT / directory, keywords=KEYWORDS):
+            found.add(message[0] if isinstance(message, tuple) else message)
+    return found
+
+
+def _catalogue(language: str) -> Catalog:
+    with open(LOCALES / language / "LC_MESSAGES" / "mitreden.po", "rb") as handle:
+        return read_po(handle, locale=language)
+
+
+def _ids(message_id: str | tuple[str, ...]) -> tuple[str, ...]:
+    return message_id if isinstance(message_id, tuple) else (message_id,)
+
+
+def test_template_holds_every_text_of_the_source() -> None:
+    with open(LOCALES / "mitreden.pot", "rb") as handle:
+        template = {_ids(m.id)[0] for m in read_po(handle) if m.id}
+    missing = _source_messages() - template
+    assert not missing, f"run `make i18n`; not extracted: {sorted(missing)[:5]}"
+
+
+@pytest.mark.parametrize("language", SHIPPED)
+def test_catalogue_translates_every_text_with_the_same_placeholders(language: str) -> None:
+    catalogue = _catalogue(language)
+    source = _source_messages()
+    translated = {_ids(m.id)[0]: m for m in catalogue if m.id}
+    untranslated = [text for text in source if not _strings(translated.get(text))]
+    assert not untranslated, f"{language}: untranslated {untranslated[:5]}"
+    for message in translated.values():
+        wanted = set(PLACEHOLDER.findall(_ids(message.id)[0]))
+        for string in _strings(message):
+            assert set(PLACEHOLDER.findall(string)) == wanted, (language, message.id, string)
+
+
+def _strings(message: object) -> list[str]:
+    if message is None:
+        return []
+    value = getattr(message, "string", "")
+    strings = list(value) if isinstance(value, tuple) else [value]
+    return strings if all(strings) else []
+
+
+def test_the_shipped_languages_include_english() -> None:
+    assert "en" in SHIPPED
