@@ -53,6 +53,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--ptb-concurrency", type=int, default=0,
                         help="PTB sending tasks (0: one per recipient, as with gather)")
     parser.add_argument("--workers", type=int, default=0, help="mitreden delivery workers")
+    parser.add_argument("--latency", type=float, default=0.0,
+                        help="seconds the fake holds every sendMessage, as a far server would")
     parser.add_argument("--dump", type=Path, help="write each side's call log here (JSON lines)")
     parser.add_argument("--stall", type=float, default=60.0,
                         help="give up after this many seconds without a new recipient served")
@@ -115,7 +117,7 @@ async def start_bot(kind: str, args: argparse.Namespace, url: str,
     else:
         command = ["-m", "bench.broadcast_ptb", *common, "--max-retries", str(args.ptb_retries),
                    "--concurrency", str(args.ptb_concurrency)]
-    with open(work / f"{kind}.log", "wb") as log:
+    with (work / f"{kind}.log").open("wb") as log:
         return await asyncio.create_subprocess_exec(
             sys.executable, *command, cwd=REPO, stdout=asyncio.subprocess.PIPE, stderr=log)
 
@@ -130,6 +132,8 @@ async def run_side(kind: str, args: argparse.Namespace, fake: FakeServer, work: 
     recipients = range(FIRST_RECIPIENT, FIRST_RECIPIENT + args.recipients)
     residents = list(range(FIRST_RESIDENT, FIRST_RESIDENT + args.residents))
     await fake.fresh_log()
+    if args.latency > 0:
+        await fake.control("hang_next", n=10**9, seconds=args.latency, method="sendMessage")
     await fake.add_users([*recipients, *residents], "R")
     log = CallLog(recipients)
     bot = await start_bot(kind, args, fake.url, work)
@@ -172,14 +176,14 @@ async def run_side(kind: str, args: argparse.Namespace, fake: FakeServer, work: 
     first = broadcast[0].t if broadcast else 0.0
     last = broadcast[-1].t if broadcast else 0.0
     latencies, texts, unanswered = reply_latencies(writing.sent, log.calls, (first, last))
-    if args.dump is not None:
-        with open(args.dump.with_suffix(f".{kind}.jsonl"), "w") as out:
-            out.writelines(json.dumps(dataclasses.asdict(c)) + "\n" for c in log.calls)
-            out.writelines(json.dumps({"injected": chat, "t": t}) + "\n"
-                           for chat, t in writing.sent)
+    if args.dump is not None:  # for looking into single calls afterwards
+        dump = [json.dumps(dataclasses.asdict(c)) for c in log.calls]
+        dump += [json.dumps({"injected": chat, "t": t}) for chat, t in writing.sent]
+        args.dump.with_suffix(f".{kind}.jsonl").write_text("\n".join(dump) + "\n")
     outcome = next((x for x in reversed(lines) if x.startswith(("outbox", "done"))), "?")
-    return Side(SIDES[kind], log, first, last, Counter(c.chat_id for c in broadcast if c.chat_id),
-                latencies, texts, unanswered, writing.skipped, cpu1 - cpu0, fake1 - fake0, rss, outcome)
+    sent = Counter(c.chat_id for c in broadcast if c.chat_id is not None)
+    return Side(SIDES[kind], log, first, last, sent, latencies, texts, unanswered,
+                writing.skipped, cpu1 - cpu0, fake1 - fake0, rss, outcome)
 
 
 def table(args: argparse.Namespace, sides: list[Side]) -> str:

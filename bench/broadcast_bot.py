@@ -45,11 +45,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def bench_settings(args: argparse.Namespace) -> Settings:
     """`config.example.toml` (the shipped defaults), with the fake's URLs and a bench DB."""
     settings = load_settings(REPO / "config.example.toml", environ={})
+    # Only languages whose catalogue is compiled: a checkout mid-translation still runs.
+    languages = tuple(
+        lang
+        for lang in settings.bot.languages
+        if lang == "de" or (REPO / "handlers/locales" / lang / "LC_MESSAGES/mitreden.mo").exists()
+    )
     delivery = settings.delivery
     if args.workers:
         delivery = replace(delivery, workers=args.workers)
     return replace(
         settings,
+        bot=replace(settings.bot, languages=languages),
         database=replace(settings.database, url=f"sqlite+aiosqlite:///{args.db}"),
         delivery=delivery,
         telegram=replace(

@@ -89,6 +89,7 @@ class FakeServer:
     async def fresh_log(self) -> None:
         """Forget the previous side: its calls, counters and flood-limit history."""
         await self.control("reset_log")
+        await self.control("clear_faults")
         await self.control("set_limits", enabled=True)
         self._since = 0
 

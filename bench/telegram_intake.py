@@ -35,17 +35,33 @@ TARGET_P99_MS = 10.0  # at 200 updates a second
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bench.telegram_intake", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.telegram_intake",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--residents", type=int, default=200, help="concurrent residents")
     parser.add_argument("--duration", type=float, default=20.0, help="seconds measured a phase")
     parser.add_argument("--warmup", type=float, default=3.0, help="seconds before measuring")
     parser.add_argument("--rate", type=float, default=200.0, help="updates a second (rate mode)")
     parser.add_argument("--mode", choices=("both", "saturation", "rate"), default="both")
-    parser.add_argument("--request", choices=("aiohttp", "httpx"), default="aiohttp",
-                        help="the bot's HTTP backend: ours (aiohttp) or PTB's HTTPXRequest")
-    parser.add_argument("--profile", help="pyinstrument profile of the bot's measured "
-                        "saturation window (.html or .txt)")
+    parser.add_argument(
+        "--request",
+        choices=("aiohttp", "httpx"),
+        default="aiohttp",
+        help="the bot's HTTP backend: ours (aiohttp) or PTB's HTTPXRequest",
+    )
+    parser.add_argument(
+        "--bot",
+        choices=("mitreden", "ptb-baseline"),
+        default="mitreden",
+        help="the bot under test, or plain PTB (ConversationHandler + "
+        "PicklePersistence) as the yardstick",
+    )
+    parser.add_argument(
+        "--profile",
+        help="pyinstrument profile of the bot's measured saturation window (.html or .txt)",
+    )
     return parser.parse_args(argv)
 
 
@@ -98,8 +114,20 @@ class Bench:
 
 
 def bot_command(args: argparse.Namespace, url: str, work: Path) -> list[str]:
-    command = [sys.executable, "-m", "bench.intake_bot", "--url", url, "--token", TOKEN,
-               "--db", str(work / "bench.db"), "--request", args.request]
+    module = "bench.intake_bot" if args.bot == "mitreden" else "bench.ptb_baseline_bot"
+    command = [
+        sys.executable,
+        "-m",
+        module,
+        "--url",
+        url,
+        "--token",
+        TOKEN,
+        "--db",
+        str(work / "bench.db"),
+        "--request",
+        args.request,
+    ]
     if args.profile:
         command += ["--profile", str(Path(args.profile).resolve())]
     return command
@@ -112,7 +140,8 @@ def open_log(work: Path) -> BinaryIO:
 async def start_bot(args: argparse.Namespace, url: str, work: Path) -> asyncio.subprocess.Process:
     with open_log(work) as log:
         bot = await asyncio.create_subprocess_exec(
-            *bot_command(args, url, work), cwd=REPO, stdout=asyncio.subprocess.PIPE, stderr=log)
+            *bot_command(args, url, work), cwd=REPO, stdout=asyncio.subprocess.PIPE, stderr=log
+        )
     assert bot.stdout is not None
     line = await asyncio.wait_for(bot.stdout.readline(), 60)
     if line.strip() != b"ready":
@@ -154,7 +183,8 @@ async def run(args: argparse.Namespace) -> int:
 
 def report(args: argparse.Namespace, phases: list[Phase], rss: float, unexpected: int) -> str:
     lines = [
-        f"mitreden Telegram intake — request={args.request}, SQLite, {args.residents} residents, "
+        f"{args.bot} Telegram intake — request={args.request}, SQLite, "
+        f"{args.residents} residents, "
         f"Python {platform.python_version()}, {os.cpu_count()} CPUs",
     ]
     for p in phases:
@@ -168,7 +198,8 @@ def report(args: argparse.Namespace, phases: list[Phase], rss: float, unexpected
             f"{p.name}: {rate:,.0f} updates/s over {p.seconds:.1f} s ({p.updates:,} updates, "
             f"{len(p.tally.errors)} errors, {p.tally.missed} arrivals missed)",
             "  latency ms: p50 {:.2f}  p95 {:.2f}  p99 {:.2f}  max {:.2f}".format(
-                *(percentile(lat, q) for q in (0.50, 0.95, 0.99)), lat[-1] if lat else 0.0),
+                *(percentile(lat, q) for q in (0.50, 0.95, 0.99)), lat[-1] if lat else 0.0
+            ),
             f"  bot CPU {1000 * bot_cpu / per_update:.3f} ms/update "
             f"({100 * bot_cpu / p.seconds:.0f}% of a core); fake server + residents "
             f"{100 * fake_cpu / p.seconds:.0f}% of a core",
@@ -182,8 +213,10 @@ def report(args: argparse.Namespace, phases: list[Phase], rss: float, unexpected
             lines.append(f"target ≥ {TARGET_RATE:,.0f} updates/s: {ratio:.2f}× the target")
         else:
             p99 = percentile(p.latencies_ms, 0.99)
-            lines.append(f"target p99 < {TARGET_P99_MS:g} ms at {args.rate:g}/s: "
-                         f"p99 is {p99 / TARGET_P99_MS:.2f}× the limit")
+            lines.append(
+                f"target p99 < {TARGET_P99_MS:g} ms at {args.rate:g}/s: "
+                f"p99 is {p99 / TARGET_P99_MS:.2f}× the limit"
+            )
     return "\n".join(lines)
 
 

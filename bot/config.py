@@ -28,7 +28,7 @@ class ConfigError(ValueError):
 @dataclass(frozen=True)
 class BotSettings:
     timezone: str = "Europe/Berlin"
-    languages: tuple[str, ...] = ("de", "en")
+    languages: tuple[str, ...] = ("de", "de_simple", "en", "tr", "ar", "uk", "ru")
     default_language: str = "de"
     max_text_length: int = 4000
     flood_messages_per_minute: int = 20

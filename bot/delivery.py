@@ -28,6 +28,7 @@ from storage.outbox import OutboxStore
 
 logger = logging.getLogger(__name__)
 
+LATENCIES_KEPT = 10_000
 OnUnreachable = Callable[[str, str], Awaitable[None]]  # (platform, chat_id)
 Resolve = Callable[[dict[str, Any]], Awaitable[Reply]]  # payload → reply, files loaded
 
@@ -54,7 +55,8 @@ class DeliveryStats:
     failed: int = 0
     dead: int = 0
     skipped: int = 0
-    latencies: list[float] = field(default_factory=list)
+    # due → sent of the latest messages only, so that a long-running process does not grow
+    latencies: deque[float] = field(default_factory=lambda: deque(maxlen=LATENCIES_KEPT))
 
 
 @dataclass
@@ -93,7 +95,11 @@ class Delivery:
         self._sequence = 0
         self._backlog = 0
         self._wake = asyncio.Event()
-        self._work: asyncio.Queue[OutboxMessage] = asyncio.Queue(maxsize=self._policy.workers)
+        self._work: asyncio.Queue[OutboxMessage] = asyncio.Queue()
+        # A slot is taken only when a worker can start the send at once: a slot taken while
+        # every worker is busy would be used late, together with the following ones, and
+        # such bunches exceed the platform's limit (429) although the pace was kept.
+        self._idle_workers = asyncio.Semaphore(self._policy.workers)
 
     def wake(self) -> None:
         """Something was enqueued: look at the outbox now instead of at the next poll."""
@@ -116,7 +122,9 @@ class Delivery:
                 if not self._ready:
                     await self._idle(stop)
                     continue
-                await self._dispatch_next(stop)
+                await self._idle_workers.acquire()
+                if not await self._dispatch_next(stop):
+                    self._idle_workers.release()
         finally:
             await self._work.join()
             for worker in workers:
@@ -164,18 +172,19 @@ class Delivery:
         for waiter in waiters:
             waiter.cancel()
 
-    async def _dispatch_next(self, stop: asyncio.Event) -> None:
+    async def _dispatch_next(self, stop: asyncio.Event) -> bool:
+        """Hand the next due row to an idle worker; False if it was not (yet) its turn."""
         ready, _, key = heapq.heappop(self._ready)
         chat = self._chats[key]
         chat.queued = False
         if not chat.rows:
             del self._chats[key]
-            return
+            return False
         limits = self._limits.get(chat.platform)
         if limits is not None:
             if limits.chat_ready_at(chat.chat_id) > ready:  # deferred meanwhile (429)
                 self._schedule(chat)
-                return
+                return False
             wait = limits.ready_at(chat.chat_id) - self._monotonic()
             if wait > 0:
                 with contextlib.suppress(TimeoutError):
@@ -186,15 +195,16 @@ class Delivery:
                     self._schedule(chat)
                 elif not chat.rows and self._chats.get(key) is chat:
                     del self._chats[key]
-                return
+                return False
             limits.take(chat.chat_id, chat.rows[0].is_group)
         row = chat.rows.popleft()
         self._backlog -= 1
-        await self._work.put(row)
+        self._work.put_nowait(row)
         if chat.rows:
             self._schedule(chat)
         else:
             del self._chats[key]
+        return True
 
     async def _worker(self) -> None:
         while True:
@@ -205,6 +215,7 @@ class Delivery:
                 logger.exception("delivery of outbox row %s failed unexpectedly", row.id)
             finally:
                 self._work.task_done()
+                self._idle_workers.release()
 
     async def _deliver(self, row: OutboxMessage) -> None:
         assert row.id is not None
@@ -226,8 +237,10 @@ class Delivery:
                 limits.defer_chat(row.chat_id, error.seconds)
             self._put_back(row)
         except Unreachable as error:
-            skipped = await self._outbox.skip_chat(row.platform, row.chat_id, str(error))
+            # Drop the chat's rows here before awaiting anything, or the dispatcher could
+            # hand the next one to another worker meanwhile.
             self._drop_chat(row.platform, row.chat_id)
+            skipped = await self._outbox.skip_chat(row.platform, row.chat_id, str(error))
             self.stats.skipped += skipped
             logger.info(
                 "outbox: chat %s:%s unreachable, %d message(s) skipped",

@@ -16,6 +16,9 @@ FORGET_AFTER = 120.0  # seconds after which an idle chat's slot is forgotten
 # A send this late (share of the overall interval) keeps the pace's grid: timers fire a
 # millisecond or so after the slot, and pacing from "now" would lose that on every message.
 LATE_TOLERANCE = 0.25
+# A direct reply waits for a booked slot at most this long (else it goes at once): only a
+# crowd of direct replies, or a platform-wide wait (`defer_all`), reaches it.
+DIRECT_MAX_WAIT = 0.5
 
 
 class ChatLimits:
@@ -54,6 +57,23 @@ class ChatLimits:
         now = self._clock()
         self._use_overall(now)
         self._use_chat(chat_id, is_group, now)
+
+    def book_direct(self, chat_id: str, is_group: bool) -> float:
+        """Book the overall slot of a direct message about to go out; returns the seconds to
+        wait for it (0 while the pace has room, else a fraction of a second).
+
+        The proactive messages' next slot moves back instead, so a direct reply never waits
+        behind a broadcast; counted before it is sent, it cannot tip the total over the limit
+        the way a message counted afterwards (`note_direct`) can, while its request is on
+        the way and the pace goes on sending.
+        """
+        now = self._clock()
+        start = self._next_overall
+        if start < now or start - now > DIRECT_MAX_WAIT:
+            start = now
+        self._next_overall = start + self.overall_interval
+        self._use_chat(chat_id, is_group, now)
+        return start - now
 
     def defer_chat(self, chat_id: str, seconds: float) -> None:
         """The platform said wait (429): nothing more to this chat for `seconds`."""

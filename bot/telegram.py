@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from dataclasses import replace
 from functools import partial
 
@@ -97,7 +98,10 @@ class TelegramChannel:
     async def register_commands(self) -> None:
         """The command menu in every shipped language, and the default one."""
         catalogues = self._app.router.catalogues
-        for language in (None, *catalogues.languages):
+        # Telegram takes two-letter ISO 639-1 codes; a variant such as plain German is chosen
+        # in the bot (/language) and has no menu of its own.
+        menu_languages = [code for code in catalogues.languages if re.fullmatch("[a-z]{2}", code)]
+        for language in (None, *menu_languages):
             commands = [
                 BotCommand(name, description[:256])
                 for name, description in command_menu(catalogues.get(language))

@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_skeleton, format_time
 
 from handlers.clock import Clock
-from handlers.i18n import Catalogues, Translator
+from handlers.i18n import Catalogues, Translator, babel_locale
 from handlers.messages import Incoming
-from storage.models import Contact
+from storage.models import Contact, ConversationState
 from storage.store import Store
 
 
@@ -56,11 +56,17 @@ class Turn:
     tr: Translator
     now: datetime
     zone: ZoneInfo
+    state: ConversationState | None = None  # the flow step as the update began
 
     @property
     def contact_id(self) -> int:
         assert self.contact.id is not None
         return self.contact.id
+
+    @property
+    def locale(self) -> str:
+        """The Babel locale for dates and durations in the resident's language."""
+        return babel_locale(self.language)
 
     def _(self, message: str) -> str:
         return self.tr.gettext(message)
@@ -70,7 +76,7 @@ class Turn:
         return format_moment(moment, self.zone, self.language)
 
     def day(self, moment: datetime) -> str:
-        return format_skeleton("yMMMd", moment, tzinfo=self.zone, locale=self.language)
+        return format_day(moment, self.zone, self.language)
 
     def local_now(self) -> datetime:
         return self.now.astimezone(self.zone)
@@ -107,7 +113,7 @@ class Voice:
         return format_moment(moment, self.zone, self.language)
 
     def day(self, moment: datetime) -> str:
-        return format_skeleton("yMMMd", moment, tzinfo=self.zone, locale=self.language)
+        return format_day(moment, self.zone, self.language)
 
 
 def voice(deps: Deps, language: str | None = None) -> Voice:
@@ -116,6 +122,10 @@ def voice(deps: Deps, language: str | None = None) -> Voice:
     return Voice(chosen, deps.catalogues.get(chosen), deps.zone)
 
 
+def format_day(moment: datetime, zone: ZoneInfo, language: str) -> str:
+    return format_skeleton("yMMMd", moment, tzinfo=zone, locale=babel_locale(language))
+
+
 def format_moment(moment: datetime, zone: ZoneInfo, language: str) -> str:
-    day = format_skeleton("yMMMd", moment, tzinfo=zone, locale=language)
-    return f"{day} {format_time(moment, 'short', tzinfo=zone, locale=language)}"
+    day = format_day(moment, zone, language)
+    return f"{day} {format_time(moment, 'short', tzinfo=zone, locale=babel_locale(language))}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from babel.dates import format_timedelta
 
@@ -22,6 +22,8 @@ from storage.models import FeedbackItem
 
 logger = logging.getLogger(__name__)
 PAGE_PAYLOAD = "pg:"
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
 Action = Callable[[Role, FeedbackItem], Awaitable[list[Reply]]]
 
 
@@ -45,6 +47,9 @@ class CoordinatorCommands:
         if scope:
             if await self._deps.store.groups.get_group(scope) is not None:
                 if not role.can_act_on(scope):
+                    logger.warning(
+                        "refused /pending %s for %s: not their group", scope, role.actor
+                    )
                     return Reply(
                         turn._("{group} gehört nicht zu Ihren Arbeitsgruppen.").format(group=scope)
                     )
@@ -74,12 +79,13 @@ class CoordinatorCommands:
         choices: tuple[Choice, ...] = ()
         if page.next_after is not None:
             due, item_id = page.next_after
-            payload = f"{PAGE_PAYLOAD}{scope}:{int(due.timestamp())}:{item_id}"
+            # Microseconds, not seconds: a rounded due date would repeat the page's last item.
+            payload = f"{PAGE_PAYLOAD}{scope}:{(due - EPOCH) // MICROSECOND}:{item_id}"
             choices = (Choice(turn._("Weitere"), payload),)
         return Reply("\n".join(lines), choices)
 
     def _pending_line(self, turn: Turn, item: FeedbackItem) -> str:
-        age = format_timedelta(turn.now - item.created_at, locale=turn.language)
+        age = format_timedelta(turn.now - item.created_at, locale=turn.locale)
         line = f"{item.reference} · {kind_label(turn, item.kind)} · {item.field_key} · {age}"
         overdue = (
             item.answer_due_at is not None
@@ -99,8 +105,8 @@ class CoordinatorCommands:
         scope, _, rest = payload.removeprefix(PAGE_PAYLOAD).rpartition(":")
         scope, _, stamp = scope.rpartition(":")
         try:
-            after = (datetime.fromtimestamp(int(stamp), UTC), int(rest))
-        except ValueError:
+            after = (EPOCH + int(stamp) * MICROSECOND, int(rest))
+        except (ValueError, OverflowError):
             return [Reply(turn._("Diese Schaltfläche gilt nicht mehr."), notice=True)]
         return [await self.pending_page(turn, role, scope, after)]
 

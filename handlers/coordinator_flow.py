@@ -4,6 +4,7 @@ answering back (`/reply REF text` or a reply to the bot's message about their it
 from __future__ import annotations
 
 import logging
+import uuid
 
 from handlers.context import Deps, Turn
 from handlers.coordinator import CoordinatorCommands
@@ -52,7 +53,7 @@ class CoordinatorFlow:
                 )
             if action == STATE:
                 return [self._state_menu(turn, item)]
-            if action == SET and value in NEEDS_NOTE:
+            if action == SET and value in NEEDS_NOTE and value in allowed_next(item.state):
                 return await self._ask(
                     turn,
                     item,
@@ -174,7 +175,7 @@ class CoordinatorFlow:
             field=await groups.get_field(item.field_key),
             author_name=turn.contact.display_name,
             headline=N_("Antwort der Person"),
-            event=f"item-resident:{turn.now.timestamp():.0f}",
+            event=f"item-resident:{uuid.uuid4().hex}",
             now=turn.now,
         )
         for message in outgoing:

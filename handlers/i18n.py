@@ -16,12 +16,27 @@ logger = logging.getLogger(__name__)
 DOMAIN = "mitreden"
 LOCALES_DIR = Path(__file__).parent / "locales"
 SOURCE_LANGUAGE = "de"
+# Plain German ("Leichte Sprache" style): a catalogue of its own, formatted like German.
+PLAIN_GERMAN = "de_simple"
 
 # The name of each language in that language, for the language menu.
 LANGUAGE_NAMES: dict[str, str] = {
     "de": "Deutsch",
+    PLAIN_GERMAN: "Einfache Sprache",
     "en": "English",
+    "tr": "Türkçe",
+    "ar": "العربية",
+    "uk": "Українська",
+    "ru": "Русский",
 }
+
+# Catalogues that are a variant of another language, not a locale Babel knows.
+_BABEL_LOCALES: dict[str, str] = {PLAIN_GERMAN: SOURCE_LANGUAGE}
+
+
+def babel_locale(language: str) -> str:
+    """The locale Babel formats dates, times and durations with for a shipped language."""
+    return _BABEL_LOCALES.get(language, language)
 
 
 def N_(message: str) -> str:
@@ -53,10 +68,17 @@ class Catalogues:
         return self._translators.get(language or "", self._translators[self.default])
 
     def match(self, language_code: str | None) -> str | None:
-        """The shipped language for a platform's code like "en-GB"; None if none fits."""
+        """The shipped language for a platform's code like "en-GB"; None if none fits.
+
+        A shipped code itself ("de_simple") matches exactly; otherwise the primary language
+        counts, so "de-AT" gives "de" (plain German is only ever chosen, never guessed).
+        """
         if not language_code:
             return None
-        primary = language_code.replace("_", "-").split("-", 1)[0].lower()
+        code = language_code.strip().replace("-", "_").lower()
+        if code in self.languages:
+            return code
+        primary = code.split("_", 1)[0]
         return primary if primary in self.languages else None
 
 

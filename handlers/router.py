@@ -118,7 +118,7 @@ class Router:
         deps = self._deps
         now = deps.clock.now()
         private_chat = "" if incoming.is_group else incoming.chat_id
-        contact, created = await deps.store.contacts.get_or_add_contact(
+        contact, created, state = await deps.store.contacts.open_turn(
             ContactKey(incoming.platform, incoming.user_id, private_chat, incoming.display_name),
             now,
         )
@@ -128,7 +128,9 @@ class Router:
             await deps.store.contacts.set_language(contact.id, preselected)
             contact.language = preselected
         language = contact.language or preselected or self.catalogues.default
-        return Turn(incoming, contact, language, self.catalogues.get(language), now, deps.zone)
+        return Turn(
+            incoming, contact, language, self.catalogues.get(language), now, deps.zone, state
+        )
 
     async def _command(self, turn: Turn, name: str) -> list[Reply]:
         command = self.commands.get(name)
@@ -152,7 +154,7 @@ class Router:
         if payload.startswith(PAGE_PAYLOAD):
             return await self.coordinators.next_page(turn, payload)
         pressed = parse_payload(payload)
-        state = await self._deps.store.conversations.get_state(turn.contact_id)
+        state = turn.state
         flow = self.flows.get(state.flow) if state is not None else None
         if (
             pressed is None
@@ -167,7 +169,7 @@ class Router:
 
     async def _message(self, turn: Turn) -> list[Reply]:
         incoming = turn.incoming
-        state = await self._deps.store.conversations.get_state(turn.contact_id)
+        state = turn.state
         if state is not None and state.flow == COORDINATOR_FLOW:
             return await self.coordination.on_message(turn, state)
         if incoming.is_group and incoming.reply_to is None:

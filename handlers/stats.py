@@ -63,7 +63,7 @@ async def stats_text(deps: Deps, turn: Turn, role: Role, period: str) -> Reply:
             "",
             turn._(
                 "Mittlere Zeit bis zur ersten Antwort (Median): {time} ({n} beantwortet)"
-            ).format(time=format_timedelta(median, locale=turn.language), n=len(waits)),
+            ).format(time=format_timedelta(median, locale=turn.locale), n=len(waits)),
         ]
     else:
         lines += ["", turn._("Noch keine Rückmeldung beantwortet.")]

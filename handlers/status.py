@@ -67,7 +67,7 @@ class StatusHandlers:
         groups = self._deps.store.groups
         field = await groups.get_field(item.field_key)
         group = await groups.get_group(item.group_key)
-        return turn._(
+        details = turn._(
             "{reference}\nArt: {kind}\nHandlungsfeld: {field}\nArbeitsgruppe: {group}\n"
             "Stand: {state}\nEingegangen: {created}\nZuletzt geändert: {updated}\n"
             "Anhänge: {attachments}"
@@ -81,3 +81,8 @@ class StatusHandlers:
             updated=turn.when(item.updated_at),
             attachments=item.attachments,
         )
+        if item.answer_due_at is not None and item.first_answered_at is None:
+            details += "\n" + turn._("Erste Antwort erwartet bis {day}").format(
+                day=turn.day(item.answer_due_at)
+            )
+        return details

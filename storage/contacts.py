@@ -6,10 +6,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, update
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
+from storage.conversations import current_state
 from storage.db import Database
-from storage.models import Contact
+from storage.models import Contact, ConversationState
 from storage.upsert import insert_for
 
 # last_seen_at is for retention, which counts in months: refreshing it at most every few
@@ -37,50 +38,26 @@ class ContactStore:
         Returns:
             The contact and whether it was created just now.
         """
-        async with self._db.session() as session:
-            contact = (
-                await session.exec(
-                    select(Contact).where(
-                        Contact.platform == key.platform, Contact.user_id == key.user_id
-                    )
-                )
-            ).first()
-            if contact is None:
-                created = await session.execute(
-                    insert_for(session, Contact)
-                    .values(
-                        platform=key.platform,
-                        user_id=key.user_id,
-                        chat_id=key.chat_id,
-                        display_name=key.display_name,
-                        created_at=now,
-                        last_seen_at=now,
-                    )
-                    .on_conflict_do_nothing(index_elements=["platform", "user_id"])
-                    .returning(col(Contact.id))
-                )
-                new_id = created.scalar_one_or_none()
-                contact = (
-                    await session.exec(
-                        select(Contact).where(
-                            Contact.platform == key.platform, Contact.user_id == key.user_id
-                        )
-                    )
-                ).one()
-                # Another process may have created it between our look-up and insert.
-                return contact, new_id is not None
-            if (
-                now - contact.last_seen_at >= LAST_SEEN_RESOLUTION
-                or (key.chat_id and contact.chat_id != key.chat_id)
-                or contact.blocked_at is not None
-                or (key.display_name and contact.display_name != key.display_name)
-            ):
-                contact.last_seen_at = now
-                contact.chat_id = key.chat_id or contact.chat_id
-                contact.blocked_at = None  # writing to the bot again makes them reachable
-                contact.display_name = key.display_name or contact.display_name
-                session.add(contact)
-            return contact, False
+        contact, created, _ = await self.open_turn(key, now, with_state=False)
+        return contact, created
+
+    async def open_turn(
+        self, key: ContactKey, now: datetime, *, with_state: bool = True
+    ) -> tuple[Contact, bool, ConversationState | None]:
+        """Everything an update needs to begin, in one transaction: the contact (created on
+        first contact, refreshed when seen again) and the step of the flow they are in.
+
+        Returns:
+            The contact, whether it was created just now, and its flow step (None if none).
+        """
+
+        def work(session: Session) -> tuple[Contact, bool, ConversationState | None]:
+            contact, created = _get_or_add(session, key, now)
+            assert contact.id is not None
+            state = current_state(session, contact.id) if with_state and not created else None
+            return contact, created, state
+
+        return await self._db.run(work)
 
     async def get_contact(self, contact_id: int) -> Contact | None:
         async with self._db.session() as session:
@@ -128,3 +105,40 @@ class ContactStore:
             if subscribed_only:
                 query = query.where(col(Contact.subscribed))
             return int((await session.exec(query)).one())
+
+
+def _get_or_add(session: Session, key: ContactKey, now: datetime) -> tuple[Contact, bool]:
+    by_key = select(Contact).where(
+        Contact.platform == key.platform, Contact.user_id == key.user_id
+    )
+    contact = session.exec(by_key).first()
+    if contact is None:
+        created = session.execute(
+            insert_for(session, Contact)
+            .values(
+                platform=key.platform,
+                user_id=key.user_id,
+                chat_id=key.chat_id,
+                display_name=key.display_name,
+                created_at=now,
+                last_seen_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=["platform", "user_id"])
+            .returning(col(Contact.id))
+        )
+        new_id = created.scalar_one_or_none()
+        # Another process may have created it between our look-up and insert.
+        return session.exec(by_key).one(), new_id is not None
+    if (
+        now - contact.last_seen_at >= LAST_SEEN_RESOLUTION
+        or (key.chat_id and contact.chat_id != key.chat_id)
+        or contact.blocked_at is not None
+        or (key.display_name and contact.display_name != key.display_name)
+    ):
+        contact.last_seen_at = now
+        contact.chat_id = key.chat_id or contact.chat_id
+        contact.blocked_at = None  # writing to the bot again makes them reachable
+        contact.display_name = key.display_name or contact.display_name
+        session.add(contact)
+        session.flush()
+    return contact, False

@@ -7,10 +7,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Update, delete, func, update
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from storage.db import Database
 from storage.models import Attachment, ConversationState
+from storage.upsert import insert_for
 
 # A contact whose flow ended keeps an idle row, so its version never restarts: a button from
 # a flow that ended can never match a question of a later flow.
@@ -35,35 +36,48 @@ class ConversationStore:
 
     async def get_state(self, contact_id: int) -> ConversationState | None:
         """The contact's current step; None when they are in no flow."""
-        async with self._db.session() as session:
-            state = await session.get(ConversationState, contact_id)
-            return state if state is not None and state.flow != IDLE else None
+        return await self._db.run(lambda session: current_state(session, contact_id))
 
     async def set_state(
         self, contact_id: int, flow: str, step: str, data: dict[str, Any], now: datetime
     ) -> int:
         """Store the contact's next step; returns its new version (one more than before)."""
-        async with self._db.session() as session:
-            state = await session.get(ConversationState, contact_id)
-            if state is None:
-                state = ConversationState(contact_id=contact_id, flow=flow, step=step, version=1)
-            else:
-                state.version += 1
-            state.flow, state.step, state.data, state.updated_at = flow, step, dict(data), now
-            session.add(state)
-            await session.flush()
-            return state.version
+
+        def work(session: Session) -> int:
+            statement = insert_for(session, ConversationState).values(
+                contact_id=contact_id,
+                flow=flow,
+                step=step,
+                data=dict(data),
+                version=1,
+                updated_at=now,
+            )
+            statement = statement.on_conflict_do_update(
+                index_elements=["contact_id"],
+                set_={
+                    "flow": statement.excluded.flow,
+                    "step": statement.excluded.step,
+                    "data": statement.excluded.data,
+                    "updated_at": statement.excluded.updated_at,
+                    "version": col(ConversationState.version) + 1,
+                },
+            ).returning(col(ConversationState.version))
+            return int(session.execute(statement).scalar_one())
+
+        return await self._db.run(work)
 
     async def clear_state(self, contact_id: int) -> bool:
         """Leave any flow and drop the files collected in it; True if there was one."""
-        async with self._db.session() as session:
-            await session.execute(
+
+        def work(session: Session) -> bool:
+            session.execute(
                 delete(Attachment).where(
                     col(Attachment.contact_id) == contact_id, col(Attachment.item_id).is_(None)
                 )
             )
-            result = await session.execute(end_flow(contact_id))
-            return bool(result.rowcount)  # type: ignore[attr-defined]
+            return bool(session.execute(end_flow(contact_id)).rowcount)  # type: ignore[attr-defined]
+
+        return await self._db.run(work)
 
     async def add_pending_attachment(
         self,
@@ -108,3 +122,9 @@ class ConversationStore:
                 )
             )
             return held + 1
+
+
+def current_state(session: Session, contact_id: int) -> ConversationState | None:
+    """The contact's flow step in `session`'s transaction; None when in no flow."""
+    state = session.get(ConversationState, contact_id)
+    return state if state is not None and state.flow != IDLE else None

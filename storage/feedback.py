@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, update
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.conversations import end_flow
@@ -23,7 +23,7 @@ from storage.models import (
     ItemState,
     ReferenceCounter,
 )
-from storage.outbox import NewMessage, insert_messages
+from storage.outbox import NewMessage, add_messages
 from storage.upsert import insert_for
 
 Notify = Callable[[FeedbackItem, list[GroupChat], list[int]], list[NewMessage]]
@@ -52,6 +52,8 @@ class ItemSummary:
     created_at: datetime
     updated_at: datetime
     attachments: int
+    answer_due_at: datetime | None = None  # the expected first-answer date
+    first_answered_at: datetime | None = None
 
 
 REFERENCE_PATTERN = re.compile(r"^F-\d{4}-\d{4,}$", re.IGNORECASE)
@@ -94,20 +96,20 @@ class FeedbackStore:
         Raises:
             UnknownField: the field of action does not exist.
         """
-        async with self._db.session() as session:
+
+        def work(session: Session) -> FeedbackItem | None:
             if conversation_version is not None:
-                ended = await session.execute(
+                ended = session.execute(
                     end_flow(new.contact_id).where(
                         col(ConversationState.version) == conversation_version
                     )
                 )
                 if not ended.rowcount:  # type: ignore[attr-defined]
                     return None
-            group = await route_field(session, new.field_key)
+            group = route_field(session, new.field_key)
             year = reference_year or now.year
-            reference = format_reference(year, await _next_number(session, year))
             item = FeedbackItem(
-                reference=reference,
+                reference=format_reference(year, _next_number(session, year)),
                 kind=new.kind,
                 field_key=new.field_key,
                 group_key=group.key,
@@ -122,7 +124,7 @@ class FeedbackStore:
                 updated_at=now,
             )
             session.add(item)
-            await session.flush()
+            session.flush()
             assert item.id is not None
             session.add(
                 ItemEvent(
@@ -134,30 +136,23 @@ class FeedbackStore:
                     group_key=group.key,
                 )
             )
-            await session.execute(
+            attached = session.execute(
                 update(Attachment)
                 .where(
                     col(Attachment.contact_id) == new.contact_id, col(Attachment.item_id).is_(None)
                 )
                 .values(item_id=item.id)
+                .returning(col(Attachment.id))
             )
+            files = sorted(int(i) for i in attached.scalars().all())
             if notify is not None:
                 chats = list(
-                    (
-                        await session.exec(
-                            select(GroupChat).where(GroupChat.group_key == group.key)
-                        )
-                    ).all()
+                    session.exec(select(GroupChat).where(GroupChat.group_key == group.key))
                 )
-                files = list(
-                    (
-                        await session.exec(
-                            select(Attachment.id).where(Attachment.item_id == item.id)
-                        )
-                    ).all()
-                )
-                await insert_messages(session, notify(item, chats, [f for f in files if f]), now)
+                add_messages(session, notify(item, chats, files), now)
             return item
+
+        return await self._db.run(work)
 
     async def get_item_for_contact(self, contact_id: int, reference: str) -> ItemSummary | None:
         """The contact's own item with this reference; None for anyone else's."""
@@ -188,6 +183,8 @@ class FeedbackStore:
                     created_at=item.created_at,
                     updated_at=item.updated_at,
                     attachments=counts.get(item.id or 0, 0),
+                    answer_due_at=item.answer_due_at,
+                    first_answered_at=item.first_answered_at,
                 )
                 for item in items
             ]
@@ -203,13 +200,13 @@ class FeedbackStore:
             return list((await session.exec(query)).all())
 
 
-async def _next_number(session: AsyncSession, year: int) -> int:
+def _next_number(session: Session, year: int) -> int:
     """The next reference number of `year`; the row lock serialises concurrent submitters."""
     statement = insert_for(session, ReferenceCounter).values(year=year, last=1)
     statement = statement.on_conflict_do_update(
         index_elements=["year"], set_={"last": col(ReferenceCounter.last) + 1}
     ).returning(col(ReferenceCounter.last))
-    return int((await session.execute(statement)).scalar_one())
+    return int(session.execute(statement).scalar_one())
 
 
 async def _attachment_counts(session: AsyncSession, item_ids: list[int]) -> dict[int, int]:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import delete
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.db import Database
@@ -139,53 +139,45 @@ class GroupStore:
         if read_at is not None and time.monotonic() - read_at < FIELDS_CACHE_SECONDS:
             return self._fields
         started, generation = time.monotonic(), self._fields_generation
-        async with self._db.session() as session:
-            query = select(FieldOfAction).order_by(
-                col(FieldOfAction.position), col(FieldOfAction.key)
-            )
-            fields = {field.key: field for field in (await session.exec(query)).all()}
+        query = select(FieldOfAction).order_by(col(FieldOfAction.position), col(FieldOfAction.key))
+        rows = await self._db.run(lambda session: list(session.exec(query)))
+        fields = {field.key: field for field in rows}
         if generation == self._fields_generation:  # no synchronisation began meanwhile
             self._fields, self._fields_read_at = fields, started
         return fields
 
     async def get_group(self, key: str) -> WorkingGroup | None:
-        async with self._db.session() as session:
-            return await session.get(WorkingGroup, key)
+        return await self._db.run(lambda session: session.get(WorkingGroup, key))
 
     async def list_group_chats(self, group_key: str) -> list[GroupChat]:
         """The chats or rooms where `group_key` receives its notifications."""
-        async with self._db.session() as session:
-            query = select(GroupChat).where(GroupChat.group_key == group_key)
-            return list((await session.exec(query.order_by(col(GroupChat.id)))).all())
+        query = (
+            select(GroupChat).where(GroupChat.group_key == group_key).order_by(col(GroupChat.id))
+        )
+        return await self._db.run(lambda session: list(session.exec(query)))
 
     async def list_groups(self) -> list[WorkingGroup]:
-        async with self._db.session() as session:
-            return list(
-                (await session.exec(select(WorkingGroup).order_by(WorkingGroup.key))).all()
-            )
+        query = select(WorkingGroup).order_by(col(WorkingGroup.key))
+        return await self._db.run(lambda session: list(session.exec(query)))
 
 
-async def route_field(session: AsyncSession, field_key: str) -> WorkingGroup:
+def route_field(session: Session, field_key: str) -> WorkingGroup:
     """The working group that owns `field_key`, or the default group when none does.
 
     Raises:
         UnknownField: the field does not exist.
         LookupError: no group owns it and no default group is configured.
     """
-    if await session.get(FieldOfAction, field_key) is None:
+    if session.get(FieldOfAction, field_key) is None:
         raise UnknownField(field_key)
-    owner = (
-        await session.exec(
-            select(WorkingGroup)
-            .join(GroupField, col(GroupField.group_key) == col(WorkingGroup.key))
-            .where(GroupField.field_key == field_key)
-        )
+    owner = session.exec(
+        select(WorkingGroup)
+        .join(GroupField, col(GroupField.group_key) == col(WorkingGroup.key))
+        .where(GroupField.field_key == field_key)
     ).first()
     if owner is not None:
         return owner
-    default = (
-        await session.exec(select(WorkingGroup).where(col(WorkingGroup.is_default)))
-    ).first()
+    default = session.exec(select(WorkingGroup).where(col(WorkingGroup.is_default))).first()
     if default is None:
         raise LookupError(f"no working group owns {field_key!r} and there is no default group")
     return default

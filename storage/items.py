@@ -8,15 +8,32 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, update
+from sqlalchemy import ColumnElement, bindparam, func, tuple_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.db import Database
-from storage.models import Attachment, Contact, FeedbackItem, ItemEvent, ItemState, OutboxMessage
+from storage.models import (
+    OPEN_STATES,
+    Attachment,
+    Contact,
+    FeedbackItem,
+    ItemEvent,
+    OutboxMessage,
+)
 from storage.outbox import NewMessage, insert_messages
 
-OPEN_STATES = (ItemState.RECEIVED, ItemState.IN_PROGRESS)
+
+def is_open() -> ColumnElement[bool]:
+    """`state IN ('received', 'in_progress')` with the values written into the SQL.
+
+    The open-item indexes are partial on exactly this condition; with bound parameters
+    neither SQLite nor PostgreSQL (generic plans) can tell the index applies.
+    """
+    values = [str(state) for state in OPEN_STATES]
+    return col(FeedbackItem.state).in_(
+        bindparam("open_states", values, expanding=True, literal_execute=True)
+    )
 
 
 class ItemChanged(Exception):
@@ -95,23 +112,19 @@ class ItemStore:
         """Open items by first-answer due date, so overdue ones come first.
 
         Keyset pagination on (answer_due_at, id) keeps every page an index range scan,
-        however many items there are.
+        however many items there are: the row comparison is a range start on both engines,
+        where the equivalent OR of two conditions is only a filter.
         """
         async with self._db.session() as session:
-            query = select(FeedbackItem).where(col(FeedbackItem.state).in_(OPEN_STATES))
+            query = select(FeedbackItem).where(is_open())
             if groups is not None:
                 query = query.where(col(FeedbackItem.group_key).in_(list(groups)))
             if field_key is not None:
                 query = query.where(FeedbackItem.field_key == field_key)
             if after is not None:
-                due, item_id = after
+                # A plain tuple on the right is bound with the columns' types (UTCDateTime).
                 query = query.where(
-                    or_(
-                        col(FeedbackItem.answer_due_at) > due,
-                        and_(
-                            col(FeedbackItem.answer_due_at) == due, col(FeedbackItem.id) > item_id
-                        ),
-                    )
+                    tuple_(col(FeedbackItem.answer_due_at), col(FeedbackItem.id)) > after
                 )
             query = query.order_by(col(FeedbackItem.answer_due_at), col(FeedbackItem.id))
             items = list((await session.exec(query.limit(limit + 1))).all())
@@ -165,7 +178,7 @@ class ItemStore:
             query = (
                 select(FeedbackItem)
                 .where(
-                    col(FeedbackItem.state).in_(OPEN_STATES),
+                    is_open(),
                     col(FeedbackItem.answer_due_at) < now,
                     col(FeedbackItem.first_answered_at).is_(None),
                     col(FeedbackItem.escalated_at).is_(None),
@@ -179,7 +192,7 @@ class ItemStore:
         """The earliest first-answer date after `after` of an open, unanswered item."""
         async with self._db.session() as session:
             query = select(func.min(FeedbackItem.answer_due_at)).where(
-                col(FeedbackItem.state).in_(OPEN_STATES),
+                is_open(),
                 col(FeedbackItem.first_answered_at).is_(None),
                 col(FeedbackItem.escalated_at).is_(None),
                 col(FeedbackItem.answer_due_at) >= after,
@@ -225,9 +238,7 @@ class ItemStore:
     async def count_open(self, group_key: str, now: datetime) -> tuple[int, int]:
         """(open items, of which overdue) of one group."""
         async with self._db.session() as session:
-            base = select(func.count()).where(
-                col(FeedbackItem.group_key) == group_key, col(FeedbackItem.state).in_(OPEN_STATES)
-            )
+            base = select(func.count()).where(col(FeedbackItem.group_key) == group_key, is_open())
             open_count = int((await session.exec(base)).one())
             overdue = int(
                 (

@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, LargeBinary, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, LargeBinary, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from storage.types import UTCDateTime
@@ -30,6 +30,20 @@ class ItemState(enum.StrEnum):
     IMPLEMENTED = "implemented"
     DECLINED = "declined"
     CLOSED = "closed"
+
+
+# States in which an item still waits for its working group. /pending, reminders and
+# escalation read only these, so their indexes hold only these rows (partial indexes): with
+# one key range per query instead of one per state, rows come out in due-date order and
+# `ORDER BY answer_due_at, id LIMIT n` stops after n rows instead of sorting the open set.
+# Queries must spell the condition with these literal values, or the engines cannot prove
+# that the partial index applies (storage.items.is_open does).
+OPEN_STATES = (ItemState.RECEIVED, ItemState.IN_PROGRESS)
+_OPEN = text("state IN ('received', 'in_progress')")
+
+
+def _open_index(name: str, *columns: str) -> Index:
+    return Index(name, *columns, sqlite_where=_OPEN, postgresql_where=_OPEN)
 
 
 class OutboxState(enum.StrEnum):
@@ -126,9 +140,11 @@ class ReferenceCounter(SQLModel, table=True):
 class FeedbackItem(SQLModel, table=True):
     __tablename__ = "feedback_item"
     __table_args__ = (
-        # /pending lists open items by due date (overdue first), per group or for all.
-        Index("ix_feedback_item_state_due", "state", "answer_due_at", "id"),
-        Index("ix_feedback_item_group_state_due", "group_key", "state", "answer_due_at", "id"),
+        # /pending lists open items by due date (overdue first): for all groups, per group,
+        # per field of action. Partial: see OPEN_STATES.
+        _open_index("ix_feedback_item_open_due", "answer_due_at", "id"),
+        _open_index("ix_feedback_item_open_group_due", "group_key", "answer_due_at", "id"),
+        _open_index("ix_feedback_item_open_field_due", "field_key", "answer_due_at", "id"),
         Index("ix_feedback_item_created", "created_at"),
     )
 

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import case, func, or_, type_coerce, update
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.db import Database
@@ -226,6 +226,11 @@ class OutboxStore:
 async def insert_messages(
     session: AsyncSession, messages: Sequence[NewMessage], now: datetime
 ) -> int:
+    """`add_messages` inside an async session's transaction."""
+    return await session.run_sync(lambda sync: add_messages(sync, messages, now))  # type: ignore[arg-type]
+
+
+def add_messages(session: Session, messages: Sequence[NewMessage], now: datetime) -> int:
     """Enqueue within the caller's transaction, so a change and the messages it causes are
     committed together. Returns how many keys were new."""
     if not messages:
@@ -251,4 +256,4 @@ async def insert_messages(
         .on_conflict_do_nothing(index_elements=["idempotency_key"])
         .returning(col(OutboxMessage.id))
     )
-    return len((await session.execute(statement)).all())
+    return len(session.execute(statement).all())

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 
-def insert_for(session: AsyncSession, table: Any) -> Any:
+def insert_for(session: AsyncSession | Session, table: Any) -> Any:
     """An `insert()` that knows `on_conflict_do_nothing/do_update` on SQLite and PostgreSQL."""
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
     if dialect == "postgresql":

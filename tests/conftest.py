@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -11,7 +11,7 @@ from bot.app import App, build_app
 from bot.config import Settings, load_settings
 from storage.db import Database
 from tests.pg_fixtures import fresh_postgres_database, postgres_server  # noqa: F401
-from tests.support import EXAMPLE_CONFIG, FakeClock, Resident
+from tests.support import EXAMPLE_CONFIG, FakeClock, Resident, coordination_settings
 
 
 @pytest.fixture
@@ -76,3 +76,34 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "filterwarnings", "ignore:(?s).*You probably want to use `session.exec:DeprecationWarning"
     )
+
+
+@pytest.fixture
+async def make_app(
+    settings: Settings, clock: FakeClock, tmp_path: Path
+) -> AsyncIterator[Callable[..., Awaitable[App]]]:
+    """Build apps from changed settings, each on its own temporary SQLite file."""
+    built: list[App] = []
+
+    async def make(changed: Settings | None = None) -> App:
+        db = Database(f"sqlite+aiosqlite:///{tmp_path}/app-{len(built)}.db")
+        await db.create_all()
+        try:
+            made = await build_app(changed or settings, clock=clock, db=db, migrate=False)
+        except BaseException:
+            await db.dispose()
+            raise
+        built.append(made)
+        return made
+
+    try:
+        yield make
+    finally:
+        for made in built:
+            await made.close()
+
+
+@pytest.fixture
+async def coordination(make_app: Callable[..., Awaitable[App]], settings: Settings) -> App:
+    """The app with coordinators, notification chats and an administrator (tests.support)."""
+    return await make_app(coordination_settings(settings))

@@ -170,3 +170,61 @@ async def count(db: Database, table: type[SQLModel], *where: Any) -> int:
 async def rows(db: Database, table: type[SQLModel], *where: Any) -> list[Any]:
     async with db.session() as session:
         return list((await session.exec(select(table).where(*where))).all())
+
+
+# ---- coordination: working groups with coordinators, chats and administrators -------------
+
+CORA = "telegram:u-cora"  # coordinates uag-bildung
+OTTO = "telegram:u-otto"  # coordinates uag-arbeit
+ADA = "telegram:u-ada"  # administrator
+BILDUNG_CHAT = "g-bildung"  # uag-bildung's notification chat
+ARBEIT_CHAT = "g-arbeit"  # uag-arbeit's notification chat
+
+
+def coordination_settings(
+    settings: Any, *, administrators: tuple[str, ...] = (ADA,), **coordination: Any
+) -> Any:
+    """config.example.toml with coordinators and chats for uag-bildung and uag-arbeit and
+    `administrators`; `coordination` changes [coordination] settings."""
+    members = {
+        "uag-bildung": ((CORA,), (f"telegram:{BILDUNG_CHAT}",)),
+        "uag-arbeit": ((OTTO,), (f"telegram:{ARBEIT_CHAT}",)),
+    }
+    groups = tuple(
+        replace(g, coordinators=members[g.key][0], chats=members[g.key][1])
+        if g.key in members
+        else g
+        for g in settings.groups
+    )
+    return replace(
+        settings,
+        groups=groups,
+        bot=replace(settings.bot, administrators=administrators),
+        coordination=replace(settings.coordination, **coordination),
+    )
+
+
+class GroupMember(Resident):
+    """Someone writing in a group chat (the working group's notification chat)."""
+
+    def __init__(self, handle: Handle, name: str, group_chat: str, **options: Any) -> None:
+        super().__init__(handle, name, **options)
+        self.group_chat = group_chat
+
+    def incoming(self, **values: Any) -> Incoming:
+        return super().incoming(**{"chat_id": ChatId(self.group_chat), "is_group": True, **values})
+
+    async def reply_to(self, message_id: str, text: str) -> list[Reply]:
+        """Answer with Telegram's "reply" gesture on the bot's message `message_id`."""
+        return await self.send(self.incoming(text=text, reply_to=message_id))
+
+
+async def outbox_rows(db: Database, chat_id: str | None = None) -> list[Any]:
+    """The outbox rows (optionally of one chat) in the order they were queued."""
+    from storage.models import OutboxMessage
+
+    async with db.session() as session:
+        query = select(OutboxMessage).order_by(OutboxMessage.id)  # type: ignore[arg-type]
+        if chat_id is not None:
+            query = query.where(OutboxMessage.chat_id == chat_id)
+        return list((await session.exec(query)).all())

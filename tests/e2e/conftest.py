@@ -175,7 +175,7 @@ async def start_bot(
         bot = RunningBot(api, app, channel, full, server_clock, sleeps)
         running.append(bot)
         bot.task = asyncio.create_task(channel.run(bot.stop), name="telegram-e2e")
-        menus = 1 + len(app.router.catalogues.languages)
+        menus = 1 + sum(len(code) == 2 for code in app.router.catalogues.languages)
         await bot.until(
             lambda: bot.api.count("setMyCommands", 200) >= menus and channel.application.running,
             "the channel to register its commands and start",

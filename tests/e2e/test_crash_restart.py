@@ -127,7 +127,13 @@ async def prepare_database(url: str, chats: list[int]) -> None:
         await upgrade_to_head(db)
         await OutboxStore(db).enqueue(
             [
-                NewMessage(f"crash-{n:03d}", Platform.TELEGRAM, str(chat), {"text": f"crash-{n:03d}"}, DEFAULT_NOW)
+                NewMessage(
+                    f"crash-{n:03d}",
+                    Platform.TELEGRAM,
+                    str(chat),
+                    {"text": f"crash-{n:03d}"},
+                    DEFAULT_NOW,
+                )
                 for n, chat in enumerate(chats)
             ],
             DEFAULT_NOW,
@@ -159,28 +165,35 @@ def wait_for(condition: Any, what: str, within: float, bot: BotProcess) -> Any:
         time.sleep(0.01)
 
 
-def test_sigkill_loses_nothing_and_repeats_at_most_one_message_per_worker(
-    fake_server: FakeServer, tmp_path: Path
-) -> None:
-    chats = [fake_server.call("add_user", {"first_name": f"R{n}"})["id"] for n in range(MESSAGES)]
+def prepare(server: FakeServer, tmp_path: Path) -> tuple[list[int], str, dict[str, str]]:
+    """Users in the fake, a database with one queued message each, the bot's environment."""
+    chats = [server.call("add_user", {"first_name": f"R{n}"})["id"] for n in range(MESSAGES)]
     url = f"sqlite+aiosqlite:///{tmp_path}/crash.db"
     asyncio.run(prepare_database(url, chats))
     env = {k: v for k, v in os.environ.items() if not k.startswith("MITREDEN_")}
     env.update(
         MITREDEN_TELEGRAM_TOKEN=DEFAULT_TOKEN,
-        MITREDEN_TELEGRAM_BASE_URL=f"{fake_server.url}/bot",
-        MITREDEN_TELEGRAM_BASE_FILE_URL=f"{fake_server.url}/file/bot",
+        MITREDEN_TELEGRAM_BASE_URL=f"{server.url}/bot",
+        MITREDEN_TELEGRAM_BASE_FILE_URL=f"{server.url}/file/bot",
         MITREDEN_DATABASE_URL=url,
         MITREDEN_TELEGRAM_BROADCAST_PER_SECOND="100",
         MITREDEN_DELIVERY_CLAIM_LEASE_SECONDS="2",
         MITREDEN_DELIVERY_WORKERS=str(WORKERS),
     )
+    return chats, url, env
+
+
+def test_sigkill_loses_nothing_and_repeats_at_most_one_message_per_worker(
+    fake_server: FakeServer, tmp_path: Path
+) -> None:
+    chats, url, env = prepare(fake_server, tmp_path)
     bot = BotProcess(env, tmp_path / "bot.log")
     try:
         bot.start()
         wait_for(
-            lambda: sum(fake_server.poll_log() and fake_server.delivered().values())
-            >= MESSAGES // 3,
+            lambda: (
+                sum(fake_server.poll_log() and fake_server.delivered().values()) >= MESSAGES // 3
+            ),
             "a third of the broadcast",
             within=20,
             bot=bot,
@@ -225,3 +238,53 @@ def test_sigkill_loses_nothing_and_repeats_at_most_one_message_per_worker(
             with contextlib.suppress(ProcessLookupError):
                 bot.signal(signal.SIGKILL)
             bot.wait(5)
+
+
+async def outbox_rows(url: str) -> list[tuple[str, str, str | None]]:
+    db = Database(url)
+    try:
+        async with db.session() as session:
+            query = select(
+                OutboxMessage.idempotency_key, OutboxMessage.state, OutboxMessage.claimed_by
+            )
+            return [tuple(row) for row in (await session.exec(query)).all()]  # type: ignore[misc]
+    finally:
+        await db.dispose()
+
+
+def test_sigterm_mid_broadcast_finishes_sends_in_flight_and_gives_back_the_rest(
+    fake_server: FakeServer, tmp_path: Path
+) -> None:
+    _, url, env = prepare(fake_server, tmp_path)
+    bot = BotProcess(env, tmp_path / "bot.log")
+    try:
+        bot.start()
+        wait_for(
+            lambda: (
+                sum(fake_server.poll_log() and fake_server.delivered().values()) >= MESSAGES // 3
+            ),
+            "a third of the broadcast",
+            within=20,
+            bot=bot,
+        )
+        # Slow answers, as from the real Telegram, so that sends are in flight at SIGTERM.
+        fake_server.call("hang_next", {"n": 2 * WORKERS, "seconds": 0.5, "method": "sendMessage"})
+        time.sleep(0.1)
+        bot.signal(signal.SIGTERM)
+        assert bot.wait(10) == 0, bot.output()
+    finally:
+        if bot.alive():
+            bot.signal(signal.SIGKILL)
+            bot.wait(5)
+    output = bot.output()
+    assert "stopped" in output
+    assert "unexpectedly" not in output, output
+    fake_server.poll_log()
+    delivered = fake_server.delivered()
+    assert len(delivered) < MESSAGES
+    assert max(delivered.values()) == 1
+    stored = asyncio.run(outbox_rows(url))
+    sent = {key for key, state, _ in stored if state == "sent"}
+    assert sent == set(delivered)  # every send that went out is recorded
+    rest = [(key, state, claimed) for key, state, claimed in stored if key not in sent]
+    assert rest and all(state == "pending" and claimed is None for _, state, claimed in rest)

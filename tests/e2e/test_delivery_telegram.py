@@ -7,6 +7,7 @@ what was refused.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Callable
@@ -146,9 +147,7 @@ async def test_a_broadcast_keeps_every_limit_and_sends_each_message_once(world: 
     assert time.monotonic() - started < 1.0
 
     await world.until(lambda: len(world.delivered()) >= 121, "121 messages", within=20)
-    await world.until(
-        lambda: _all_in(world, OutboxState.SENT), "every row marked sent", within=5
-    )
+    await world.until(lambda: _all_in(world, OutboxState.SENT), "every row marked sent", within=5)
 
     log = world.sends()
     assert [r for r in log if r.status != 200] == []  # not one 429
@@ -160,12 +159,12 @@ async def test_a_broadcast_keeps_every_limit_and_sends_each_message_once(world: 
         by_chat[record.chat_id].append(record.t)
     for user in users:
         times = by_chat[user.id]
-        gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+        gaps = [b - a for a, b in itertools.pairwise(times)]
         assert all(gap >= 1.0 for gap in gaps), (user.id, gaps)
     for group in groups:
         times = by_chat[group.id]
         assert len(times) == 3
-        gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+        gaps = [b - a for a, b in itertools.pairwise(times)]
         assert all(gap >= 60 / 20 for gap in gaps), (group.id, gaps)
         assert max_in_window(times, 60.0) <= 20
     # Each chat got its messages in the order they were queued.

@@ -81,7 +81,9 @@ async def test_subscribers_all_and_blocked(admin_app: App) -> None:
     )
     assert everyone == 3  # cem blocked the bot
     stored = await rows(
-        admin_app.db, OutboxMessage, col(OutboxMessage.idempotency_key).startswith("announcement:a2:")
+        admin_app.db,
+        OutboxMessage,
+        col(OutboxMessage.idempotency_key).startswith("announcement:a2:"),
     )
     assert sorted(r.chat_id for r in stored) == ["c-ana", "c-ben", "c-dana"]
     assert all(r.payload["text"] == "Hallo alle" and r.due_at == DEFAULT_NOW for r in stored)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from bot.ratelimit import ChatLimits
@@ -36,7 +38,7 @@ def test_overall_pace_is_even_from_the_first_message(clock: Monotonic) -> None:
     limits = ChatLimits(per_second=30, headroom=0.97, clock=clock)
     times = [send_when_ready(limits, clock, f"chat-{n}", False) for n in range(100)]
 
-    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
     assert min(gaps) >= 1 / (30 * 0.97) - 1e-9  # no initial burst
     in_first_second = [t for t in times if t < times[0] + 1.0]
     assert len(in_first_second) <= 30
@@ -46,7 +48,7 @@ def test_one_private_chat_gets_at_most_one_message_a_second(clock: Monotonic) ->
     limits = ChatLimits(per_second=30, clock=clock)
     times = [send_when_ready(limits, clock, "resident", False) for _ in range(5)]
 
-    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
     assert min(gaps) >= 1.0
     assert max(gaps) < 1.1  # and not much slower than that
 
@@ -57,7 +59,7 @@ def test_a_group_gets_at_most_twenty_a_minute(clock: Monotonic) -> None:
 
     for start in times:
         assert len([t for t in times if start <= t < start + 60.0]) <= 20
-    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
     assert min(gaps) >= 60 / 20
 
 

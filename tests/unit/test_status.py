@@ -36,7 +36,8 @@ async def test_status_of_own_item_shows_state_group_and_times(
         "Stand: eingegangen\n"
         "Eingegangen: 15. Juni 2026 14:00\n"  # 12:00 UTC is 14:00 in Berlin in summer
         "Zuletzt geändert: 15. Juni 2026 14:00\n"
-        "Anhänge: 0"
+        "Anhänge: 0\n"
+        "Erste Antwort erwartet bis 29. Juni 2026"  # the group answers within 14 days
     )
 
 

@@ -133,12 +133,25 @@ def upgrade() -> None:
         )
         batch_op.create_index("ix_feedback_item_created", ["created_at"], unique=False)
         batch_op.create_index(
-            "ix_feedback_item_group_state_due",
-            ["group_key", "state", "answer_due_at", "id"],
+            "ix_feedback_item_open_due",
+            ["answer_due_at", "id"],
             unique=False,
+            sqlite_where=sa.text("state IN ('received', 'in_progress')"),
+            postgresql_where=sa.text("state IN ('received', 'in_progress')"),
         )
         batch_op.create_index(
-            "ix_feedback_item_state_due", ["state", "answer_due_at", "id"], unique=False
+            "ix_feedback_item_open_field_due",
+            ["field_key", "answer_due_at", "id"],
+            unique=False,
+            sqlite_where=sa.text("state IN ('received', 'in_progress')"),
+            postgresql_where=sa.text("state IN ('received', 'in_progress')"),
+        )
+        batch_op.create_index(
+            "ix_feedback_item_open_group_due",
+            ["group_key", "answer_due_at", "id"],
+            unique=False,
+            sqlite_where=sa.text("state IN ('received', 'in_progress')"),
+            postgresql_where=sa.text("state IN ('received', 'in_progress')"),
         )
 
     op.create_table(
@@ -282,8 +295,21 @@ def downgrade() -> None:
 
     op.drop_table("group_chat")
     with op.batch_alter_table("feedback_item", schema=None) as batch_op:
-        batch_op.drop_index("ix_feedback_item_state_due")
-        batch_op.drop_index("ix_feedback_item_group_state_due")
+        batch_op.drop_index(
+            "ix_feedback_item_open_group_due",
+            sqlite_where=sa.text("state IN ('received', 'in_progress')"),
+            postgresql_where=sa.text("state IN ('received', 'in_progress')"),
+        )
+        batch_op.drop_index(
+            "ix_feedback_item_open_field_due",
+            sqlite_where=sa.text("state IN ('received', 'in_progress')"),
+            postgresql_where=sa.text("state IN ('received', 'in_progress')"),
+        )
+        batch_op.drop_index(
+            "ix_feedback_item_open_due",
+            sqlite_where=sa.text("state IN ('received', 'in_progress')"),
+            postgresql_where=sa.text("state IN ('received', 'in_progress')"),
+        )
         batch_op.drop_index("ix_feedback_item_created")
         batch_op.drop_index(batch_op.f("ix_feedback_item_contact_id"))
 

@@ -1,0 +1,144 @@
+"""The coordinator scenario on Telegram, over the fake Bot API server: a resident submits, the
+working group's chat shows the item, a coordinator takes it and answers, the resident gets
+the answer and writes back, the coordinator sets "implemented", the resident is told.
+
+The bot runs as in production: the Telegram channel answers updates, and a `Delivery` beside
+it sends what the outbox holds (bot.runtime.serve wires the same pieces).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from bot.delivery import Delivery, DeliveryPolicy
+from bot.telegram_outgoing import TelegramOutgoing
+from handlers.messages import Platform
+from tests.e2e.conftest import RunningBot, StartBot
+from tests.fakebotapi import BotMessage
+
+pytestmark = pytest.mark.e2e
+REF = "F-2026-0001"
+
+
+@pytest.fixture
+async def bot(start_bot: StartBot) -> AsyncIterator[RunningBot]:
+    running = await start_bot()
+    app = running.app
+    delivery = Delivery(
+        app.store.outbox,
+        {Platform.TELEGRAM: TelegramOutgoing(running.channel.application.bot)},
+        {},
+        app.clock,
+        policy=DeliveryPolicy(workers=2, poll_interval=0.02),
+        on_unreachable=app.mark_unreachable,
+        resolve=app.resolve,
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(delivery.run(stop), name="delivery-e2e")
+    try:
+        yield running
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 10)
+
+
+async def submit(bot: RunningBot, user_id: int, text: str) -> BotMessage:
+    bot.api.inject_text(user_id, text)
+    prompt = await bot.message_with(user_id, "Was für eine Rückmeldung ist das?")
+    for step, label in enumerate(
+        ("Vorschlag", "Bildung und Sprache", "Anonym bleiben", "Abschicken"), 1
+    ):
+        bot.press(user_id, prompt, label)
+        await bot.edited(prompt, step)
+    return prompt
+
+
+def press_in_group(
+    bot: RunningBot, user_id: int, chat_id: int, message: BotMessage, label: str
+) -> str:
+    for row in (message.reply_markup or {}).get("inline_keyboard", []):
+        for button in row:
+            if button["text"] == label:
+                return bot.api.press_button(
+                    user_id, message.message_id, button["callback_data"], chat_id=chat_id
+                )
+    raise AssertionError(f"no button {label!r} on {message.text!r}")
+
+
+async def test_resident_coordinator_scenario_on_telegram(bot: RunningBot) -> None:
+    rosa = bot.resident("Rosa", language_code="de")
+    cora = bot.resident("Cora", language_code="de")
+    group = bot.api.add_group("UAG Bildung", [cora.id])
+    membership = bot.app.store.membership
+    assert await membership.add_coordinator("uag-bildung", "telegram", str(cora.id))
+    assert await membership.add_group_chat("uag-bildung", "telegram", str(group.id))
+
+    # The resident submits; the group chat shows the item with its actions.
+    confirmation = await submit(bot, rosa.id, "Mehr Deutschkurse am Abend, bitte.")
+    assert confirmation.text is not None and f"Ihre Referenz: {REF}" in confirmation.text
+    notification = await bot.message_with(group.id, "Neue Rückmeldung")
+    assert notification.text is not None
+    assert f"{REF} · Vorschlag · Bildung und Sprache" in notification.text
+    assert "Von: anonym" in notification.text
+    assert "Mehr Deutschkurse am Abend, bitte." in notification.text
+    assert notification.buttons == [["Übernehmen"], ["Antworten"], ["Status ändern"]]
+
+    # The coordinator takes it with the button; the resident hears it is being worked on.
+    query = press_in_group(bot, cora.id, group.id, notification, "Übernehmen")
+    await bot.answered(query)
+    await bot.message_with(group.id, f"{REF} ist jetzt bei Ihnen (in Bearbeitung).")
+    await bot.message_with(rosa.id, f"Neuer Stand Ihrer Rückmeldung {REF}: in Bearbeitung.")
+
+    # /reply in the group chat reaches the resident, without naming the coordinator.
+    bot.api.inject_text(cora.id, f"/reply {REF} Ab September gibt es einen Abendkurs.", group.id)
+    await bot.message_with(group.id, f"Ihre Antwort auf {REF} ist unterwegs.")
+    answer = await bot.message_with(rosa.id, "Ab September gibt es einen Abendkurs.")
+    assert answer.text is not None
+    assert answer.text.startswith(
+        f"Antwort von Unter-AG Bildung und Sprache zu Ihrer Rückmeldung {REF}:"
+    )
+    assert "Cora" not in answer.text
+
+    # The resident answers back by replying to that message; the group chat gets it.
+    bot.api.inject_text(
+        rosa.id, "Danke! Gibt es auch Kinderbetreuung?", reply_to_message_id=(answer.message_id)
+    )
+    await bot.message_with(rosa.id, f"Danke, Ihre Nachricht zu {REF} ist an die Arbeitsgruppe")
+    back = await bot.message_with(group.id, "Antwort der Person")
+    assert back.text is not None and back.text.endswith("Danke! Gibt es auch Kinderbetreuung?")
+
+    # The coordinator sets "implemented"; the resident is told.
+    bot.api.inject_text(cora.id, f"/state {REF} implemented", group.id)
+    await bot.message_with(group.id, f"{REF} ist jetzt umgesetzt. Die Person wurde informiert.")
+    await bot.message_with(rosa.id, f"Neuer Stand Ihrer Rückmeldung {REF}: umgesetzt.")
+
+    (item,) = await bot.items()
+    assert (item.state, item.assignee) == ("implemented", f"telegram:{cora.id}")
+    events = await bot.app.store.items.list_history(item.id or 0)
+    assert [e.action for e in events] == ["created", "taken", "reply", "resident_reply", "state"]
+
+    # Nothing the group chat shows names the resident.
+    group_texts = "\n".join(t or "" for t in bot.api.texts_to(group.id))
+    assert "Rosa" not in group_texts and str(rosa.id) not in group_texts
+
+
+async def test_someone_else_in_the_group_chat_is_refused(bot: RunningBot) -> None:
+    rosa = bot.resident("Rosa")
+    cora = bot.resident("Cora")
+    mallory = bot.resident("Mallory")
+    group = bot.api.add_group("UAG Bildung", [cora.id, mallory.id])
+    await bot.app.store.membership.add_coordinator("uag-bildung", "telegram", str(cora.id))
+    await bot.app.store.membership.add_group_chat("uag-bildung", "telegram", str(group.id))
+    await submit(bot, rosa.id, "Mehr Deutschkurse am Abend")
+    notification = await bot.message_with(group.id, "Neue Rückmeldung")
+
+    bot.api.inject_text(mallory.id, f"/take {REF}", group.id)
+    await bot.message_with(group.id, "Diesen Befehl können nur Koordinator:innen")
+    query = press_in_group(bot, mallory.id, group.id, notification, "Übernehmen")
+    answered = await bot.answered(query)
+    assert "nur Koordinator:innen" in str(answered)
+    (item,) = await bot.items()
+    assert (item.state, item.assignee) == ("received", None)
