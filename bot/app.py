@@ -16,6 +16,7 @@ from handlers.context import Deps, HandlerSettings
 from handlers.deadlines import DigestPlanner, EscalationPlanner
 from handlers.i18n import Catalogues
 from handlers.messages import Attachment, Incoming, Reply, reply_from_payload
+from handlers.retention import RetentionPlanner
 from handlers.router import Router
 from storage.db import Database
 from storage.groups import FieldSpec, GroupSpec
@@ -45,6 +46,7 @@ class App:
     clock: Clock
     serializer: KeyedSerializer = field(default_factory=KeyedSerializer)
     planners: list[Planner] = field(default_factory=list)
+    deps: Deps | None = None  # what the handlers were built with, for admin commands
 
     async def handle(self, incoming: Incoming) -> list[Reply]:
         """Answer one update, after every earlier update of the same chat is done."""
@@ -102,6 +104,8 @@ def handler_settings(settings: Settings) -> HandlerSettings:
         digest_hour=settings.coordination.digest_hour,
         name_coordinators=settings.coordination.name_coordinators,
         page_size=settings.coordination.page_size,
+        inactive_contact_days=settings.privacy.inactive_contact_days,
+        finished_item_days=settings.privacy.finished_item_days,
         timezone=bot.timezone,
         languages=bot.languages,
         default_language=bot.default_language,
@@ -156,7 +160,17 @@ async def build_app(
     deps = Deps(
         store=store, clock=clock, catalogues=catalogues, settings=handler_settings(settings)
     )
-    planners: list[Planner] = [EscalationPlanner(deps), DigestPlanner(deps)]
+    planners: list[Planner] = [
+        EscalationPlanner(deps),
+        DigestPlanner(deps),
+        RetentionPlanner(deps),
+    ]
     return App(
-        settings=settings, db=db, store=store, router=Router(deps), clock=clock, planners=planners
+        settings=settings,
+        db=db,
+        store=store,
+        router=Router(deps),
+        clock=clock,
+        planners=planners,
+        deps=deps,
     )

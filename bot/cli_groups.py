@@ -1,4 +1,5 @@
-"""`mitreden group add|edit|list` and `mitreden coordinator add|remove`: changes that take
+"""`mitreden group add|edit|list`, `mitreden coordinator add|remove` and
+`mitreden privacy purge`: changes that take
 effect in the running bot at once, because it reads groups and coordinators from the database.
 
 The configuration file seeds groups at every start and wins for the groups it names; members
@@ -12,6 +13,7 @@ import sys
 from collections.abc import Awaitable, Callable
 
 from bot.app import App
+from handlers.retention import purge
 from storage.groups import GroupSpec
 
 AppCommand = Callable[[App, argparse.Namespace], Awaitable[int]]
@@ -34,6 +36,11 @@ def add_parsers(commands: argparse._SubParsersAction, with_app: WithApp) -> None
         )
         parser.set_defaults(group_action=verb)
     group.add_parser("list", help="list the groups").set_defaults(group_action="list")
+    privacy_parser = commands.add_parser("privacy", help="residents' data")
+    privacy_parser.set_defaults(action=with_app(run_privacy))
+    privacy = privacy_parser.add_subparsers(dest="privacy_command", required=True)
+    purge_parser = privacy.add_parser("purge", help="apply the retention periods now")
+    purge_parser.add_argument("--dry-run", action="store_true", help="only show what would go")
     coordinator_parser = commands.add_parser("coordinator", help="coordinators")
     coordinator_parser.set_defaults(action=with_app(run_coordinator))
     coordinator = coordinator_parser.add_subparsers(dest="coordinator_command", required=True)
@@ -112,6 +119,18 @@ async def run_coordinator(app: App, args: argparse.Namespace) -> int:
     if not removed:
         return _fail(f"{args.member} does not coordinate {args.group}")
     print(f"{args.member} no longer coordinates {args.group}")
+    return 0
+
+
+async def run_privacy(app: App, args: argparse.Namespace) -> int:
+    """`mitreden privacy purge [--dry-run]`: apply the retention periods now."""
+    assert app.deps is not None
+    result = await purge(app.deps, app.clock.now(), dry_run=args.dry_run)
+    verb = "would be" if args.dry_run else "were"
+    print(
+        f"{result.inactive_contacts} inactive contact(s) {verb} erased, "
+        f"{result.finished_items} finished item(s) {verb} anonymised"
+    )
     return 0
 
 

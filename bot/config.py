@@ -63,7 +63,7 @@ class TelegramSettings:
 
 @dataclass(frozen=True)
 class DeliverySettings:
-    workers: int = 4
+    workers: int = 8
     max_attempts: int = 8
     backoff_start_seconds: int = 5
     backoff_cap_seconds: int = 900
@@ -78,6 +78,12 @@ class CoordinationSettings:
     digest_hour: int = 8
     name_coordinators: bool = False
     page_size: int = 10
+
+
+@dataclass(frozen=True)
+class PrivacySettings:
+    inactive_contact_days: int = 730
+    finished_item_days: int = 365
 
 
 @dataclass(frozen=True)
@@ -121,6 +127,7 @@ class Settings:
     telegram: TelegramSettings = field(default_factory=TelegramSettings)
     delivery: DeliverySettings = field(default_factory=DeliverySettings)
     coordination: CoordinationSettings = field(default_factory=CoordinationSettings)
+    privacy: PrivacySettings = field(default_factory=PrivacySettings)
     matrix: MatrixSettings = field(default_factory=MatrixSettings)
     console: ConsoleSettings = field(default_factory=ConsoleSettings)
     fields: tuple[FieldConfig, ...] = ()
@@ -133,6 +140,7 @@ SECTIONS: dict[str, type] = {
     "telegram": TelegramSettings,
     "delivery": DeliverySettings,
     "coordination": CoordinationSettings,
+    "privacy": PrivacySettings,
     "matrix": MatrixSettings,
     "console": ConsoleSettings,
 }

@@ -16,9 +16,10 @@ FORGET_AFTER = 120.0  # seconds after which an idle chat's slot is forgotten
 # A send this late (share of the overall interval) keeps the pace's grid: timers fire a
 # millisecond or so after the slot, and pacing from "now" would lose that on every message.
 LATE_TOLERANCE = 0.25
-# A direct reply waits for a booked slot at most this long (else it goes at once): only a
-# crowd of direct replies, or a platform-wide wait (`defer_all`), reaches it.
-DIRECT_MAX_WAIT = 0.5
+# A direct reply waits for a booked slot at most this long, about three slots at 30/s (else
+# it goes at once): only a crowd of direct replies, or a platform-wide wait (`defer_all`),
+# reaches it, and then replies are not held back to the broadcast pace.
+DIRECT_MAX_WAIT = 0.1
 
 
 class ChatLimits:
@@ -68,9 +69,13 @@ class ChatLimits:
         the way and the pace goes on sending.
         """
         now = self._clock()
-        start = self._next_overall
-        if start < now or start - now > DIRECT_MAX_WAIT:
-            start = now
+        start = max(self._next_overall, now)
+        if start - now > DIRECT_MAX_WAIT:
+            # Replies alone are over the pace: they go at once (an interactive bot is never
+            # capped at the broadcast rate) and the proactive messages wait for them.
+            self._next_overall = start + self.overall_interval
+            self._use_chat(chat_id, is_group, now)
+            return 0.0
         self._next_overall = start + self.overall_interval
         self._use_chat(chat_id, is_group, now)
         return start - now

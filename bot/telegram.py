@@ -64,7 +64,9 @@ class TelegramChannel:
         self.application = builder.build()
         self.application.add_handler(TypeHandler(Update, self._on_update))
         self.application.add_error_handler(self._on_error)
-        self.sender = TelegramSender(self.application.bot)
+        self.sender = TelegramSender(
+            self.application.bot, pace=self._pace if limits is not None else None
+        )
         self._username = ""
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -142,18 +144,15 @@ class TelegramChannel:
                         await self.sender.send(incoming.chat_id, reply)
             except Unreachable:
                 await self._mark_unreachable(incoming.chat_id)
-            self._count_direct(incoming, replies, answered_button=query is not None)
 
-    def _count_direct(
-        self, incoming: Incoming, replies: list[Reply], answered_button: bool
-    ) -> None:
-        """Direct replies are not delayed, but the proactive pace makes room for them."""
-        if self._limits is None:
-            return
-        for reply in replies:
-            if answered_button and (reply.notice or reply.replaces_prompt):
-                continue  # a callback answer or an edit, not a new message
-            self._limits.note_direct(incoming.chat_id, incoming.is_group)
+    async def _pace(self, chat_id: str) -> None:
+        """Each new message takes the next slot of the overall pace before it goes out: at
+        once while there is room, else within a fraction of a second, ahead of every
+        proactive message, so replies and broadcasts together stay within the limit."""
+        assert self._limits is not None
+        delay = self._limits.book_direct(chat_id, is_group=chat_id.startswith("-"))
+        if delay > 0:
+            await asyncio.sleep(delay)
 
     async def _with_files(self, update: Update, incoming: Incoming) -> Incoming:
         """Download the photo or document of a message, within the configured size."""

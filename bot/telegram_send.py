@@ -32,6 +32,7 @@ BACKOFF_START, BACKOFF_CAP = 0.5, 30.0
 EDITS_REMEMBERED = 10_000  # messages whose latest edited text is kept (oldest forgotten)
 
 Sleep = Callable[[float], Awaitable[None]]
+Pace = Callable[[str], Awaitable[None]]  # waits for the slot of one new message to a chat
 OnUnreachable = Callable[[str], Awaitable[None]]
 
 
@@ -83,8 +84,10 @@ class TelegramSender:
         *,
         max_attempts: int = 5,
         sleep: Sleep = asyncio.sleep,
+        pace: Pace | None = None,
     ) -> None:
         self.bot = bot
+        self._pace = pace
         self._max_attempts = max_attempts
         self._sleep = sleep
         self._uploaded: dict[str, str] = {}  # sha256 of a file → Telegram file_id
@@ -149,6 +152,8 @@ class TelegramSender:
                 request = partial(
                     self.bot.send_message, chat_id, piece, reply_markup=markup if last else None
                 )
+                if self._pace is not None:
+                    await self._pace(chat_id)
                 await self.call("sendMessage", chat_id, request)
         for index, attachment in enumerate(reply.files):
             first = index == 0 and bool(caption_fits)
@@ -169,6 +174,8 @@ class TelegramSender:
         document: str | InputFile = known or InputFile(
             attachment.data, filename=attachment.file_name
         )
+        if self._pace is not None:
+            await self._pace(chat_id)
         message = await self.call(
             "sendDocument",
             chat_id,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from handlers.context import Deps, Turn
 from handlers.i18n import LANGUAGE_NAMES
 from handlers.messages import Choice, Reply
+from handlers.roles import role_of
 
 LANGUAGE_PAYLOAD = "lang:"
 
@@ -14,7 +15,10 @@ class AccountHandlers:
         self._deps = deps
 
     async def start(self, turn: Turn) -> list[Reply]:
-        """Greet, offer the languages and say in short what happens with the data."""
+        """Greet, offer the languages and say in short what happens with the data; after
+        /stop it also resumes the messages the bot sends on its own."""
+        if turn.contact.stopped_at is not None:
+            await self._deps.store.contacts.set_stopped(turn.contact_id, None)
         greeting = turn._(
             "Willkommen bei mitreden! Hier können Sie der Stadt jederzeit Vorschläge, Kritik, "
             "Fragen oder Lob zum Integrationskonzept schicken. Ihre Rückmeldung geht an die "
@@ -59,11 +63,14 @@ class AccountHandlers:
             )
         ]
 
-    async def privacy(self, turn: Turn) -> list[Reply]:
-        return [Reply(self._privacy_text(turn))]
-
     async def help(self, turn: Turn) -> list[Reply]:
-        return [
+        rights = turn._(
+            "Ihre Daten:\n"
+            "/mydata – alles, was über Sie gespeichert ist, als Datei\n"
+            "/forget – Ihre Daten löschen\n"
+            "/stop – keine Nachrichten mehr von uns aus (/start: wieder)"
+        )
+        replies = [
             Reply(
                 turn._(
                     "So funktioniert mitreden:\n"
@@ -75,8 +82,27 @@ class AccountHandlers:
                     "/privacy – was gespeichert wird\n"
                     "/cancel – aktuellen Vorgang abbrechen"
                 )
+                + "\n\n"
+                + rights
             )
         ]
+        if (await role_of(self._deps, turn)).is_coordinator:
+            replies.append(
+                Reply(
+                    turn._(
+                        "Für Koordinator:innen:\n"
+                        "/pending [Gruppe|Handlungsfeld] – offene Rückmeldungen\n"
+                        "/item REF – eine Rückmeldung mit Verlauf\n"
+                        "/take REF – übernehmen\n"
+                        "/assign REF GRUPPE – an eine andere Arbeitsgruppe\n"
+                        "/state REF STAND [Anmerkung] – Stand ändern\n"
+                        "/reply REF Text – der Person antworten\n"
+                        "/note REF Text – interne Notiz\n"
+                        "/stats [30d|12w|2026|all] – Zahlen"
+                    )
+                )
+            )
+        return replies
 
     async def cancel(self, turn: Turn) -> list[Reply]:
         if await self._deps.store.conversations.clear_state(turn.contact_id):

@@ -29,6 +29,8 @@ class HandlerSettings:
     digest_hour: int = 8
     name_coordinators: bool = False
     page_size: int = 10
+    inactive_contact_days: int = 730
+    finished_item_days: int = 365
     timezone: str = "Europe/Berlin"
     languages: tuple[str, ...] = ("de", "en")
     default_language: str = "de"

@@ -11,6 +11,7 @@ from handlers.i18n import N_
 from handlers.labels import KIND_LABELS, kind_label, localized_name
 from handlers.messages import Reply
 from handlers.notify import group_notifications
+from handlers.privacy import consent_request
 from storage.feedback import NewItem
 from storage.models import ConversationState, FeedbackItem, GroupChat
 from storage.outbox import NewMessage
@@ -117,6 +118,8 @@ class FeedbackFlow:
         ]
 
     async def _submit(self, turn: Turn, data: dict[str, Any], version: int) -> Reply:
+        if turn.contact.consent_at is None:  # they saw the notice with the summary and agreed
+            await self._deps.store.contacts.set_consent(turn.contact_id, turn.now)
         new = NewItem(
             contact_id=turn.contact_id,
             kind=data["kind"],
@@ -216,7 +219,7 @@ class FeedbackFlow:
         _ = turn._
         field = await self._deps.store.groups.get_field(data["field"])
         visibility = _("anonym") if data["anonymous"] else _("mit Namen")
-        return _(
+        summary = _(
             "Bitte prüfen Sie Ihre Rückmeldung:\n\n"
             "Art: {kind}\nHandlungsfeld: {field}\nSichtbarkeit: {visibility}\n\n"
             "{text}\n\nAbschicken?"
@@ -226,6 +229,9 @@ class FeedbackFlow:
             visibility=visibility,
             text=data["text"],
         )
+        if turn.contact.consent_at is None:
+            summary += "\n\n" + consent_request(turn, self._deps)
+        return summary
 
     async def _options(self, turn: Turn, step: str) -> list[tuple[str, str]]:
         _ = turn._

@@ -85,7 +85,6 @@ def group_notifications(
     )
     files = tuple(Attachment("document", "", "", stored_id=i) for i in attachment_ids)
     payload = reply_to_payload(Reply(text, item_actions(speaker, item.reference), files=files))
-    payload["ref"] = item.reference
     return [
         NewMessage(
             f"{event}:{item.reference}:{chat.platform}:{chat.chat_id}",
@@ -94,6 +93,7 @@ def group_notifications(
             payload,
             now,
             is_group=True,
+            reference=item.reference,
         )
         for chat in chats
     ]
@@ -106,10 +106,21 @@ def resident_notification(
     they are gone, unreachable or forgotten."""
     if author is None or not author.chat_id or author.blocked_at is not None:
         return []
+    if author.stopped_at is not None:
+        return []  # they asked for no messages on the bot's own initiative (/stop)
     payload = reply_to_payload(Reply(text))
-    payload["ref"] = item.reference
     key = f"resident:{item.reference}:{uuid.uuid4().hex}"
-    return [NewMessage(key, author.platform, author.chat_id, payload, now, contact_id=author.id)]
+    return [
+        NewMessage(
+            key,
+            author.platform,
+            author.chat_id,
+            payload,
+            now,
+            contact_id=author.id,
+            reference=item.reference,
+        )
+    ]
 
 
 def administrator_messages(
@@ -118,12 +129,12 @@ def administrator_messages(
     """One message per configured administrator, in their private chat (on Telegram the
     private chat has the user's id)."""
     payload = reply_to_payload(Reply(text))
-    if reference:
-        payload["ref"] = reference
     messages = []
     for admin in deps.settings.administrators:
         platform, _, user_id = admin.partition(":")
-        messages.append(NewMessage(f"{key}:{admin}", platform, user_id, payload, now))
+        messages.append(
+            NewMessage(f"{key}:{admin}", platform, user_id, payload, now, reference=reference)
+        )
     return messages
 
 

@@ -26,6 +26,8 @@ from handlers.intake import FLOW as FEEDBACK_FLOW
 from handlers.intake import FeedbackFlow
 from handlers.messages import Incoming, Reply
 from handlers.notify import ITEM_PAYLOAD
+from handlers.privacy import FLOW as FORGET_FLOW
+from handlers.privacy import PrivacyHandlers
 from handlers.status import StatusHandlers
 from storage.contacts import ContactKey
 from storage.models import ConversationState
@@ -54,16 +56,21 @@ class Router:
         self.announcements = AnnouncementHandlers(deps)
         self.coordinators = CoordinatorCommands(deps)
         self.coordination = CoordinatorFlow(deps, self.coordinators)
+        self.privacy = PrivacyHandlers(deps)
         self.flows: dict[str, ChoiceFlow] = {
             FEEDBACK_FLOW: self.feedback,
             ANNOUNCEMENT_FLOW: self.announcements,
+            FORGET_FLOW: self.privacy,
         }
         c = self.coordinators
         self.commands: dict[str, Command] = {
             "start": self.account.start,
             "help": self.account.help,
             "language": self.account.language,
-            "privacy": self.account.privacy,
+            "privacy": self.privacy.privacy,
+            "mydata": self.privacy.mydata,
+            "forget": self.privacy.forget,
+            "stop": self.privacy.stop,
             "cancel": self.account.cancel,
             "feedback": self._feedback_command,
             "status": self.status.status,

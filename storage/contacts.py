@@ -10,7 +10,8 @@ from sqlmodel import Session, col, select
 
 from storage.conversations import current_state
 from storage.db import Database
-from storage.models import Contact, ConversationState
+from storage.models import Contact, ConversationState, OutboxMessage, OutboxState
+from storage.outbox import WAITING
 from storage.upsert import insert_for
 
 # last_seen_at is for retention, which counts in months: refreshing it at most every few
@@ -91,7 +92,9 @@ class ContactStore:
         """Contacts the bot can write to: a private chat known and not blocked."""
         async with self._db.session() as session:
             query = select(Contact).where(
-                col(Contact.blocked_at).is_(None), col(Contact.chat_id) != ""
+                col(Contact.blocked_at).is_(None),
+                col(Contact.stopped_at).is_(None),
+                col(Contact.chat_id) != "",
             )
             if subscribed_only:
                 query = query.where(col(Contact.subscribed))
@@ -100,11 +103,40 @@ class ContactStore:
     async def count_reachable(self, *, subscribed_only: bool) -> int:
         async with self._db.session() as session:
             query = select(func.count()).where(
-                col(Contact.blocked_at).is_(None), col(Contact.chat_id) != ""
+                col(Contact.blocked_at).is_(None),
+                col(Contact.stopped_at).is_(None),
+                col(Contact.chat_id) != "",
             )
             if subscribed_only:
                 query = query.where(col(Contact.subscribed))
             return int((await session.exec(query)).one())
+
+    async def set_consent(self, contact_id: int, now: datetime) -> None:
+        """The contact agreed to the privacy notice (before their first item is stored)."""
+        statement = update(Contact).where(col(Contact.id) == contact_id).values(consent_at=now)
+        await self._db.run(lambda session: session.execute(statement))
+
+    async def set_stopped(self, contact_id: int, now: datetime | None) -> int:
+        """`/stop` (now) or `/start` (None). Stopping also skips what is still waiting to be
+        sent to them. Returns how many waiting messages were skipped."""
+
+        def work(session: Session) -> int:
+            session.execute(
+                update(Contact).where(col(Contact.id) == contact_id).values(stopped_at=now)
+            )
+            if now is None:
+                return 0
+            waiting = (
+                update(OutboxMessage)
+                .where(
+                    col(OutboxMessage.contact_id) == contact_id,
+                    col(OutboxMessage.state).in_(WAITING),
+                )
+                .values(state=OutboxState.SKIPPED, last_error="stopped by the resident")
+            )
+            return int(session.execute(waiting).rowcount)  # type: ignore[attr-defined]
+
+        return await self._db.run(work)
 
 
 def _get_or_add(session: Session, key: ContactKey, now: datetime) -> tuple[Contact, bool]:

@@ -256,15 +256,12 @@ class ItemStore:
         self, platform: str, chat_id: str, message_id: str
     ) -> str | None:
         """The item a sent notification was about, for replies to that notification."""
-        async with self._db.session() as session:
-            query = select(OutboxMessage.payload).where(
-                OutboxMessage.platform == platform,
-                OutboxMessage.chat_id == chat_id,
-                OutboxMessage.sent_message_id == message_id,
-            )
-            payload = (await session.exec(query)).first()
-        reference = (payload or {}).get("ref")
-        return str(reference) if reference else None
+        query = select(OutboxMessage.reference).where(
+            OutboxMessage.platform == platform,
+            OutboxMessage.chat_id == chat_id,
+            OutboxMessage.sent_message_id == message_id,
+        )
+        return await self._db.run(lambda session: session.exec(query).first())
 
 
 async def _record(session: AsyncSession, item_id: int, change: Change, now: datetime) -> None:

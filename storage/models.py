@@ -68,6 +68,7 @@ class Contact(SQLModel, table=True):
     consent_at: datetime | None = _time(nullable=True)
     subscribed: bool = False
     blocked_at: datetime | None = _time(nullable=True)
+    stopped_at: datetime | None = _time(nullable=True)  # /stop: no messages on our initiative
     created_at: datetime = _time()
     last_seen_at: datetime = _time()
 
@@ -228,6 +229,8 @@ class OutboxMessage(SQLModel, table=True):
     chat_id: str = Field(max_length=255)
     is_group: bool = False
     contact_id: int | None = Field(default=None, foreign_key="contact.id", index=True)
+    # The item the message is about: replies to it find the item, /forget finds the message.
+    reference: str | None = Field(default=None, max_length=32, index=True)
     payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     due_at: datetime = _time()
     state: str = Field(default=OutboxState.PENDING, max_length=16)

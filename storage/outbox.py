@@ -34,6 +34,7 @@ class NewMessage:
     due_at: datetime
     is_group: bool = False
     contact_id: int | None = None
+    reference: str | None = None  # the feedback item the message is about
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,6 +243,7 @@ def add_messages(session: Session, messages: Sequence[NewMessage], now: datetime
             "chat_id": m.chat_id,
             "is_group": m.is_group,
             "contact_id": m.contact_id,
+            "reference": m.reference,
             "payload": m.payload,
             "due_at": m.due_at,
             "state": OutboxState.PENDING,

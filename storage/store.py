@@ -12,6 +12,7 @@ from storage.groups import GroupStore
 from storage.items import ItemStore
 from storage.membership import MembershipStore
 from storage.outbox import OutboxStore
+from storage.privacy import PrivacyStore
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,7 @@ class Store:
     outbox: OutboxStore
     items: ItemStore
     membership: MembershipStore
+    privacy: PrivacyStore
 
     @classmethod
     def over(cls, db: Database) -> Store:
@@ -36,4 +38,5 @@ class Store:
             outbox=OutboxStore(db),
             items=ItemStore(db),
             membership=MembershipStore(db),
+            privacy=PrivacyStore(db),
         )

@@ -228,3 +228,8 @@ async def outbox_rows(db: Database, chat_id: str | None = None) -> list[Any]:
         if chat_id is not None:
             query = query.where(OutboxMessage.chat_id == chat_id)
         return list((await session.exec(query)).all())
+
+
+def item_reference(row: Any) -> str | None:
+    """The item an outbox row is about (a column of its own, or inside older payloads)."""
+    return getattr(row, "reference", None) or row.payload.get("ref")

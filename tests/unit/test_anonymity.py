@@ -38,6 +38,11 @@ class DistinctResident(Resident):
         )
 
 
+def planner(app: App, name: str) -> Any:
+    (found,) = [p for p in app.planners if getattr(p, "name", "") == name]
+    return found
+
+
 def reply_texts(replies: list[Reply]) -> list[str]:
     texts = []
     for reply in replies:
@@ -78,8 +83,8 @@ async def coordinator_facing_texts(app: App, clock: FakeClock, anonymity: str) -
     await otto.command("/pending")
     await otto.command("/state F-2026-0001 declined Nicht unser Thema")
     clock.advance(timedelta(days=15))  # 0002 is overdue
-    await app.planners[0].plan(clock.now())  # escalation
-    await app.planners[1].plan(clock.now() + timedelta(days=6))  # digest, Monday 6 July
+    await planner(app, "escalation").plan(clock.now())
+    await planner(app, "digest").plan(clock.now() + timedelta(days=6))  # Monday 6 July
     await ada.command("/pending")
     await ada.command("/item F-2026-0002")
     await ada.command("/stats all")

@@ -22,6 +22,7 @@ from tests.support import (
     GroupMember,
     Resident,
     coordination_settings,
+    item_reference,
     outbox_rows,
     photo,
     rows,
@@ -63,7 +64,7 @@ async def test_new_item_is_announced_in_its_groups_chat_with_actions(coordinatio
     (row,) = await outbox_rows(coordination.db, BILDUNG_CHAT)
     assert row.idempotency_key == f"item-new:{REF}:telegram:{BILDUNG_CHAT}"
     assert (row.platform, row.is_group, row.state) == ("telegram", True, "pending")
-    assert row.payload["ref"] == REF
+    assert item_reference(row) == REF
     assert row.payload["text"] == (
         "Neue Rückmeldung\n\n"
         f"{REF} · Vorschlag · Bildung und Sprache\n"
@@ -356,7 +357,7 @@ async def test_assign_reroutes_notifies_the_new_group_and_tells_the_resident(
     item = await item_of(coordination)
     assert (item.group_key, item.assignee, item.assignee_name) == ("uag-arbeit", None, None)
     (row,) = await outbox_rows(coordination.db, ARBEIT_CHAT)
-    assert row.is_group and row.payload["ref"] == REF
+    assert row.is_group and item_reference(row) == REF
     assert row.payload["text"].startswith(f"Weitergeleitete Rückmeldung\n\n{REF} · Vorschlag")
     assert [label for label, _ in row.payload["choices"]] == [
         "Übernehmen",

@@ -16,6 +16,7 @@ from tests.support import (
     GroupMember,
     Resident,
     coordination_settings,
+    item_reference,
     outbox_rows,
     rows,
 )
@@ -54,7 +55,7 @@ async def test_reply_is_relayed_to_the_resident_without_naming_the_coordinator(
     (row,) = await outbox_rows(coordination.db, "c-rosa")
     (rosa,) = await rows(coordination.db, Contact, Contact.user_id == "u-rosa")
     assert (row.platform, row.is_group, row.contact_id) == ("telegram", False, rosa.id)
-    assert row.payload["ref"] == REF
+    assert item_reference(row) == REF
     assert row.payload["text"] == ANSWER.format(
         sender="Unter-AG Bildung und Sprache",
         text="Der Kurs startet im September.\nAnmeldung bei der VHS.",
@@ -171,7 +172,7 @@ async def test_resident_answers_back_with_reply_command(
         f"Danke, Ihre Nachricht zu {REF} ist an die Arbeitsgruppe weitergegeben."
     )
     _, relayed = await outbox_rows(coordination.db, BILDUNG_CHAT)
-    assert relayed.is_group and relayed.payload["ref"] == REF
+    assert relayed.is_group and item_reference(relayed) == REF
     assert relayed.payload["text"].startswith(f"Antwort der Person\n\n{REF} · Vorschlag")
     assert relayed.payload["text"].endswith("Mehr Deutschkurse am Abend\n\nAb 18 Uhr wäre gut.")
     assert [label for label, _ in relayed.payload["choices"]] == [

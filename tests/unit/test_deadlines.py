@@ -22,6 +22,7 @@ from tests.support import (
     Resident,
     coordination_settings,
     count,
+    item_reference,
     outbox_rows,
     rows,
 )
@@ -75,7 +76,7 @@ async def test_overdue_item_is_escalated_once_to_each_administrator(
     assert {r.payload["text"] for r in admin_rows} == {
         f"Überfällig: {REF} (uag-bildung) wartet seit 29. Juni 2026 auf eine erste Antwort."
     }
-    assert all(r.payload["ref"] == REF and not r.is_group for r in admin_rows)
+    assert all(item_reference(r) == REF and not r.is_group for r in admin_rows)
     (item,) = await rows(app.db, FeedbackItem)
     assert item.escalated_at == late
     event = (await rows(app.db, ItemEvent))[-1]

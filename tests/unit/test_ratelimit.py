@@ -110,3 +110,21 @@ def test_an_idle_chat_is_forgotten(clock: Monotonic) -> None:
 
     assert "old" not in limits._next_chat
     assert limits.chat_ready_at("old") == 0.0
+
+
+def test_a_direct_reply_books_the_next_slot_ahead_of_a_broadcast(clock: Monotonic) -> None:
+    limits = ChatLimits(per_second=30, headroom=1.0, clock=clock)
+    assert limits.book_direct("alice", is_group=False) == 0.0  # room: at once
+    for n in range(5):  # a broadcast has booked the next slots
+        send_when_ready(limits, clock, f"chat-{n}", False)
+    wait = limits.book_direct("bob", is_group=False)
+    assert 0.0 < wait <= 1 / 30 + 1e-9  # at most one slot, ahead of the next broadcast send
+    assert limits.ready_at("chat-9") >= clock.now + wait + 1 / 30 - 1e-9
+
+
+def test_a_crowd_of_direct_replies_is_not_held_to_the_broadcast_pace(clock: Monotonic) -> None:
+    limits = ChatLimits(per_second=30, headroom=1.0, clock=clock)
+    waits = [limits.book_direct(f"resident-{n}", is_group=False) for n in range(100)]
+    assert max(waits) <= 0.1 + 1e-9  # never more than DIRECT_MAX_WAIT
+    assert waits[-1] == 0.0  # past it, replies go at once
+    assert limits.ready_at("someone-else") >= clock.now + 99 / 30  # proactive sends wait

@@ -32,6 +32,7 @@ def upgrade() -> None:
         sa.Column("consent_at", storage.types.UTCDateTime(), nullable=True),
         sa.Column("subscribed", sa.Boolean(), nullable=False),
         sa.Column("blocked_at", storage.types.UTCDateTime(), nullable=True),
+        sa.Column("stopped_at", storage.types.UTCDateTime(), nullable=True),
         sa.Column("created_at", storage.types.UTCDateTime(), nullable=False),
         sa.Column("last_seen_at", storage.types.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
@@ -196,6 +197,7 @@ def upgrade() -> None:
         sa.Column("chat_id", sqlmodel.sql.sqltypes.AutoString(length=255), nullable=False),
         sa.Column("is_group", sa.Boolean(), nullable=False),
         sa.Column("contact_id", sa.Integer(), nullable=True),
+        sa.Column("reference", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
         sa.Column("payload", sa.JSON(), nullable=False),
         sa.Column("due_at", storage.types.UTCDateTime(), nullable=False),
         sa.Column("state", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
@@ -215,6 +217,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_outbox_contact_id"), ["contact_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_outbox_reference"), ["reference"], unique=False)
         batch_op.create_index(
             "ix_outbox_sent_message", ["platform", "chat_id", "sent_message_id"], unique=False
         )
@@ -283,6 +286,7 @@ def downgrade() -> None:
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.drop_index("ix_outbox_state_due")
         batch_op.drop_index("ix_outbox_sent_message")
+        batch_op.drop_index(batch_op.f("ix_outbox_reference"))
         batch_op.drop_index(batch_op.f("ix_outbox_contact_id"))
 
     op.drop_table("outbox")
