@@ -6,8 +6,9 @@ Files are described here but downloaded by the channel, which knows the size lim
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from telegram import Message, MessageEntity, Update
+from telegram import MaybeInaccessibleMessage, Message, MessageEntity, Update, User
 
 from handlers.messages import ChatId, Incoming, Platform, UserId, parse_command
 
@@ -47,31 +48,14 @@ def to_incoming(update: Update, bot_username: str = "") -> Incoming | None:
         message = query.message
         if message is None or query.data is None:
             return None
-        user = query.from_user
-        return Incoming(
-            platform=Platform.TELEGRAM,
-            user_id=UserId(str(user.id)),
-            chat_id=ChatId(str(message.chat.id)),
-            display_name=user.full_name,
-            language_code=user.language_code,
-            is_group=message.chat.type != "private",
-            payload=query.data,
-            message_id=str(message.message_id),
-        )
+        return _from(query.from_user, message, payload=query.data)
     message = update.message
     if message is None or message.from_user is None or message.from_user.is_bot:
         return None
-    user = message.from_user
-    text = message.text or message.caption or ""
-    incoming = Incoming(
-        platform=Platform.TELEGRAM,
-        user_id=UserId(str(user.id)),
-        chat_id=ChatId(str(message.chat.id)),
-        display_name=user.full_name,
-        language_code=user.language_code,
-        is_group=message.chat.type != "private",
-        text=text,
-        message_id=str(message.message_id),
+    incoming = _from(
+        message.from_user,
+        message,
+        text=message.text or message.caption or "",
         unsupported=unsupported_kind(message),
         reply_to=_replied_to(message),
     )
@@ -138,3 +122,17 @@ def _replied_to(message: Message) -> str | None:
     if original is None or original.from_user is None or not original.from_user.is_bot:
         return None
     return str(original.message_id)
+
+
+def _from(user: User, message: MaybeInaccessibleMessage, **fields: Any) -> Incoming:
+    """An `Incoming` from `user` about `message` (in its chat), with the other `fields`."""
+    return Incoming(
+        platform=Platform.TELEGRAM,
+        user_id=UserId(str(user.id)),
+        chat_id=ChatId(str(message.chat.id)),
+        display_name=user.full_name,
+        language_code=user.language_code,
+        is_group=message.chat.type != "private",
+        message_id=str(message.message_id),
+        **fields,
+    )

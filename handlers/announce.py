@@ -40,38 +40,31 @@ async def enqueue_announcement(
     announcement_id = announcement_id or uuid.uuid4().hex[:12]
     prefix = f"announcement:{announcement_id}:"
     payload = reply_to_payload(Reply(text))
-    messages: list[NewMessage] = []
+    # (platform, chat, contact id, is it a group chat) of every recipient
+    recipients: list[tuple[str, str, int | None, bool]]
     if audience in (SUBSCRIBERS, EVERYONE):
         contacts = await store.contacts.list_reachable(subscribed_only=audience == SUBSCRIBERS)
-        messages = [
-            NewMessage(
-                f"{prefix}{c.platform}:{c.chat_id}",
-                c.platform,
-                c.chat_id,
-                payload,
-                now,
-                contact_id=c.id,
-            )
-            for c in contacts
-        ]
+        recipients = [(c.platform, c.chat_id, c.id, False) for c in contacts]
     elif audience.startswith("group:"):
         group_key = audience.removeprefix("group:")
         if await store.groups.get_group(group_key) is None:
             raise UnknownAudience(audience)
         chats = await store.groups.list_group_chats(group_key)
-        messages = [
-            NewMessage(
-                f"{prefix}{c.platform}:{c.chat_id}",
-                c.platform,
-                c.chat_id,
-                payload,
-                now,
-                is_group=True,
-            )
-            for c in chats
-        ]
+        recipients = [(c.platform, c.chat_id, None, True) for c in chats]
     else:
         raise UnknownAudience(audience)
+    messages = [
+        NewMessage(
+            f"{prefix}{platform}:{chat}",
+            platform,
+            chat,
+            payload,
+            now,
+            is_group=is_group,
+            contact_id=contact_id,
+        )
+        for platform, chat, contact_id, is_group in recipients
+    ]
     await store.outbox.enqueue(messages, now)
     logger.info(
         "announcement %s queued for %d recipient(s) (%s)", announcement_id, len(messages), audience
