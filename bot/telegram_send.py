@@ -17,7 +17,14 @@ from datetime import timedelta
 from functools import partial
 from typing import Any, TypeVar
 
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Message
+from telegram import (
+    Bot,
+    ForceReply,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputFile,
+    Message,
+)
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
 from handlers.messages import Attachment, Reply
@@ -75,6 +82,13 @@ def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
     width = max(1, reply.choice_columns)
     buttons = [InlineKeyboardButton(c.label, callback_data=c.payload) for c in reply.choices]
     return InlineKeyboardMarkup([buttons[i : i + width] for i in range(0, len(buttons), width)])
+
+
+def new_message_markup(reply: Reply) -> InlineKeyboardMarkup | ForceReply | None:
+    """The buttons of a new message, or Telegram's reply field when an answer is expected."""
+    if reply.expects_reply and not reply.choices:
+        return ForceReply(selective=False)
+    return keyboard(reply)
 
 
 class TelegramSender:
@@ -143,7 +157,7 @@ class TelegramSender:
 
     async def send(self, chat_id: str, reply: Reply) -> None:
         """Send one reply as new message(s): text pieces, then files."""
-        markup = keyboard(reply)
+        markup = new_message_markup(reply)
         caption_fits = reply.files and utf16_length(reply.text) <= MAX_CAPTION
         if not caption_fits:
             pieces = split_text(reply.text) if reply.text else []
@@ -166,7 +180,7 @@ class TelegramSender:
         chat_id: str,
         attachment: Attachment,
         caption: str | None,
-        markup: InlineKeyboardMarkup | None,
+        markup: InlineKeyboardMarkup | ForceReply | None,
     ) -> None:
         """Upload a file once; later sends of the same bytes reuse Telegram's file_id."""
         digest = attachment.platform_file_id or _digest(attachment.data)

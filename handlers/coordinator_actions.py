@@ -5,6 +5,7 @@ messages in the same transaction."""
 from __future__ import annotations
 
 import logging
+import uuid
 from datetime import datetime
 
 from handlers.context import Deps, Turn
@@ -122,7 +123,7 @@ class CoordinatorActions:
         field = await groups.get_field(item.field_key)
         chats = await groups.list_group_chats(group.key)
         attachments = await self._items.list_attachment_ids(item.id or 0)
-        event = f"item-assigned:{turn.now.timestamp():.0f}"
+        event = f"item-assigned:{uuid.uuid4().hex}"
         outgoing = group_notifications(
             self._deps,
             moved,

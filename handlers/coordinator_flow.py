@@ -93,7 +93,9 @@ class CoordinatorFlow:
         await self._deps.store.conversations.set_state(
             turn.contact_id, FLOW, step, {"ref": item.reference}, turn.now
         )
-        return [Reply(prompt.format(reference=item.reference))]
+        # In a group chat the answer must reply to this prompt (Telegram shows a bot only
+        # commands and replies to it); `expects_reply` opens the reply field for that.
+        return [Reply(prompt.format(reference=item.reference), expects_reply=True)]
 
     async def on_message(self, turn: Turn, state: ConversationState) -> list[Reply]:
         """The text typed after "Answer" or after choosing a state that needs a reason."""

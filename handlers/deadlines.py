@@ -28,7 +28,10 @@ class EscalationPlanner:
         self._deps = deps
 
     async def plan(self, now: datetime) -> int:
-        """Tell the administrators about every item past its first-answer date."""
+        """Tell the administrators about every item past its first-answer date (with none
+        configured, items wait, so that they are escalated once there are some)."""
+        if not self._deps.settings.administrators:
+            return 0
         items = self._deps.store.items
         sent = 0
         speaker = voice(self._deps)

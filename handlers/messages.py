@@ -94,6 +94,7 @@ class Reply:
     was pressed (Telegram edits it, so an old keyboard cannot be pressed twice); channels that
     cannot edit send it as a new message. `notice` marks a short remark about a pressed button
     that a channel may show as a passing hint (Telegram's callback answer) instead of a message.
+    `expects_reply` asks for the next message as a reply to this one (Telegram's ForceReply).
     """
 
     text: str
@@ -102,6 +103,7 @@ class Reply:
     replaces_prompt: bool = False
     choice_columns: int = 1
     notice: bool = False
+    expects_reply: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -142,3 +142,26 @@ async def test_someone_else_in_the_group_chat_is_refused(bot: RunningBot) -> Non
     assert "nur Koordinator:innen" in str(answered)
     (item,) = await bot.items()
     assert (item.state, item.assignee) == ("received", None)
+
+
+async def test_answer_button_in_the_group_opens_a_reply_that_reaches_the_resident(
+    bot: RunningBot,
+) -> None:
+    rosa = bot.resident("Rosa", language_code="de")
+    cora = bot.resident("Cora", language_code="de")
+    group = bot.api.add_group("UAG Bildung", [cora.id])
+    await bot.app.store.membership.add_coordinator("uag-bildung", "telegram", str(cora.id))
+    await bot.app.store.membership.add_group_chat("uag-bildung", "telegram", str(group.id))
+    await submit(bot, rosa.id, "Gibt es Kurse für Eltern?")
+    notification = await bot.message_with(group.id, "Neue Rückmeldung")
+
+    await bot.answered(press_in_group(bot, cora.id, group.id, notification, "Antworten"))
+    prompt = await bot.message_with(group.id, f"Bitte schreiben Sie jetzt Ihre Antwort auf {REF}")
+    # Telegram shows a bot in a group only commands and replies to it: the prompt opens the
+    # reply field, and the answer written there reaches the resident.
+    assert (prompt.client_markup or {}).get("force_reply") is True
+    bot.api.inject_text(
+        cora.id, "Ja, dienstags um 18 Uhr.", group.id, reply_to_message_id=prompt.message_id
+    )
+    await bot.message_with(group.id, f"Ihre Antwort auf {REF} ist unterwegs.")
+    await bot.message_with(rosa.id, "Ja, dienstags um 18 Uhr.")

@@ -6,6 +6,16 @@ from .server import DEFAULT_TOKEN, FakeBotApi, Fault
 from .state import BotMessage, CallbackQuery, CallRecord, Chat, StoredFile, User
 
 __all__ = [
-    "DEFAULT_TOKEN", "ApiError", "BotMessage", "CallRecord", "CallbackQuery", "Chat",
-    "FakeBotApi", "FakeClock", "Fault", "FloodLimits", "StoredFile", "User",
+    "DEFAULT_TOKEN",
+    "ApiError",
+    "BotMessage",
+    "CallRecord",
+    "CallbackQuery",
+    "Chat",
+    "FakeBotApi",
+    "FakeClock",
+    "Fault",
+    "FloodLimits",
+    "StoredFile",
+    "User",
 ]

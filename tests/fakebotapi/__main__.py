@@ -18,8 +18,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8081, help="0 picks a free port")
     parser.add_argument("--token", default=DEFAULT_TOKEN)
-    parser.add_argument("--limits", choices=("on", "off"), default="off",
-                        help="Telegram flood limits (switchable later via /_control)")
+    parser.add_argument(
+        "--limits",
+        choices=("on", "off"),
+        default="off",
+        help="Telegram flood limits (switchable later via /_control)",
+    )
     return parser.parse_args(argv)
 
 

@@ -20,10 +20,25 @@ from .state import BotMessage, Chat, User
 if TYPE_CHECKING:
     from .server import FakeBotApi
 
-ACTIONS = frozenset({
-    "add_user", "add_group", "block_user", "unblock_user", "deactivate_user", "inject_text",
-    "inject_photo", "inject_document", "press_button", "age_callback_query", "fail_next",
-    "hang_next", "clear_faults", "set_limits", "reset_log"})
+ACTIONS = frozenset(
+    {
+        "add_user",
+        "add_group",
+        "block_user",
+        "unblock_user",
+        "deactivate_user",
+        "inject_text",
+        "inject_photo",
+        "inject_document",
+        "press_button",
+        "age_callback_query",
+        "fail_next",
+        "hang_next",
+        "clear_faults",
+        "set_limits",
+        "reset_log",
+    }
+)
 
 
 def _plain(value: Any) -> Any:
@@ -37,10 +52,18 @@ def _plain(value: Any) -> Any:
 def message_json(m: BotMessage, with_data: bool = False) -> dict[str, Any]:
     """A flat view of a bot message for assertions from another process."""
     out: dict[str, Any] = {
-        "chat_id": m.chat_id, "message_id": m.message_id, "method": m.method,
-        "text": m.text, "caption": m.caption, "reply_markup": m.reply_markup,
-        "buttons": m.buttons, "deleted": m.deleted, "edits": len(m.edits),
-        "file_id": m.file.file_id if m.file else None, "date": m.json.get("date")}
+        "chat_id": m.chat_id,
+        "message_id": m.message_id,
+        "method": m.method,
+        "text": m.text,
+        "caption": m.caption,
+        "reply_markup": m.reply_markup,
+        "buttons": m.buttons,
+        "deleted": m.deleted,
+        "edits": len(m.edits),
+        "file_id": m.file.file_id if m.file else None,
+        "date": m.json.get("date"),
+    }
     if with_data and m.file is not None:
         out["data_b64"] = base64.b64encode(m.file.data).decode("ascii")
     return out
@@ -50,8 +73,11 @@ def add_control_routes(app: web.Application, api: FakeBotApi) -> None:
     """Register the control routes on ``app`` for ``api``."""
 
     def reply(result: Any, status: int = 200) -> web.Response:
-        body = {"ok": status == 200, "result": result} if status == 200 else {
-            "ok": False, "description": result}
+        body = (
+            {"ok": status == 200, "result": result}
+            if status == 200
+            else {"ok": False, "description": result}
+        )
         return web.json_response(body, status=status, dumps=lambda o: json.dumps(o))
 
     async def action(request: web.Request) -> web.Response:
@@ -76,8 +102,7 @@ def add_control_routes(app: web.Application, api: FakeBotApi) -> None:
     async def log(request: web.Request) -> web.Response:
         since = int(request.query.get("since", "0"))
         records = api.sent_log[since:]
-        return reply({"records": [r.json() for r in records],
-                      "next": since + len(records)})
+        return reply({"records": [r.json() for r in records], "next": since + len(records)})
 
     async def stats(request: web.Request) -> web.Response:
         return reply(api.stats())

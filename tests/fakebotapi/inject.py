@@ -26,11 +26,20 @@ class Injector(World):
             member: JSON = {"user": self.bot_user, "status": new}
             if blocked:
                 member["until_date"] = 0
-            self.enqueue("my_chat_member", {
-                "chat": chat.json, "from": user.json(), "date": int(self.wall()),
-                "old_chat_member": {"user": self.bot_user, "status": old,
-                                    **({"until_date": 0} if not blocked else {})},
-                "new_chat_member": member})
+            self.enqueue(
+                "my_chat_member",
+                {
+                    "chat": chat.json,
+                    "from": user.json(),
+                    "date": int(self.wall()),
+                    "old_chat_member": {
+                        "user": self.bot_user,
+                        "status": old,
+                        **({"until_date": 0} if not blocked else {}),
+                    },
+                    "new_chat_member": member,
+                },
+            )
 
     def unblock_user(self, user_id: int) -> None:
         self.block_user(user_id, blocked=False)
@@ -38,7 +47,6 @@ class Injector(World):
     def deactivate_user(self, user_id: int) -> None:
         """Mark the account deleted: sends answer 403 "user is deactivated"."""
         self.users[user_id].deactivated = True
-
 
     def _user_chat(self, user_id: int, chat_id: int | None) -> tuple[User, Chat]:
         user = self.users[user_id]
@@ -51,8 +59,9 @@ class Injector(World):
             self.block_user(user_id, blocked=False)  # "Restart bot" unblocks
         return user, chat
 
-    def _inject(self, user_id: int, chat_id: int | None, extra: JSON,
-                reply_to_message_id: int | None) -> JSON:
+    def _inject(
+        self, user_id: int, chat_id: int | None, extra: JSON, reply_to_message_id: int | None
+    ) -> JSON:
         user, chat = self._user_chat(user_id, chat_id)
         if reply_to_message_id is not None:
             replied = self.message(chat.id, reply_to_message_id)
@@ -63,8 +72,13 @@ class Injector(World):
         self.enqueue("message", msg)
         return msg
 
-    def inject_text(self, user_id: int, text: str, chat_id: int | None = None,
-                    reply_to_message_id: int | None = None) -> JSON:
+    def inject_text(
+        self,
+        user_id: int,
+        text: str,
+        chat_id: int | None = None,
+        reply_to_message_id: int | None = None,
+    ) -> JSON:
         """A user types ``text``; commands get a bot_command entity at offset 0."""
         extra: JSON = {"text": text}
         if text.startswith("/"):
@@ -72,9 +86,16 @@ class Injector(World):
             extra["entities"] = [{"offset": 0, "length": utf16_len(cmd), "type": "bot_command"}]
         return self._inject(user_id, chat_id, extra, reply_to_message_id)
 
-    def inject_photo(self, user_id: int, data: bytes, chat_id: int | None = None,
-                     caption: str | None = None, width: int = 1280, height: int = 960,
-                     reply_to_message_id: int | None = None) -> JSON:
+    def inject_photo(
+        self,
+        user_id: int,
+        data: bytes,
+        chat_id: int | None = None,
+        caption: str | None = None,
+        width: int = 1280,
+        height: int = 960,
+        reply_to_message_id: int | None = None,
+    ) -> JSON:
         """A user sends a photo: stored bytes, several PhotoSize entries."""
         sizes, _ = self.photo_sizes(data, width, height)
         extra: JSON = {"photo": sizes}
@@ -82,10 +103,16 @@ class Injector(World):
             extra["caption"] = caption
         return self._inject(user_id, chat_id, extra, reply_to_message_id)
 
-    def inject_document(self, user_id: int, data: bytes, file_name: str = "file.bin",
-                        mime_type: str = "application/octet-stream",
-                        chat_id: int | None = None, caption: str | None = None,
-                        reply_to_message_id: int | None = None) -> JSON:
+    def inject_document(
+        self,
+        user_id: int,
+        data: bytes,
+        file_name: str = "file.bin",
+        mime_type: str = "application/octet-stream",
+        chat_id: int | None = None,
+        caption: str | None = None,
+        reply_to_message_id: int | None = None,
+    ) -> JSON:
         """A user sends a document; its bytes become downloadable via getFile."""
         f = self._file(data, "document", file_name, mime_type, "." + file_name.rsplit(".")[-1])
         extra: JSON = {"document": self.document_json(f)}
@@ -93,8 +120,9 @@ class Injector(World):
             extra["caption"] = caption
         return self._inject(user_id, chat_id, extra, reply_to_message_id)
 
-    def press_button(self, user_id: int, message_id: int, callback_data: str,
-                     chat_id: int | None = None) -> str:
+    def press_button(
+        self, user_id: int, message_id: int, callback_data: str, chat_id: int | None = None
+    ) -> str:
         """Press an inline button of a bot message; returns the callback query id."""
         user, chat = self._user_chat(user_id, chat_id)
         bot_msg = self._bot_messages.get((chat.id, message_id))
@@ -103,14 +131,21 @@ class Injector(World):
         if callback_data not in bot_msg.callback_data:
             raise ValueError(f"message {message_id} has no button with {callback_data!r}")
         qid = str(secrets.randbits(63))
-        self.queries[qid] = CallbackQuery(qid, user_id, chat.id, message_id, callback_data,
-                                          self.clock())
-        self.enqueue("callback_query", {
-            "id": qid, "from": user.json(), "message": dict(bot_msg.json),
-            "chat_instance": str(abs(chat.id) * 7919 + self.bot_id), "data": callback_data})
+        self.queries[qid] = CallbackQuery(
+            qid, user_id, chat.id, message_id, callback_data, self.clock()
+        )
+        self.enqueue(
+            "callback_query",
+            {
+                "id": qid,
+                "from": user.json(),
+                "message": dict(bot_msg.json),
+                "chat_instance": str(abs(chat.id) * 7919 + self.bot_id),
+                "data": callback_data,
+            },
+        )
         return qid
 
     def age_callback_query(self, query_id: str, seconds: float) -> None:
         """Pretend the press happened ``seconds`` earlier (for "query is too old")."""
         self.queries[query_id].created -= seconds
-

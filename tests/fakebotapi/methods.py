@@ -20,10 +20,21 @@ if TYPE_CHECKING:
     from .server import FakeBotApi
 
 MAX_UPLOAD = 50 * 1024 * 1024
-CHAT_ACTIONS = frozenset({
-    "typing", "upload_photo", "record_video", "upload_video", "record_voice", "upload_voice",
-    "upload_document", "choose_sticker", "find_location", "record_video_note",
-    "upload_video_note"})
+CHAT_ACTIONS = frozenset(
+    {
+        "typing",
+        "upload_photo",
+        "record_video",
+        "upload_video",
+        "record_voice",
+        "upload_voice",
+        "upload_document",
+        "choose_sticker",
+        "find_location",
+        "record_video_note",
+        "upload_video_note",
+    }
+)
 
 
 def resolve_chat(api: FakeBotApi, p: Params) -> Chat:
@@ -59,8 +70,9 @@ def flood(api: FakeBotApi, chat: Chat, count_global: bool) -> None:
         raise too_many(retry)
 
 
-def message_text(p: Params, key: str, limit: int, too_long: str,
-                 required: bool) -> tuple[str, list[JSON]]:
+def message_text(
+    p: Params, key: str, limit: int, too_long: str, required: bool
+) -> tuple[str, list[JSON]]:
     raw = p.string(key)
     if not raw:
         if required:
@@ -89,14 +101,18 @@ def inline_markup(p: Params) -> JSON | None:
         raise bad('field "inline_keyboard" of the InlineKeyboardMarkup must be an Array')
     for button in itertools.chain.from_iterable(rows):
         if not isinstance(button, dict) or "text" not in button:
-            raise bad("can't parse inline keyboard button: Text buttons are unallowed in "
-                      "the inline keyboard")
+            raise bad(
+                "can't parse inline keyboard button: Text buttons are unallowed in "
+                "the inline keyboard"
+            )
         data = button.get("callback_data")
         if data is not None and not 1 <= len(str(data).encode("utf-8")) <= 64:
             raise bad(E.BUTTON_DATA_INVALID)
         if len(button) < 2:
-            raise bad("can't parse inline keyboard button: Text buttons are unallowed in "
-                      "the inline keyboard")
+            raise bad(
+                "can't parse inline keyboard button: Text buttons are unallowed in "
+                "the inline keyboard"
+            )
     rows = [r for r in rows if r]
     return {"inline_keyboard": rows} if rows else None
 
@@ -117,8 +133,14 @@ def reply_target(api: FakeBotApi, p: Params, chat: Chat) -> JSON | None:
     return api.reply_snapshot(replied)
 
 
-def deliver(api: FakeBotApi, p: Params, chat: Chat, extra: JSON, method: str,
-            file: StoredFile | None = None) -> JSON:
+def deliver(
+    api: FakeBotApi,
+    p: Params,
+    chat: Chat,
+    extra: JSON,
+    method: str,
+    file: StoredFile | None = None,
+) -> JSON:
     """Common tail of send*: reply lookup, markup, flood control, store."""
     replied = reply_target(api, p, chat)
     markup = inline_markup(p)
@@ -128,7 +150,9 @@ def deliver(api: FakeBotApi, p: Params, chat: Chat, extra: JSON, method: str,
     if markup is not None:
         extra["reply_markup"] = markup
     msg = api.new_message(chat, api.bot_user, extra)
-    api.record_bot_message(msg, method, file)
+    raw = p.obj("reply_markup")
+    client = raw if isinstance(raw, dict) and "inline_keyboard" not in raw else None
+    api.record_bot_message(msg, method, file, client)
     return msg
 
 

@@ -24,9 +24,14 @@ CALLBACK_TTL = 15.0
 
 
 def get_me(api: FakeBotApi, p: Params) -> JSON:
-    return {**api.bot_user, "can_join_groups": True, "can_read_all_group_messages": False,
-            "supports_inline_queries": False, "can_connect_to_business": False,
-            "has_main_web_app": False}
+    return {
+        **api.bot_user,
+        "can_join_groups": True,
+        "can_read_all_group_messages": False,
+        "supports_inline_queries": False,
+        "can_connect_to_business": False,
+        "has_main_web_app": False,
+    }
 
 
 def _confirm(api: FakeBotApi, offset: int | None) -> None:
@@ -89,8 +94,11 @@ def delete_webhook(api: FakeBotApi, p: Params) -> bool:
 
 
 def get_webhook_info(api: FakeBotApi, p: Params) -> JSON:
-    info: JSON = {"url": api.webhook_url, "has_custom_certificate": False,
-                  "pending_update_count": len(api.updates)}
+    info: JSON = {
+        "url": api.webhook_url,
+        "has_custom_certificate": False,
+        "pending_update_count": len(api.updates),
+    }
     if api.webhook_url:
         info["max_connections"] = 40
         if api.allowed_updates != DEFAULT_ALLOWED:
@@ -154,8 +162,12 @@ def answer_callback_query(api: FakeBotApi, p: Params) -> bool:
     if text is not None and len(text) > 200:
         raise bad("MESSAGE_TOO_LONG")
     query.answered = True
-    query.answer = {"text": text, "show_alert": p.flag("show_alert"), "url": p.string("url"),
-                    "cache_time": p.integer("cache_time")}
+    query.answer = {
+        "text": text,
+        "show_alert": p.flag("show_alert"),
+        "url": p.string("url"),
+        "cache_time": p.integer("cache_time"),
+    }
     return True
 
 
@@ -167,37 +179,58 @@ def send_chat_action(api: FakeBotApi, p: Params) -> bool:
     return True
 
 
-
 def get_file(api: FakeBotApi, p: Params) -> JSON:
     stored = api.files.get(p.string("file_id") or "")
     if stored is None:
         raise bad(E.GETFILE_BAD_ID)
     if stored.size > MAX_DOWNLOAD:
         raise bad(E.FILE_TOO_BIG)
-    return {"file_id": stored.file_id, "file_unique_id": stored.file_unique_id,
-            "file_size": stored.size, "file_path": stored.file_path}
+    return {
+        "file_id": stored.file_id,
+        "file_unique_id": stored.file_unique_id,
+        "file_size": stored.size,
+        "file_path": stored.file_path,
+    }
 
 
 def get_chat(api: FakeBotApi, p: Params) -> JSON:
     chat = M.resolve_chat(api, p)
-    return {**chat.json, "accent_color_id": 0, "max_reaction_count": 11,
-            "accepted_gift_types": {"unlimited_gifts": False, "limited_gifts": False,
-                                    "unique_gifts": False, "premium_subscription": False,
-                                    "gifts_from_channels": False}}
+    return {
+        **chat.json,
+        "accent_color_id": 0,
+        "max_reaction_count": 11,
+        "accepted_gift_types": {
+            "unlimited_gifts": False,
+            "limited_gifts": False,
+            "unique_gifts": False,
+            "premium_subscription": False,
+            "gifts_from_channels": False,
+        },
+    }
 
 
 METHODS: dict[str, tuple[str, Handler]] = {
-    name.lower(): (name, fn) for name, fn in {
-        "getMe": get_me, "getUpdates": get_updates, "setWebhook": set_webhook,
-        "deleteWebhook": delete_webhook, "getWebhookInfo": get_webhook_info,
-        "setMyCommands": set_my_commands, "getMyCommands": get_my_commands,
-        "deleteMyCommands": delete_my_commands, "sendMessage": M.send_message,
+    name.lower(): (name, fn)
+    for name, fn in {
+        "getMe": get_me,
+        "getUpdates": get_updates,
+        "setWebhook": set_webhook,
+        "deleteWebhook": delete_webhook,
+        "getWebhookInfo": get_webhook_info,
+        "setMyCommands": set_my_commands,
+        "getMyCommands": get_my_commands,
+        "deleteMyCommands": delete_my_commands,
+        "sendMessage": M.send_message,
         "editMessageText": M.edit_message_text,
         "editMessageCaption": M.edit_message_caption,
         "editMessageReplyMarkup": M.edit_message_reply_markup,
-        "deleteMessage": delete_message, "answerCallbackQuery": answer_callback_query,
-        "sendDocument": M.send_document, "sendPhoto": M.send_photo,
-        "sendChatAction": send_chat_action, "getFile": get_file, "getChat": get_chat,
+        "deleteMessage": delete_message,
+        "answerCallbackQuery": answer_callback_query,
+        "sendDocument": M.send_document,
+        "sendPhoto": M.send_photo,
+        "sendChatAction": send_chat_action,
+        "getFile": get_file,
+        "getChat": get_chat,
     }.items()
 }
 ASYNC_METHODS: frozenset[str] = frozenset({"getupdates"})

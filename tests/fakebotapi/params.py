@@ -86,8 +86,9 @@ async def read_params(request: web.Request) -> Params:
                     continue
                 if part.filename is not None:
                     data = bytes(await part.read())
-                    files[part.name] = Upload(data, part.filename,
-                                              part.headers.get(hdrs.CONTENT_TYPE))
+                    files[part.name] = Upload(
+                        data, part.filename, part.headers.get(hdrs.CONTENT_TYPE)
+                    )
                 else:
                     raw[part.name] = await part.text()
         else:

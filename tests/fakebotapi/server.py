@@ -37,8 +37,12 @@ class Fault:
     seconds: float = 0.0
 
 
-_FAULT_TEXT = {500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable",
-               504: "Gateway Timeout"}
+_FAULT_TEXT = {
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+}
 
 
 def _dump(payload: Any, status: int = 200) -> web.Response:
@@ -69,8 +73,14 @@ class FakeBotApi(Injector):
     (Unix seconds) drives message dates.  Both are injectable so tests never sleep.
     """
 
-    def __init__(self, token: str = DEFAULT_TOKEN, clock: Clock = time.monotonic,
-                 wall: Clock = time.time, limits: bool = False, control: bool = True) -> None:
+    def __init__(
+        self,
+        token: str = DEFAULT_TOKEN,
+        clock: Clock = time.monotonic,
+        wall: Clock = time.time,
+        limits: bool = False,
+        control: bool = True,
+    ) -> None:
         super().__init__(token, clock, wall)
         self.limits = FloodLimits(clock, enabled=limits)
         self.webhook_url = ""
@@ -129,8 +139,7 @@ class FakeBotApi(Injector):
         A client that times out meanwhile does not know whether the call took effect,
         exactly like a real network timeout (the basis for duplicate detection).
         """
-        self.faults.append(Fault("hang", n, method.lower() if method else None,
-                                 seconds=seconds))
+        self.faults.append(Fault("hang", n, method.lower() if method else None, seconds=seconds))
 
     def clear_faults(self) -> None:
         self.faults.clear()
@@ -140,24 +149,36 @@ class FakeBotApi(Injector):
         self.sent_log.clear()
         self.stats_counter.clear()
 
-    def calls(self, method: str | None = None, status: int | None = None,
-              chat_id: int | None = None) -> list[CallRecord]:
+    def calls(
+        self, method: str | None = None, status: int | None = None, chat_id: int | None = None
+    ) -> list[CallRecord]:
         """Filtered view of :attr:`sent_log` for assertions."""
-        return [r for r in self.sent_log if (method is None or r.method == method)
-                and (status is None or r.status == status)
-                and (chat_id is None or r.chat_id == chat_id)]
+        return [
+            r
+            for r in self.sent_log
+            if (method is None or r.method == method)
+            and (status is None or r.status == status)
+            and (chat_id is None or r.chat_id == chat_id)
+        ]
 
     def count(self, method: str | None = None, status: int | None = None) -> int:
         """O(#methods) counter lookup, cheap enough to poll during a benchmark."""
-        return sum(n for (m, s), n in self.stats_counter.items()
-                   if (method is None or m == method) and (status is None or s == status))
+        return sum(
+            n
+            for (m, s), n in self.stats_counter.items()
+            if (method is None or m == method) and (status is None or s == status)
+        )
 
     def stats(self) -> dict[str, Any]:
         by_method: dict[str, dict[str, int]] = {}
         for (m, s), n in self.stats_counter.items():
             by_method.setdefault(m, {})[str(s)] = n
-        return {"calls": by_method, "pending_updates": len(self.updates),
-                "log_length": len(self.sent_log), "limits": self.limits.enabled}
+        return {
+            "calls": by_method,
+            "pending_updates": len(self.updates),
+            "log_length": len(self.sent_log),
+            "limits": self.limits.enabled,
+        }
 
     # ---- HTTP --------------------------------------------------------------------
     def _take_fault(self, method: str) -> Fault | None:
@@ -169,20 +190,33 @@ class FakeBotApi(Injector):
                 return fault
         return None
 
-    def _record(self, t: float, method: str, params: Params | None, status: int,
-                result: Any = None, err: ApiError | None = None) -> None:
+    def _record(
+        self,
+        t: float,
+        method: str,
+        params: Params | None,
+        status: int,
+        result: Any = None,
+        err: ApiError | None = None,
+    ) -> None:
         raw = params.raw if params is not None else {}
         mid = result.get("message_id") if isinstance(result, dict) else None
         text = raw.get("text", raw.get("caption"))
-        self.sent_log.append(CallRecord(
-            t, method, _as_int(raw.get("chat_id")),
-            mid if mid is not None else _mid(raw.get("message_id")),
-            text if isinstance(text, str) or text is None else str(text), status,
-            err.code if err else None, err.description if err else None))
+        self.sent_log.append(
+            CallRecord(
+                t,
+                method,
+                _as_int(raw.get("chat_id")),
+                mid if mid is not None else _mid(raw.get("message_id")),
+                text if isinstance(text, str) or text is None else str(text),
+                status,
+                err.code if err else None,
+                err.description if err else None,
+            )
+        )
         self.stats_counter[(method, status)] += 1
 
-    def _refuse(self, t: float, method: str, params: Params | None,
-                err: ApiError) -> web.Response:
+    def _refuse(self, t: float, method: str, params: Params | None, err: ApiError) -> web.Response:
         self._record(t, method, params, err.code, err=err)
         return _dump(err.payload(), err.code)
 
@@ -222,5 +256,6 @@ class FakeBotApi(Injector):
         stored = self.files_by_path.get(request.match_info["path"])
         if stored is None:
             return _dump(E.NOT_FOUND.payload(), 404)
-        return web.Response(body=stored.data,
-                            content_type=stored.mime_type or "application/octet-stream")
+        return web.Response(
+            body=stored.data, content_type=stored.mime_type or "application/octet-stream"
+        )

@@ -18,13 +18,31 @@ from typing import Any
 from .limits import Clock
 
 JSON = dict[str, Any]
-DEFAULT_ALLOWED = frozenset({
-    "message", "edited_message", "channel_post", "edited_channel_post", "inline_query",
-    "chosen_inline_result", "callback_query", "shipping_query", "pre_checkout_query", "poll",
-    "poll_answer", "my_chat_member", "chat_join_request", "business_connection",
-    "business_message", "edited_business_message", "deleted_business_messages",
-    "message_reaction_count", "purchased_paid_media", "removed_chat_boost", "chat_boost",
-})
+DEFAULT_ALLOWED = frozenset(
+    {
+        "message",
+        "edited_message",
+        "channel_post",
+        "edited_channel_post",
+        "inline_query",
+        "chosen_inline_result",
+        "callback_query",
+        "shipping_query",
+        "pre_checkout_query",
+        "poll",
+        "poll_answer",
+        "my_chat_member",
+        "chat_join_request",
+        "business_connection",
+        "business_message",
+        "edited_business_message",
+        "deleted_business_messages",
+        "message_reaction_count",
+        "purchased_paid_media",
+        "removed_chat_boost",
+        "chat_boost",
+    }
+)
 MAX_DOWNLOAD = 20 * 1024 * 1024
 
 
@@ -87,6 +105,9 @@ class BotMessage:
     file: StoredFile | None = None
     edits: list[JSON] = field(default_factory=list)
     deleted: bool = False
+    # A reply keyboard or force_reply as sent: the recipient's app shows it, but Telegram
+    # does not echo it in the Message.
+    client_markup: JSON | None = None
 
     @property
     def text(self) -> str | None:
@@ -151,14 +172,17 @@ class CallRecord:
 class World:
     """State plus user-side injection helpers; :class:`FakeBotApi` adds HTTP on top."""
 
-    def __init__(self, token: str, clock: Clock = time.monotonic,
-                 wall: Clock = time.time) -> None:
+    def __init__(self, token: str, clock: Clock = time.monotonic, wall: Clock = time.time) -> None:
         self.token = token
         self.clock = clock
         self.wall = wall
         self.bot_id = int(token.split(":", 1)[0]) if token.split(":", 1)[0].isdigit() else 1
-        self.bot_user: JSON = {"id": self.bot_id, "is_bot": True, "first_name": "Fake Bot",
-                               "username": "fake_bot"}
+        self.bot_user: JSON = {
+            "id": self.bot_id,
+            "is_bot": True,
+            "first_name": "Fake Bot",
+            "username": "fake_bot",
+        }
         self.users: dict[int, User] = {}
         self.chats: dict[int, Chat] = {}
         self.chat_by_username: dict[str, Chat] = {}
@@ -179,21 +203,27 @@ class World:
         self._poll_waiter: asyncio.Future[None] | None = None
 
     # ---- ids and files -------------------------------------------------------------
-    def _file(self, data: bytes, kind: str, file_name: str | None = None,
-              mime_type: str | None = None, ext: str = "") -> StoredFile:
+    def _file(
+        self,
+        data: bytes,
+        kind: str,
+        file_name: str | None = None,
+        mime_type: str | None = None,
+        ext: str = "",
+    ) -> StoredFile:
         n = next(self._ids)
         prefix = {"photo": "AgACAgIAAxk", "document": "BQACAgIAAxk"}.get(kind, "CAACAgIAAxk")
         file_id = f"{prefix}{n:07d}{secrets.token_urlsafe(12)}"
         folder = "photos" if kind == "photo" else "documents"
-        stored = StoredFile(file_id, f"AQAD{n:07d}", data, kind, f"{folder}/file_{n}{ext}",
-                            file_name, mime_type)
+        stored = StoredFile(
+            file_id, f"AQAD{n:07d}", data, kind, f"{folder}/file_{n}{ext}", file_name, mime_type
+        )
         self.files[file_id] = stored
         self.files_by_path[stored.file_path] = stored
         return stored
 
     def document_json(self, f: StoredFile) -> JSON:
-        doc: JSON = {"file_id": f.file_id, "file_unique_id": f.file_unique_id,
-                     "file_size": f.size}
+        doc: JSON = {"file_id": f.file_id, "file_unique_id": f.file_unique_id, "file_size": f.size}
         if f.file_name:
             doc["file_name"] = f.file_name
         if f.mime_type:
@@ -208,37 +238,67 @@ class World:
         for side in (90, 320, 800):
             if side < longest:
                 f = self._file(data, "photo", ext=".jpg")  # thumbnails keep full bytes
-                sizes.append({"file_id": f.file_id, "file_unique_id": f.file_unique_id,
-                              "file_size": f.size, "width": width * side // longest,
-                              "height": height * side // longest})
-        sizes.append({"file_id": biggest.file_id, "file_unique_id": biggest.file_unique_id,
-                      "file_size": biggest.size, "width": width, "height": height})
+                sizes.append(
+                    {
+                        "file_id": f.file_id,
+                        "file_unique_id": f.file_unique_id,
+                        "file_size": f.size,
+                        "width": width * side // longest,
+                        "height": height * side // longest,
+                    }
+                )
+        sizes.append(
+            {
+                "file_id": biggest.file_id,
+                "file_unique_id": biggest.file_unique_id,
+                "file_size": biggest.size,
+                "width": width,
+                "height": height,
+            }
+        )
         for size in sizes:
             self.photo_sets[size["file_id"]] = sizes
         return sizes, biggest
 
     # ---- users and chats -----------------------------------------------------------
-    def add_user(self, first_name: str = "Test", user_id: int | None = None,
-                 username: str | None = None, last_name: str | None = None,
-                 language_code: str | None = "de", private_chat: bool = True) -> User:
+    def add_user(
+        self,
+        first_name: str = "Test",
+        user_id: int | None = None,
+        username: str | None = None,
+        last_name: str | None = None,
+        language_code: str | None = "de",
+        private_chat: bool = True,
+    ) -> User:
         """Create a user and (by default) the private chat that exists once they /start."""
         uid = user_id if user_id is not None else 100_000_000 + next(self._ids)
         user = User(uid, first_name, last_name, username, language_code)
         self.users[uid] = user
         if private_chat:
-            cj = {k: v for k, v in user.json().items() if k in
-                  ("id", "first_name", "last_name", "username")}
+            cj = {
+                k: v
+                for k, v in user.json().items()
+                if k in ("id", "first_name", "last_name", "username")
+            }
             cj["type"] = "private"
             self.chats[uid] = Chat(uid, "private", cj, {uid}, user)
         return user
 
-    def add_group(self, title: str, member_ids: list[int] | tuple[int, ...] = (),
-                  supergroup: bool = False, chat_id: int | None = None,
-                  username: str | None = None) -> Chat:
+    def add_group(
+        self,
+        title: str,
+        member_ids: list[int] | tuple[int, ...] = (),
+        supergroup: bool = False,
+        chat_id: int | None = None,
+        username: str | None = None,
+    ) -> Chat:
         """Create a group or supergroup (``-100...`` ids) the bot is a member of."""
         n = next(self._ids)
-        cid = chat_id if chat_id is not None else (
-            -(1_000_000_000_000 + n) if supergroup else -(500_000_000 + n))
+        cid = (
+            chat_id
+            if chat_id is not None
+            else (-(1_000_000_000_000 + n) if supergroup else -(500_000_000 + n))
+        )
         cj: JSON = {"id": cid, "title": title, "type": "supergroup" if supergroup else "group"}
         if username:
             cj["username"] = username
@@ -264,8 +324,12 @@ class World:
         """Allocate a message id in ``chat`` and store the Bot API Message dict."""
         mid = self._next_mid.get(chat.id, 0) + 1
         self._next_mid[chat.id] = mid
-        msg: JSON = {"message_id": mid, "from": sender, "chat": chat.json,
-                     "date": int(self.wall())}
+        msg: JSON = {
+            "message_id": mid,
+            "from": sender,
+            "chat": chat.json,
+            "date": int(self.wall()),
+        }
         msg.update(extra)
         self._messages[(chat.id, mid)] = msg
         return msg
@@ -280,8 +344,12 @@ class World:
         return snap
 
     # ---- the conversation as seen by recipients ------------------------------------
-    def record_bot_message(self, msg: JSON, method: str, file: StoredFile | None) -> None:
-        bm = BotMessage(msg["chat"]["id"], msg["message_id"], msg, method, file)
+    def record_bot_message(
+        self, msg: JSON, method: str, file: StoredFile | None, client_markup: JSON | None = None
+    ) -> None:
+        bm = BotMessage(
+            msg["chat"]["id"], msg["message_id"], msg, method, file, client_markup=client_markup
+        )
         self._bot_messages[(bm.chat_id, bm.message_id)] = bm
         self._conv.setdefault(bm.chat_id, []).append(bm)
 

@@ -15,10 +15,22 @@ from .errors import ApiError, bad
 Entity = dict[str, Any]
 
 _HTML_TAGS = {
-    "b": "bold", "strong": "bold", "i": "italic", "em": "italic", "u": "underline",
-    "ins": "underline", "s": "strikethrough", "strike": "strikethrough",
-    "del": "strikethrough", "tg-spoiler": "spoiler", "span": "spoiler", "a": "text_link",
-    "code": "code", "pre": "pre", "blockquote": "blockquote", "tg-emoji": "custom_emoji",
+    "b": "bold",
+    "strong": "bold",
+    "i": "italic",
+    "em": "italic",
+    "u": "underline",
+    "ins": "underline",
+    "s": "strikethrough",
+    "strike": "strikethrough",
+    "del": "strikethrough",
+    "tg-spoiler": "spoiler",
+    "span": "spoiler",
+    "a": "text_link",
+    "code": "code",
+    "pre": "pre",
+    "blockquote": "blockquote",
+    "tg-emoji": "custom_emoji",
 }
 _HTML_ESC = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
 _ESC_RE = re.compile(r"&(lt|gt|amp|quot|#[0-9]{1,7}|#x[0-9a-fA-F]{1,6});")
@@ -59,7 +71,7 @@ def _parse_html(text: str) -> tuple[str, list[Entity]]:
                 tag, start, attrs = stack.pop()
                 if name and name != tag:
                     raise _fail(
-                        f'Unmatched end tag at byte offset {_boff(text, i)}, expected '
+                        f"Unmatched end tag at byte offset {_boff(text, i)}, expected "
                         f'"</{tag}>", found "</{name}>"'
                     )
                 _html_entity(tag, start, pos16, attrs, entities)
@@ -67,16 +79,15 @@ def _parse_html(text: str) -> tuple[str, list[Entity]]:
                 m = re.match(r"([a-zA-Z][a-zA-Z0-9-]*)", inner)
                 name = m.group(1).lower() if m else ""
                 if name not in _HTML_TAGS:
-                    raise _fail(
-                        f'Unsupported start tag "{name}" at byte offset {_boff(text, i)}'
-                    )
+                    raise _fail(f'Unsupported start tag "{name}" at byte offset {_boff(text, i)}')
                 attrs = {
                     a.group(1).lower(): a.group(2) or a.group(3) or a.group(4) or ""
                     for a in _ATTR_RE.finditer(inner[len(name) :])
                 }
                 if name == "span" and attrs.get("class") != "tg-spoiler":
-                    raise _fail(f'Tag "span" must have class "tg-spoiler" at byte offset '
-                                f"{_boff(text, i)}")
+                    raise _fail(
+                        f'Tag "span" must have class "tg-spoiler" at byte offset {_boff(text, i)}'
+                    )
                 stack.append((name, pos16, attrs))
             i = j + 1
             continue
@@ -99,8 +110,9 @@ def _parse_html(text: str) -> tuple[str, list[Entity]]:
     return "".join(out), entities
 
 
-def _html_entity(tag: str, start: int, end: int, attrs: dict[str, str],
-                 entities: list[Entity]) -> None:
+def _html_entity(
+    tag: str, start: int, end: int, attrs: dict[str, str], entities: list[Entity]
+) -> None:
     if end <= start:
         return
     kind = _HTML_TAGS[tag]
@@ -120,9 +132,15 @@ def _html_entity(tag: str, start: int, end: int, attrs: dict[str, str],
     entities.append(ent)
 
 
-_MD2_MARKS = [("```", "pre", "Pre"), ("__", "underline", "Underline"),
-              ("||", "spoiler", "Spoiler"), ("*", "bold", "Bold"), ("_", "italic", "Italic"),
-              ("~", "strikethrough", "Strikethrough"), ("`", "code", "Code")]
+_MD2_MARKS = [
+    ("```", "pre", "Pre"),
+    ("__", "underline", "Underline"),
+    ("||", "spoiler", "Spoiler"),
+    ("*", "bold", "Bold"),
+    ("_", "italic", "Italic"),
+    ("~", "strikethrough", "Strikethrough"),
+    ("`", "code", "Code"),
+]
 
 
 def _parse_markdown(text: str, v2: bool) -> tuple[str, list[Entity]]:
@@ -169,14 +187,21 @@ def _parse_markdown(text: str, v2: bool) -> tuple[str, list[Entity]]:
             if m:
                 start = link_start[0]
                 if pos16 > start:
-                    entities.append({"offset": start, "length": pos16 - start,
-                                     "type": "text_link", "url": m.group(1)})
+                    entities.append(
+                        {
+                            "offset": start,
+                            "length": pos16 - start,
+                            "type": "text_link",
+                            "url": m.group(1),
+                        }
+                    )
                 link_start = None
                 i += m.end()
                 continue
         if v2 and code_mode is None and ch in _MD2_RESERVED:
-            raise _fail(f"Character '{ch}' is reserved and must be escaped with the "
-                        f"preceding '\\'")
+            raise _fail(
+                f"Character '{ch}' is reserved and must be escaped with the preceding '\\'"
+            )
         out.append(ch)
         pos16 += 2 if ord(ch) > 0xFFFF else 1
         i += 1
@@ -185,13 +210,13 @@ def _parse_markdown(text: str, v2: bool) -> tuple[str, list[Entity]]:
         title = next((m[2] for m in _MD2_MARKS if m[0] == sym), "TextUrl")
         if v2:
             raise _fail(f"Can't find end of {title} entity at byte offset {_boff(text, byte_i)}")
-        raise _fail("Can't find end of the entity starting at byte offset "
-                    f"{_boff(text, byte_i)}")
+        raise _fail(f"Can't find end of the entity starting at byte offset {_boff(text, byte_i)}")
     return "".join(out), entities
 
 
-def parse(text: str, parse_mode: str | None,
-          entities: list[Entity] | None = None) -> tuple[str, list[Entity]]:
+def parse(
+    text: str, parse_mode: str | None, entities: list[Entity] | None = None
+) -> tuple[str, list[Entity]]:
     """Return Telegram's stored (text, entities) for a request's text and parse_mode.
 
     Explicit ``entities`` win over ``parse_mode`` as in the Bot API.  Leading and trailing
