@@ -5,6 +5,7 @@ after a restart (catch-up), sends everything once."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -47,12 +48,13 @@ class PlanScheduler:
         self._interval = interval
         self._on_enqueued = on_enqueued
         self._scheduler: AsyncIOScheduler | None = None
+        self._ticking: asyncio.Future[int] | None = None
 
     def start(self) -> None:
         """Start ticking; the first tick runs at once and catches up on what fell due."""
         scheduler = AsyncIOScheduler(timezone=UTC)
         scheduler.add_job(
-            self.tick,
+            self._run_tick,
             "interval",
             seconds=self._interval.total_seconds(),
             id=TICK_JOB,
@@ -64,9 +66,21 @@ class PlanScheduler:
         scheduler.start()
         self._scheduler = scheduler
 
-    def shutdown(self) -> None:
+    async def stop(self) -> None:
+        """Stop ticking; a tick already under way finishes first (it may be enqueueing)."""
         if self._scheduler is not None and self._scheduler.running:
             self._scheduler.shutdown(wait=False)
+        if self._ticking is not None:
+            await asyncio.shield(self._ticking)
+
+    async def _run_tick(self) -> None:
+        """The job APScheduler runs: one tick at a time, remembered so `stop` can await it."""
+        self._ticking = asyncio.ensure_future(self.tick())
+        try:
+            await asyncio.shield(self._ticking)
+        finally:
+            if self._ticking.done():
+                self._ticking = None
 
     async def tick(self) -> int:
         """Plan what is due now, then set the wake-up for the next due time."""
@@ -99,7 +113,7 @@ class PlanScheduler:
         # The injected clock may differ from the wall clock APScheduler uses: convert the gap.
         gap = max(timedelta(0), when - self._clock.now())
         self._scheduler.add_job(
-            self.tick,
+            self._run_tick,
             "date",
             run_date=datetime.now(UTC) + gap,
             id=WAKE_JOB,

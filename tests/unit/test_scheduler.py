@@ -131,7 +131,7 @@ async def test_start_ticks_at_once_and_sets_a_wake_up_for_the_next_due_time(
         gap = wake.next_run_time - datetime.now(UTC)
         assert timedelta(seconds=18) < gap <= timedelta(seconds=20)
     finally:
-        scheduler.shutdown()
+        await scheduler.stop()
 
 
 async def test_the_wake_up_job_runs_a_tick(clock: FakeClock) -> None:
@@ -146,7 +146,7 @@ async def test_the_wake_up_job_runs_a_tick(clock: FakeClock) -> None:
             await asyncio.sleep(0.01)
         assert len(planner.planned_at) == 2  # the start tick, then the wake-up
     finally:
-        scheduler.shutdown()
+        await scheduler.stop()
 
 
 async def test_no_wake_up_when_the_next_due_time_is_beyond_the_interval(
@@ -168,4 +168,4 @@ async def test_no_wake_up_when_the_next_due_time_is_beyond_the_interval(
         await scheduler.tick()
         assert scheduler._scheduler.get_job(WAKE_JOB) is not None
     finally:
-        scheduler.shutdown()
+        await scheduler.stop()
