@@ -102,7 +102,7 @@ async def serve(app: App, settings: Settings) -> int:
             channels_stop.set()
             await asyncio.gather(*tasks)
     finally:
-        scheduler.shutdown()
+        await scheduler.stop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)
     logger.info("stopped")
