@@ -5,7 +5,13 @@ STAMP   := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 LOCALES := handlers/locales
 CONFIG  ?= $(if $(wildcard config.toml),config.toml,config.example.toml)
 
-.PHONY: run shell test lint i18n catalogs bench clean
+.PHONY: run shell test lint i18n catalogs bench clean synapse
+
+# Synapse for the Matrix end-to-end tests, in a virtualenv of its own so that its pinned
+# dependencies never meet the bot's (tests/synapse.py starts it).
+SYNAPSE_VENV    := .venv-synapse
+SYNAPSE_VERSION := 1.163.*
+SYNAPSE_STAMP   := $(SYNAPSE_VENV)/.installed-$(subst *,x,$(SYNAPSE_VERSION))
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -17,13 +23,22 @@ $(STAMP): pyproject.toml
 catalogs: $(STAMP)
 	$(VENV)/bin/pybabel compile --use-fuzzy --domain mitreden --directory $(LOCALES) --statistics 2>&1 | grep -v '^compiling' || true
 
+$(SYNAPSE_STAMP):
+	test -x $(SYNAPSE_VENV)/bin/python || python3 -m venv $(SYNAPSE_VENV)
+	$(SYNAPSE_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(SYNAPSE_VENV)/bin/python -m pip install --quiet "matrix-synapse==$(SYNAPSE_VERSION)"
+	rm -f $(SYNAPSE_VENV)/.installed-*
+	touch $@
+
+synapse: $(SYNAPSE_STAMP)
+
 run: catalogs
 	$(VENV)/bin/mitreden --config $(CONFIG) run
 
 shell: catalogs
 	$(VENV)/bin/mitreden --config $(CONFIG) shell
 
-test: catalogs
+test: catalogs synapse
 	$(PY) -m pytest -q
 
 lint: $(STAMP)
@@ -39,4 +54,4 @@ i18n: $(STAMP)
 	$(MAKE) catalogs
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SYNAPSE_VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -14,6 +14,8 @@ from bot.serial import KeyedSerializer
 from handlers.clock import Clock
 from handlers.context import Deps, HandlerSettings
 from handlers.deadlines import DigestPlanner, EscalationPlanner
+from handlers.event_planner import EventPlanner
+from handlers.event_texts import calendar_file
 from handlers.i18n import Catalogues
 from handlers.messages import Attachment, Incoming, Reply, reply_from_payload
 from handlers.retention import RetentionPlanner
@@ -81,7 +83,21 @@ class App:
         files = tuple(
             Attachment(a.kind, a.file_name, a.mime_type, a.data, stored_id=a.id) for a in stored
         )
-        return reply_from_payload(payload, files)
+        return reply_from_payload(payload, files + await self._event_files(payload))
+
+    async def _event_files(self, payload: dict[str, Any]) -> tuple[Attachment, ...]:
+        """Event documents by their stored id, and the event's calendar file."""
+        ids = [int(i) for i in payload.get("event_files", [])]
+        documents = await self.store.events.get_documents(ids) if ids else []
+        files = [
+            Attachment("document", d.file_name, d.mime_type, d.data, stored_id=d.id)
+            for d in documents
+        ]
+        if payload.get("event_ics") is not None:
+            event = await self.store.events.get_event(int(payload["event_ics"]))
+            if event is not None:
+                files.append(calendar_file(event))
+        return tuple(files)
 
     async def mark_unreachable(self, platform: str, chat_id: str) -> None:
         """The chat blocked the bot or is gone: stop writing to the contacts behind it."""
@@ -164,6 +180,7 @@ async def build_app(
         EscalationPlanner(deps),
         DigestPlanner(deps),
         RetentionPlanner(deps),
+        EventPlanner(deps),
     ]
     return App(
         settings=settings,

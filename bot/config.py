@@ -94,6 +94,9 @@ class MatrixSettings:
     access_token: str = ""
     device_id: str = "MITREDEN"
     store_dir: str = "var/matrix"
+    max_download_bytes: int = 20_000_000
+    broadcast_per_second: int = 10
+    room_per_minute: int = 30
 
 
 @dataclass(frozen=True)

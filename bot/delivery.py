@@ -20,7 +20,14 @@ from datetime import timedelta
 from typing import Any
 
 from bot.ratelimit import ChatLimits
-from bot.sending import ProactiveSender, RateLimited, Rejected, TemporaryFailure, Unreachable
+from bot.sending import (
+    ProactiveSender,
+    RateLimited,
+    Rejected,
+    TemporaryFailure,
+    Unreachable,
+    idempotency_key,
+)
 from handlers.clock import Clock
 from handlers.messages import Reply, reply_from_payload
 from storage.models import OutboxMessage
@@ -226,6 +233,7 @@ class Delivery:
             return
         try:
             reply = await self._resolve(row.payload)
+            idempotency_key.set(row.idempotency_key)  # this worker task's own context
             message_id = await sender.send_once(row.chat_id, reply, is_group=row.is_group)
         except RateLimited as error:
             self.stats.rate_limited += 1

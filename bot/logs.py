@@ -35,7 +35,16 @@ def configure_logging(level: str = "INFO", fmt: str = "text") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     # httpx logs every request at INFO, and the URL holds the bot token.
-    for noisy in ("httpx", "httpcore", "apscheduler", "aiosqlite", "alembic.runtime.migration"):
+    # nio and its key store (peewee) would log events and keys at DEBUG.
+    for noisy in (
+        "httpx",
+        "httpcore",
+        "apscheduler",
+        "aiosqlite",
+        "alembic.runtime.migration",
+        "nio",
+        "peewee",
+    ):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

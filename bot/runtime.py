@@ -14,6 +14,7 @@ from bot.config import Settings
 from bot.console import ConsoleChannel
 from bot.delivery import Delivery, DeliveryPolicy
 from bot.logs import redact
+from bot.matrix import MatrixChannel
 from bot.ratelimit import ChatLimits
 from bot.scheduler import PlanScheduler
 from bot.sending import ProactiveSender
@@ -46,6 +47,16 @@ def telegram_limits(settings: Settings) -> ChatLimits:
     )
 
 
+def matrix_limits(settings: Settings) -> ChatLimits:
+    matrix = settings.matrix
+    return ChatLimits(
+        per_second=matrix.broadcast_per_second,
+        private_interval=60.0 / matrix.room_per_minute,
+        group_per_minute=matrix.room_per_minute,
+        clock=time.monotonic,
+    )
+
+
 async def serve(app: App, settings: Settings) -> int:
     """Run until SIGTERM/SIGINT: finish the sends in flight, then stop cleanly.
 
@@ -68,6 +79,12 @@ async def serve(app: App, settings: Settings) -> int:
         telegram = TelegramChannel(settings.telegram, app, limits=limits[Platform.TELEGRAM])
         senders[Platform.TELEGRAM] = TelegramOutgoing(telegram.application.bot)
         tasks.append(asyncio.create_task(telegram.run(channels_stop), name="telegram"))
+    if settings.matrix.homeserver:
+        redact(settings.matrix.password, settings.matrix.access_token)
+        limits[Platform.MATRIX] = matrix_limits(settings)
+        matrix = MatrixChannel(settings.matrix, app)
+        senders[Platform.MATRIX] = matrix.sender
+        tasks.append(asyncio.create_task(matrix.run(channels_stop), name="matrix"))
     if not tasks:
         logger.info("no Telegram or Matrix credentials configured: console channel")
         console = ConsoleChannel(app.handle, settings.console.user)

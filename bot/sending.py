@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from typing import Protocol
 
 from handlers.messages import Reply
+
+# The idempotency key of the outbox row being sent, set by the delivery loop around
+# `send_once`: a channel whose platform deduplicates by transaction id (Matrix) derives a
+# stable one from it, so a send repeated after a crash or a timeout arrives only once.
+idempotency_key: ContextVar[str | None] = ContextVar("idempotency_key", default=None)
 
 
 class SendError(Exception):

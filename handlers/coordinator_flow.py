@@ -158,7 +158,8 @@ class CoordinatorFlow:
         working group's chats."""
         items = self._deps.store.items
         item = await items.get_item(reference)
-        if item is None or item.contact_id != turn.contact_id:
+        mine = await self._deps.store.links.list_linked_ids(turn.contact_id)
+        if item is None or item.contact_id not in mine:
             return [
                 Reply(
                     turn._(

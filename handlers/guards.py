@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from handlers.context import HandlerSettings, Turn
-from handlers.messages import FILE_TOO_LARGE, Reply
+from handlers.messages import FILE_TOO_LARGE, UNDECRYPTABLE, Reply
 
 
 def flood_warning(turn: Turn) -> Reply:
@@ -40,6 +40,13 @@ def check_message(turn: Turn, settings: HandlerSettings) -> Reply | None:
                 "Diese Datei ist zu groß. Ich kann Dateien bis {limit} MB annehmen. Es wurde "
                 "nichts gespeichert."
             ).format(limit=f"{limit:g}")
+        )
+    if incoming.unsupported == UNDECRYPTABLE:
+        return Reply(
+            turn._(
+                "Ihre verschlüsselte Nachricht konnte ich nicht lesen. Bitte schicken Sie sie "
+                "noch einmal."
+            )
         )
     if incoming.unsupported is not None:
         return Reply(

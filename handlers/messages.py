@@ -47,6 +47,8 @@ class Attachment:
 
 # `Incoming.unsupported` for a file over the configured size limit (not downloaded).
 FILE_TOO_LARGE = "file_too_large"
+# `Incoming.unsupported` for an encrypted message the bot could not decrypt (Matrix).
+UNDECRYPTABLE = "undecryptable"
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,9 @@ from handlers.context import Deps, Turn
 from handlers.coordinator import PAGE_PAYLOAD, CoordinatorCommands
 from handlers.coordinator_flow import FLOW as COORDINATOR_FLOW
 from handlers.coordinator_flow import CoordinatorFlow
+from handlers.event_admin import EventAdminCommands
+from handlers.events import FLOW as EVENT_FLOW
+from handlers.events import EventHandlers, events_help, is_event_button
 from handlers.flood import FloodGuard, Verdict
 from handlers.guards import (
     check_length,
@@ -24,6 +27,7 @@ from handlers.guards import (
 )
 from handlers.intake import FLOW as FEEDBACK_FLOW
 from handlers.intake import FeedbackFlow
+from handlers.link import LinkHandlers
 from handlers.messages import Incoming, Reply
 from handlers.notify import ITEM_PAYLOAD
 from handlers.privacy import FLOW as FORGET_FLOW
@@ -57,10 +61,14 @@ class Router:
         self.coordinators = CoordinatorCommands(deps)
         self.coordination = CoordinatorFlow(deps, self.coordinators)
         self.privacy = PrivacyHandlers(deps)
+        self.links = LinkHandlers(deps)
+        self.events = EventHandlers(deps)
+        self.event_admin = EventAdminCommands(deps)
         self.flows: dict[str, ChoiceFlow] = {
             FEEDBACK_FLOW: self.feedback,
             ANNOUNCEMENT_FLOW: self.announcements,
             FORGET_FLOW: self.privacy,
+            EVENT_FLOW: self.events,
         }
         c = self.coordinators
         self.commands: dict[str, Command] = {
@@ -72,6 +80,7 @@ class Router:
             "forget": self.privacy.forget,
             "stop": self.privacy.stop,
             "cancel": self.account.cancel,
+            "link": self.links.link,
             "feedback": self._feedback_command,
             "status": self.status.status,
             "mine": self.status.mine,
@@ -84,7 +93,15 @@ class Router:
             "state": c.state,
             "note": c.note,
             "stats": c.stats,
+            "events": self._events_command,
+            "myevents": self.events.myevents,
+            "docs": self.events.docs,
+            "subscribe": self.events.subscribe,
+            "unsubscribe": self.events.unsubscribe,
+            "registrations": self.event_admin.registrations,
+            "postpone": self.event_admin.postpone,
         }
+        self.commands["help"] = self._help
 
     async def dispatch(self, incoming: Incoming) -> list[Reply]:
         """Answer one update; the state it changes is committed before this returns."""
@@ -153,7 +170,17 @@ class Router:
         text = turn.incoming.text.strip().partition(" ")[2].strip()
         return await self.feedback.start(turn, text)
 
+    async def _events_command(self, turn: Turn) -> list[Reply]:
+        return [*await self.events.events(turn), *await self.event_admin.overview(turn)]
+
+    async def _help(self, turn: Turn) -> list[Reply]:
+        first, *rest = await self.account.help(turn)
+        text = f"{first.text}\n\n{events_help(turn)}"
+        return [Reply(text, first.choices, choice_columns=first.choice_columns), *rest]
+
     async def _button(self, turn: Turn, payload: str) -> list[Reply]:
+        if is_event_button(payload):
+            return await self.events.on_button(turn, payload)
         if payload.startswith(LANGUAGE_PAYLOAD):
             return await self.account.on_language_choice(turn, payload[len(LANGUAGE_PAYLOAD) :])
         if payload.startswith(ITEM_PAYLOAD):
@@ -189,6 +216,8 @@ class Router:
             return answered
         if incoming.is_group:
             return []
+        if state is not None and state.flow == EVENT_FLOW:
+            return await self.events.on_message(turn, state)
         if state is not None and state.flow == ANNOUNCEMENT_FLOW:
             return await self.announcements.on_message(turn, state)
         return await self.feedback.on_message(turn, state)

@@ -10,6 +10,7 @@ from sqlmodel import Session, col, select
 
 from storage.conversations import current_state
 from storage.db import Database
+from storage.links import linked_ids_query
 from storage.models import Contact, ConversationState, OutboxMessage, OutboxState
 from storage.outbox import WAITING
 from storage.upsert import insert_for
@@ -67,7 +68,9 @@ class ContactStore:
     async def set_language(self, contact_id: int, language: str) -> None:
         async with self._db.session() as session:
             await session.execute(
-                update(Contact).where(col(Contact.id) == contact_id).values(language=language)
+                update(Contact)
+                .where(col(Contact.id).in_(linked_ids_query(contact_id)))
+                .values(language=language)
             )
 
     async def set_unreachable(self, platform: str, chat_id: str, now: datetime) -> int:
@@ -114,6 +117,13 @@ class ContactStore:
     async def set_consent(self, contact_id: int, now: datetime) -> None:
         """The contact agreed to the privacy notice (before their first item is stored)."""
         statement = update(Contact).where(col(Contact.id) == contact_id).values(consent_at=now)
+        await self._db.run(lambda session: session.execute(statement))
+
+    async def set_subscribed(self, contact_id: int, subscribed: bool) -> None:
+        """`/subscribe` or `/unsubscribe`: invitations to events."""
+        statement = (
+            update(Contact).where(col(Contact.id) == contact_id).values(subscribed=subscribed)
+        )
         await self._db.run(lambda session: session.execute(statement))
 
     async def set_stopped(self, contact_id: int, now: datetime | None) -> int:
@@ -163,6 +173,7 @@ def _get_or_add(session: Session, key: ContactKey, now: datetime) -> tuple[Conta
         return session.exec(by_key).one(), new_id is not None
     if (
         now - contact.last_seen_at >= LAST_SEEN_RESOLUTION
+        or contact.person_id is not None  # linked: the platform used last gets the news
         or (key.chat_id and contact.chat_id != key.chat_id)
         or contact.blocked_at is not None
         or (key.display_name and contact.display_name != key.display_name)

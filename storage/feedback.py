@@ -14,6 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from storage.conversations import end_flow
 from storage.db import Database
 from storage.groups import route_field
+from storage.links import linked_ids_query
 from storage.models import (
     Attachment,
     ConversationState,
@@ -167,7 +168,10 @@ class FeedbackStore:
         self, contact_id: int, *, reference: str | None = None, limit: int
     ) -> list[ItemSummary]:
         async with self._db.session() as session:
-            query = select(FeedbackItem).where(FeedbackItem.contact_id == contact_id)
+            # A resident's items from every platform linked to this contact (/link).
+            query = select(FeedbackItem).where(
+                col(FeedbackItem.contact_id).in_(linked_ids_query(contact_id))
+            )
             if reference is not None:
                 query = query.where(FeedbackItem.reference == reference)
             query = query.order_by(col(FeedbackItem.id).desc()).limit(limit)

@@ -13,6 +13,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.db import Database
+from storage.links import LinkStore
 from storage.models import (
     OPEN_STATES,
     Attachment,
@@ -79,10 +80,10 @@ class ItemStore:
             return (await session.exec(query)).first()
 
     async def get_author(self, item: FeedbackItem) -> Contact | None:
+        """The item's author; of linked contacts (/link), the one seen last and reachable."""
         if item.contact_id is None:
             return None
-        async with self._db.session() as session:
-            return await session.get(Contact, item.contact_id)
+        return await LinkStore(self._db).get_current_contact(item.contact_id)
 
     async def get_attachments(self, attachment_ids: Sequence[int]) -> list[Attachment]:
         """Stored files by id, in the order asked for (missing ones left out)."""

@@ -19,6 +19,7 @@ from storage.models import (
     ItemEvent,
     ItemState,
     OutboxMessage,
+    Registration,
 )
 
 FINISHED = (ItemState.IMPLEMENTED, ItemState.DECLINED, ItemState.CLOSED)
@@ -66,7 +67,11 @@ class PrivacyStore:
                     }
                 )
             state = session.get(ConversationState, contact_id)
+            registrations = session.exec(
+                select(Registration).where(Registration.contact_id == contact_id)
+            ).all()
             return {
+                "registrations": [_plain(r, exclude={"contact_id"}) for r in registrations],
                 "contact": _plain(contact),
                 "feedback": exported,
                 "conversation": _plain(state) if state is not None else None,
@@ -163,6 +168,9 @@ def _erase(session: Session, contact_ids: list[int], keep_items_anonymous: bool)
     else:
         session.execute(delete(ItemEvent).where(col(ItemEvent.item_id).in_(item_ids)))
         session.execute(delete(FeedbackItem).where(col(FeedbackItem.contact_id).in_(contact_ids)))
+    # Registrations go with the person; a place they held is not handed on here (a
+    # forgotten resident cannot be asked), the waitlist moves up at the next cancellation.
+    session.execute(delete(Registration).where(col(Registration.contact_id).in_(contact_ids)))
     session.execute(
         delete(ConversationState).where(col(ConversationState.contact_id).in_(contact_ids))
     )

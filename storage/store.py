@@ -7,12 +7,15 @@ from dataclasses import dataclass
 from storage.contacts import ContactStore
 from storage.conversations import ConversationStore
 from storage.db import Database
+from storage.events import EventStore
 from storage.feedback import FeedbackStore
 from storage.groups import GroupStore
 from storage.items import ItemStore
+from storage.links import LinkStore
 from storage.membership import MembershipStore
 from storage.outbox import OutboxStore
 from storage.privacy import PrivacyStore
+from storage.registrations import RegistrationStore
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,9 @@ class Store:
     items: ItemStore
     membership: MembershipStore
     privacy: PrivacyStore
+    events: EventStore
+    registrations: RegistrationStore
+    links: LinkStore
 
     @classmethod
     def over(cls, db: Database) -> Store:
@@ -39,4 +45,7 @@ class Store:
             items=ItemStore(db),
             membership=MembershipStore(db),
             privacy=PrivacyStore(db),
+            events=EventStore(db),
+            registrations=RegistrationStore(db),
+            links=LinkStore(db),
         )

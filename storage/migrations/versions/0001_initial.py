@@ -1,4 +1,4 @@
-"""contacts, groups, feedback items, conversations and outbox
+"""contacts, groups, feedback items, conversations, outbox and events
 
 Revision ID: 0001
 Revises:
@@ -35,8 +35,36 @@ def upgrade() -> None:
         sa.Column("stopped_at", storage.types.UTCDateTime(), nullable=True),
         sa.Column("created_at", storage.types.UTCDateTime(), nullable=False),
         sa.Column("last_seen_at", storage.types.UTCDateTime(), nullable=False),
+        sa.Column("person_id", sa.Integer(), nullable=True),
+        sa.Column("link_code", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=True),
+        sa.Column("link_code_expires_at", storage.types.UTCDateTime(), nullable=True),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("platform", "user_id", name="uq_contact_platform_user"),
+    )
+    with op.batch_alter_table("contact", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_contact_link_code"), ["link_code"], unique=False)
+        batch_op.create_index(batch_op.f("ix_contact_person_id"), ["person_id"], unique=False)
+
+    op.create_table(
+        "event",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("slug", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("title", sqlmodel.sql.sqltypes.AutoString(length=255), nullable=False),
+        sa.Column("description", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("place", sqlmodel.sql.sqltypes.AutoString(length=255), nullable=False),
+        sa.Column("starts_at", storage.types.UTCDateTime(), nullable=False),
+        sa.Column("ends_at", storage.types.UTCDateTime(), nullable=False),
+        sa.Column("registration_opens_at", storage.types.UTCDateTime(), nullable=False),
+        sa.Column("registration_deadline", storage.types.UTCDateTime(), nullable=False),
+        sa.Column("capacity", sa.Integer(), nullable=True),
+        sa.Column("documents_lead_days", sa.Integer(), nullable=False),
+        sa.Column("state", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.Column("schedule_version", sa.Integer(), nullable=False),
+        sa.Column("reason", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+        sa.Column("created_at", storage.types.UTCDateTime(), nullable=False),
+        sa.Column("updated_at", storage.types.UTCDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("slug"),
     )
     op.create_table(
         "field_of_action",
@@ -93,6 +121,40 @@ def upgrade() -> None:
     with op.batch_alter_table("coordinator", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_coordinator_group_key"), ["group_key"], unique=False)
 
+    op.create_table(
+        "event_document",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("event_id", sa.Integer(), nullable=False),
+        sa.Column("title", sqlmodel.sql.sqltypes.AutoString(length=255), nullable=False),
+        sa.Column("file_name", sqlmodel.sql.sqltypes.AutoString(length=255), nullable=False),
+        sa.Column("mime_type", sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
+        sa.Column("size", sa.Integer(), nullable=False),
+        sa.Column("sha256", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("data", sa.LargeBinary(), nullable=False),
+        sa.Column("created_at", storage.types.UTCDateTime(), nullable=False),
+        sa.Column("updated_at", storage.types.UTCDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["event_id"],
+            ["event.id"],
+        ),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("event_document", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_event_document_event_id"), ["event_id"], unique=False)
+
+    op.create_table(
+        "event_stage",
+        sa.Column("event_id", sa.Integer(), nullable=False),
+        sa.Column("stage", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("done_at", storage.types.UTCDateTime(), nullable=False),
+        sa.Column("messages", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["event_id"],
+            ["event.id"],
+        ),
+        sa.PrimaryKeyConstraint("event_id", "stage"),
+    )
     op.create_table(
         "feedback_item",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -224,6 +286,24 @@ def upgrade() -> None:
         batch_op.create_index("ix_outbox_state_due", ["state", "due_at"], unique=False)
 
     op.create_table(
+        "workshop",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("event_id", sa.Integer(), nullable=False),
+        sa.Column("title", sqlmodel.sql.sqltypes.AutoString(length=255), nullable=False),
+        sa.Column("field_key", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+        sa.Column("capacity", sa.Integer(), nullable=True),
+        sa.Column("starts_at", storage.types.UTCDateTime(), nullable=True),
+        sa.Column("position", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["event_id"],
+            ["event.id"],
+        ),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("workshop", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_workshop_event_id"), ["event_id"], unique=False)
+
+    op.create_table(
         "attachment",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("item_id", sa.Integer(), nullable=True),
@@ -269,11 +349,54 @@ def upgrade() -> None:
     with op.batch_alter_table("item_event", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_item_event_item_id"), ["item_id"], unique=False)
 
+    op.create_table(
+        "registration",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("event_id", sa.Integer(), nullable=False),
+        sa.Column("contact_id", sa.Integer(), nullable=False),
+        sa.Column("workshop_id", sa.Integer(), nullable=True),
+        sa.Column("state", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.Column("code", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.Column("created_at", storage.types.UTCDateTime(), nullable=False),
+        sa.Column("updated_at", storage.types.UTCDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["contact_id"],
+            ["contact.id"],
+        ),
+        sa.ForeignKeyConstraint(
+            ["event_id"],
+            ["event.id"],
+        ),
+        sa.ForeignKeyConstraint(
+            ["workshop_id"],
+            ["workshop.id"],
+        ),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("event_id", "code", name="uq_registration_code"),
+        sa.UniqueConstraint("event_id", "contact_id", name="uq_registration_contact"),
+    )
+    with op.batch_alter_table("registration", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_registration_contact_id"), ["contact_id"], unique=False
+        )
+        batch_op.create_index(
+            "ix_registration_event_state", ["event_id", "state", "id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_registration_workshop_id"), ["workshop_id"], unique=False
+        )
+
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table("registration", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_registration_workshop_id"))
+        batch_op.drop_index("ix_registration_event_state")
+        batch_op.drop_index(batch_op.f("ix_registration_contact_id"))
+
+    op.drop_table("registration")
     with op.batch_alter_table("item_event", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_item_event_item_id"))
 
@@ -283,6 +406,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_attachment_contact_id"))
 
     op.drop_table("attachment")
+    with op.batch_alter_table("workshop", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_workshop_event_id"))
+
+    op.drop_table("workshop")
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.drop_index("ix_outbox_state_due")
         batch_op.drop_index("ix_outbox_sent_message")
@@ -318,6 +445,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_feedback_item_contact_id"))
 
     op.drop_table("feedback_item")
+    op.drop_table("event_stage")
+    with op.batch_alter_table("event_document", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_event_document_event_id"))
+
+    op.drop_table("event_document")
     with op.batch_alter_table("coordinator", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_coordinator_group_key"))
 
@@ -326,5 +458,10 @@ def downgrade() -> None:
     op.drop_table("working_group")
     op.drop_table("reference_counter")
     op.drop_table("field_of_action")
+    op.drop_table("event")
+    with op.batch_alter_table("contact", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_contact_person_id"))
+        batch_op.drop_index(batch_op.f("ix_contact_link_code"))
+
     op.drop_table("contact")
     # ### end Alembic commands ###

@@ -1,0 +1,263 @@
+"""The real bot on a real Synapse, residents and coordinators driven by matrix-nio clients.
+
+Synapse starts once per session (tests/synapse.py). Each test registers its own bot and
+people, so tests do not see each other's rooms; `start_bot()` runs the Matrix channel and a
+`Delivery` beside it, as `bot.runtime.serve` does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from nio import (
+    AsyncClient,
+    AsyncClientConfig,
+    LoginResponse,
+    RoomCreateResponse,
+    RoomMessage,
+    RoomSendResponse,
+)
+
+from bot.app import App, build_app
+from bot.config import Settings
+from bot.delivery import Delivery, DeliveryPolicy
+from bot.matrix import MatrixChannel
+from bot.runtime import matrix_limits
+from handlers.messages import Platform
+from storage.db import Database
+from tests.synapse import Registered, Synapse, SynapseNotFound, find_python
+
+WAIT_SECONDS = 20.0
+ENCRYPTION = {
+    "type": "m.room.encryption",
+    "state_key": "",
+    "content": {"algorithm": "m.megolm.v1.aes-sha2"},
+}
+_names = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def synapse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synapse]:
+    try:
+        python = find_python()
+    except SynapseNotFound as error:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must run the Matrix tests: {error}")
+        pytest.skip(str(error))
+    server = Synapse(tmp_path_factory.mktemp("synapse"), python)
+    server.start()
+    server.admin = server.register("admin", admin=True)  # type: ignore[attr-defined]
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+async def until(condition: Callable[[], Any], what: str, within: float = WAIT_SECONDS) -> Any:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while True:
+        value = condition()
+        if value:
+            return value
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out after {within}s waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+@dataclass
+class Person:
+    """A resident or coordinator in Element's place: a nio client that syncs in the back."""
+
+    account: Registered
+    client: AsyncClient
+    received: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+    task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        login = await self.client.login(self.account.password, device_name="test")
+        assert isinstance(login, LoginResponse), login
+        self.client.add_event_callback(self._on_message, RoomMessage)
+        self.task = asyncio.create_task(self.client.sync_forever(timeout=1000, full_state=True))
+
+    async def _on_message(self, room: Any, event: RoomMessage) -> None:
+        if event.sender != self.client.user_id:
+            self.received.append((room.room_id, event.event_id, event.source["content"]))
+
+    async def direct_chat(self, bot_id: str, *, encrypted: bool) -> str:
+        """Start a direct chat with the bot (as Element does) and wait until it joined."""
+        created = await self.client.room_create(
+            is_direct=True, invite=[bot_id], initial_state=[ENCRYPTION] if encrypted else []
+        )
+        assert isinstance(created, RoomCreateResponse), created
+        await self.until_member(created.room_id, bot_id)
+        return created.room_id
+
+    async def group_room(self, invite: list[str]) -> str:
+        created = await self.client.room_create(name="UAG", invite=invite)
+        assert isinstance(created, RoomCreateResponse), created
+        return created.room_id
+
+    async def until_member(self, room_id: str, user_id: str) -> None:
+        def joined() -> bool:
+            room = self.client.rooms.get(room_id)
+            return room is not None and user_id in room.users and user_id not in room.invited_users
+
+        await until(joined, f"{user_id} in {room_id}")
+
+    async def say(self, room_id: str, text: str, reply_to: str | None = None) -> str:
+        content: dict[str, Any] = {"msgtype": "m.text", "body": text}
+        if reply_to:
+            content["m.relates_to"] = {"m.in_reply_to": {"event_id": reply_to}}
+        sent = await self.client.room_send(
+            room_id, "m.room.message", content, ignore_unverified_devices=True
+        )
+        assert isinstance(sent, RoomSendResponse), sent
+        return str(sent.event_id)
+
+    def bodies(self, room_id: str) -> list[str]:
+        return [c.get("body", "") for r, _, c in self.received if r == room_id]
+
+    async def answer(self, room_id: str, contains: str, after: int = 0) -> str:
+        """The first message (from position `after`) in the room that contains `contains`."""
+
+        def found() -> str | None:
+            return next((b for b in self.bodies(room_id)[after:] if contains in b), None)
+
+        return str(await until(found, f"{contains!r} in {room_id}: {self.bodies(room_id)}"))
+
+    def event_with(self, room_id: str, contains: str) -> str:
+        return next(e for r, e, c in self.received if r == room_id and contains in c["body"])
+
+    async def stop(self) -> None:
+        if self.task is not None:
+            self.client.stop_sync_forever()
+            self.task.cancel()
+            await asyncio.gather(self.task, return_exceptions=True)
+        await self.client.close()
+
+
+@dataclass
+class MatrixBot:
+    app: App
+    channel: MatrixChannel
+    account: Registered
+    stop: asyncio.Event
+    tasks: list[asyncio.Task[None]]
+
+    async def shut(self) -> None:
+        self.stop.set()
+        await asyncio.wait_for(asyncio.gather(*self.tasks), 20)
+        await self.app.close()
+
+
+@dataclass
+class Lab:
+    synapse: Synapse
+    tmp: Path
+    settings: Settings
+    people: list[Person] = field(default_factory=list)
+    bots: list[MatrixBot] = field(default_factory=list)
+
+    def register(self, prefix: str) -> Registered:
+        return self.synapse.register(f"{prefix}{next(_names)}")
+
+    async def person(self, prefix: str) -> Person:
+        account = self.register(prefix)
+        store = self.tmp / f"store-{account.user_id}"
+        store.mkdir()
+        client = AsyncClient(
+            self.synapse.url,
+            account.user_id,
+            store_path=str(store),
+            config=AsyncClientConfig(encryption_enabled=True, store_sync_tokens=True),
+        )
+        person = Person(account, client)
+        await person.start()
+        self.people.append(person)
+        return person
+
+    def bot_account(self) -> Registered:
+        account = self.register("bot")
+        admin = self.synapse.admin  # type: ignore[attr-defined]
+        self.synapse.exempt_from_rate_limits(admin.access_token, account.user_id)
+        return account
+
+    async def start_bot(
+        self,
+        account: Registered | None = None,
+        *,
+        groups: dict[str, str] | None = None,
+        coordinators: dict[str, str] | None = None,
+    ) -> MatrixBot:
+        """The bot as `mitreden run` wires it; `groups` maps group keys to their rooms,
+        `coordinators` group keys to a coordinator's user id."""
+        account = account or self.bot_account()
+        matrix = replace(
+            self.settings.matrix,
+            homeserver=self.synapse.url,
+            user_id=account.user_id,
+            password=account.password,
+            store_dir=str(self.tmp / f"bot-{account.user_id}"),
+        )
+        chats = {key: (f"matrix:{room}",) for key, room in (groups or {}).items()}
+        settings = replace(
+            self.settings,
+            matrix=matrix,
+            groups=tuple(
+                replace(
+                    g,
+                    chats=chats.get(g.key, g.chats),
+                    coordinators=(f"matrix:{coordinators[g.key]}",)
+                    if g.key in (coordinators or {})
+                    else g.coordinators,
+                )
+                for g in self.settings.groups
+            ),
+        )
+        db = Database(f"sqlite+aiosqlite:///{self.tmp}/{account.user_id}.db")
+        if not (self.tmp / f"{account.user_id}.db").exists():
+            await db.create_all()
+        app = await build_app(settings, db=db, migrate=False)
+        channel = MatrixChannel(matrix, app, backoff_start=0.2, backoff_cap=1.0)
+        delivery = Delivery(
+            app.store.outbox,
+            {Platform.MATRIX: channel.sender},
+            {Platform.MATRIX: matrix_limits(settings)},
+            app.clock,
+            policy=DeliveryPolicy(workers=2, poll_interval=0.1, backoff_start=0.5),
+            on_unreachable=app.mark_unreachable,
+            resolve=app.resolve,
+        )
+        stop = asyncio.Event()
+        tasks = [
+            asyncio.create_task(channel.run(stop), name="matrix-e2e"),
+            asyncio.create_task(delivery.run(stop), name="delivery-e2e"),
+        ]
+        bot = MatrixBot(app, channel, account, stop, tasks)
+        self.bots.append(bot)
+        await until(channel.ready.is_set, "the bot's first sync")
+        return bot
+
+
+@pytest.fixture
+async def lab(synapse: Synapse, settings: Settings, tmp_path: Path) -> AsyncIterator[Lab]:
+    made = Lab(synapse, tmp_path, settings)
+    try:
+        yield made
+    finally:
+        for bot in made.bots:
+            if not bot.stop.is_set():
+                await bot.shut()
+        for person in made.people:
+            await person.stop()
+
+
+StartBot = Callable[..., Awaitable[MatrixBot]]
