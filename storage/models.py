@@ -9,11 +9,7 @@ from typing import Any
 from sqlalchemy import JSON, Column, Index, LargeBinary, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
-from storage.types import UTCDateTime
-
-
-def _time(nullable: bool = False, index: bool = False) -> Any:
-    return Field(default=None, sa_type=UTCDateTime, nullable=nullable, index=index)
+from storage.types import time_field as _time
 
 
 class ItemKind(enum.StrEnum):
@@ -249,95 +245,40 @@ class OutboxMessage(SQLModel, table=True):
     sent_message_id: str | None = Field(default=None, max_length=64)
 
 
-class EventState(enum.StrEnum):
-    PLANNED = "planned"
-    POSTPONED = "postponed"  # moved to a new date; still takes place
-    CANCELLED = "cancelled"
-    DONE = "done"
+# The event tables live in their own module; importing them here registers them with every
+# table above, and keeps `from storage.models import Event` working.
+from storage.event_models import (  # noqa: E402
+    Event,
+    EventDocument,
+    EventStage,
+    EventState,
+    Registration,
+    RegistrationState,
+    Workshop,
+)
 
-
-class RegistrationState(enum.StrEnum):
-    REGISTERED = "registered"
-    WAITLISTED = "waitlisted"
-    CANCELLED = "cancelled"
-
-
-class Event(SQLModel, table=True):
-    """A public event such as the yearly "Runder Tisch Integration". `schedule_version` grows
-    with every postponement; messages about a date carry it in their idempotency key."""
-
-    id: int | None = Field(default=None, primary_key=True)
-    slug: str = Field(unique=True, max_length=64)
-    title: str = Field(max_length=255)
-    description: str = ""
-    place: str = Field(default="", max_length=255)
-    starts_at: datetime = _time()
-    ends_at: datetime = _time()
-    registration_opens_at: datetime = _time()
-    registration_deadline: datetime = _time()
-    capacity: int | None = None
-    documents_lead_days: int = 14
-    state: str = Field(default=EventState.PLANNED, max_length=16)
-    schedule_version: int = 1
-    reason: str | None = None  # why it was postponed or cancelled
-    created_at: datetime = _time()
-    updated_at: datetime = _time()
-
-
-class Workshop(SQLModel, table=True):
-    """An afternoon workshop ("Lokaltermin") of an event, usually one per field of action."""
-
-    id: int | None = Field(default=None, primary_key=True)
-    event_id: int = Field(foreign_key="event.id", index=True)
-    title: str = Field(max_length=255)
-    field_key: str | None = Field(default=None, max_length=64)
-    capacity: int | None = None
-    starts_at: datetime | None = _time(nullable=True)
-    position: int = 0
-
-
-class Registration(SQLModel, table=True):
-    __table_args__ = (
-        UniqueConstraint("event_id", "contact_id", name="uq_registration_contact"),
-        UniqueConstraint("event_id", "code", name="uq_registration_code"),
-        Index("ix_registration_event_state", "event_id", "state", "id"),
-    )
-
-    id: int | None = Field(default=None, primary_key=True)
-    event_id: int = Field(foreign_key="event.id")
-    contact_id: int = Field(foreign_key="contact.id", index=True)
-    workshop_id: int | None = Field(default=None, foreign_key="workshop.id", index=True)
-    state: str = Field(default=RegistrationState.REGISTERED, max_length=16)
-    code: str = Field(max_length=16)
-    created_at: datetime = _time()
-    updated_at: datetime = _time()
-
-
-class EventDocument(SQLModel, table=True):
-    """A document participants receive before the event; replacing it raises `version`."""
-
-    __tablename__ = "event_document"
-
-    id: int | None = Field(default=None, primary_key=True)
-    event_id: int = Field(foreign_key="event.id", index=True)
-    title: str = Field(max_length=255)
-    file_name: str = Field(max_length=255)
-    mime_type: str = Field(max_length=128)
-    size: int
-    sha256: str = Field(max_length=64)
-    version: int = 1
-    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
-    created_at: datetime = _time()
-    updated_at: datetime = _time()
-
-
-class EventStage(SQLModel, table=True):
-    """A planned step of an event that has been enqueued ("invite:s1", "docs", ...): the
-    planner's record of what it did, so a tick need not look at every registration."""
-
-    __tablename__ = "event_stage"
-
-    event_id: int = Field(foreign_key="event.id", primary_key=True)
-    stage: str = Field(primary_key=True, max_length=64)
-    done_at: datetime = _time()
-    messages: int = 0
+__all__ = [
+    "OPEN_STATES",
+    "Attachment",
+    "Contact",
+    "ConversationState",
+    "Coordinator",
+    "Event",
+    "EventDocument",
+    "EventStage",
+    "EventState",
+    "FeedbackItem",
+    "FieldOfAction",
+    "GroupChat",
+    "GroupField",
+    "ItemEvent",
+    "ItemKind",
+    "ItemState",
+    "OutboxMessage",
+    "OutboxState",
+    "ReferenceCounter",
+    "Registration",
+    "RegistrationState",
+    "WorkingGroup",
+    "Workshop",
+]

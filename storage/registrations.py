@@ -4,14 +4,14 @@ event stage to its audience, each in one transaction with the messages it causes
 from __future__ import annotations
 
 import enum
-import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import exists, func
+from sqlalchemy import exists
 from sqlmodel import Session, col, select
 
+from storage import places
 from storage.db import Database
 from storage.events import TAKING_PLACE, key_prefix
 from storage.models import (
@@ -27,20 +27,8 @@ from storage.models import (
     Workshop,
 )
 from storage.outbox import NewMessage, add_messages
+from storage.places import Outcome
 from storage.upsert import insert_for
-
-CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud at the door
-
-
-class Outcome(enum.StrEnum):
-    REGISTERED = "registered"
-    WAITLISTED = "waitlisted"
-    ALREADY = "already"
-    UNKNOWN = "unknown"
-    CANCELLED_EVENT = "cancelled_event"
-    NOT_OPEN = "not_open"
-    CLOSED = "closed"  # past the registration deadline
-    PAST = "past"
 
 
 class Audience(enum.StrEnum):
@@ -88,10 +76,10 @@ class RegistrationStore:
         """
 
         def work(session: Session) -> Result:
-            event = _lock_event(session, event_id)
+            event = places.lock_event(session, event_id)
             if event is None:
                 return Result(Outcome.UNKNOWN)
-            refusal = _refusal(event, now)
+            refusal = places.refusal(event, now)
             if refusal is not None:
                 return Result(refusal, event)
             existing = session.exec(
@@ -100,14 +88,14 @@ class RegistrationStore:
                 )
             ).first()
             if existing is not None and existing.state in TAKING_PLACE:
-                return Result(Outcome.ALREADY, event, existing, _position(session, existing))
+                return Result(Outcome.ALREADY, event, existing, places.position(session, existing))
             registration = existing or Registration(
-                event_id=event_id, contact_id=contact_id, code=_new_code(session, event_id)
+                event_id=event_id, contact_id=contact_id, code=places.new_code(session, event_id)
             )
             registration.workshop_id = workshop_id
             registration.created_at = registration.created_at or now
             registration.updated_at = now
-            fits = _fits(session, event, workshop_id)
+            fits = places.fits(session, event, workshop_id)
             registration.state = (
                 RegistrationState.REGISTERED if fits else RegistrationState.WAITLISTED
             )
@@ -115,7 +103,7 @@ class RegistrationStore:
             session.flush()
             if not fits:
                 return Result(
-                    Outcome.WAITLISTED, event, registration, _position(session, registration)
+                    Outcome.WAITLISTED, event, registration, places.position(session, registration)
                 )
             _placed(session, event, registration, now, on_place)
             return Result(Outcome.REGISTERED, event, registration)
@@ -133,7 +121,7 @@ class RegistrationStore:
         """
 
         def work(session: Session) -> tuple[Registration | None, Registration | None]:
-            event = _lock_event(session, event_id)
+            event = places.lock_event(session, event_id)
             registration = session.exec(
                 select(Registration).where(
                     Registration.event_id == event_id, Registration.contact_id == contact_id
@@ -263,57 +251,6 @@ def _audience(
     return [(c, None) for c in session.exec(query.order_by(col(Contact.id))).all()]
 
 
-def _lock_event(session: Session, event_id: int) -> Event | None:
-    """The event, locked on PostgreSQL so that its places are counted one at a time."""
-    return session.exec(select(Event).where(col(Event.id) == event_id).with_for_update()).first()
-
-
-def _refusal(event: Event, now: datetime) -> Outcome | None:
-    if event.state == EventState.CANCELLED:
-        return Outcome.CANCELLED_EVENT
-    if event.state == EventState.DONE or event.starts_at <= now:
-        return Outcome.PAST
-    if now < event.registration_opens_at:
-        return Outcome.NOT_OPEN
-    if now > event.registration_deadline:
-        return Outcome.CLOSED
-    return None
-
-
-def _taken(session: Session, event_id: int, workshop_id: int | None = None) -> int:
-    query = select(func.count()).where(
-        col(Registration.event_id) == event_id,
-        col(Registration.state) == RegistrationState.REGISTERED,
-    )
-    if workshop_id is not None:
-        query = query.where(col(Registration.workshop_id) == workshop_id)
-    return int(session.exec(query).one())
-
-
-def _fits(session: Session, event: Event, workshop_id: int | None) -> bool:
-    assert event.id is not None
-    if event.capacity is not None and _taken(session, event.id) >= event.capacity:
-        return False
-    if workshop_id is None:
-        return True
-    workshop = session.get(Workshop, workshop_id)
-    if workshop is None or workshop.capacity is None:
-        return True
-    return _taken(session, event.id, workshop_id) < workshop.capacity
-
-
-def _position(session: Session, registration: Registration) -> int:
-    if registration.state != RegistrationState.WAITLISTED:
-        return 0
-    ahead = select(func.count()).where(
-        col(Registration.event_id) == registration.event_id,
-        col(Registration.state) == RegistrationState.WAITLISTED,
-        col(Registration.updated_at) <= registration.updated_at,
-        col(Registration.id) <= registration.id,
-    )
-    return int(session.exec(ahead).one())
-
-
 def _promote(
     session: Session, event: Event, now: datetime, on_place: OnPlace
 ) -> Registration | None:
@@ -326,7 +263,7 @@ def _promote(
         .order_by(col(Registration.updated_at), col(Registration.id))
     ).all()
     for candidate in waiting:
-        if _fits(session, event, candidate.workshop_id):
+        if places.fits(session, event, candidate.workshop_id):
             candidate.state = RegistrationState.REGISTERED
             candidate.updated_at = now
             session.add(candidate)
@@ -351,15 +288,3 @@ def _placed(
         ).all()
     ]
     add_messages(session, on_place(event, registration, contact, documents), now)
-
-
-def _new_code(session: Session, event_id: int) -> str:
-    while True:
-        code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(6))
-        taken = session.exec(
-            select(Registration.id).where(
-                Registration.event_id == event_id, Registration.code == code
-            )
-        ).first()
-        if taken is None:
-            return code

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import DateTime
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -33,3 +34,8 @@ class UTCDateTime(TypeDecorator[datetime]):
         if isinstance(value, str):
             value = datetime.fromisoformat(value)
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def time_field(nullable: bool = False, index: bool = False) -> Any:
+    """A model field holding an aware UTC time (see `UTCDateTime`)."""
+    return Field(default=None, sa_type=UTCDateTime, nullable=nullable, index=index)
