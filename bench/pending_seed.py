@@ -169,7 +169,7 @@ async def seed(
                         open_items += sum(r["state"] in ("received", "in_progress") for r in chunk)
                     await raw.copy_records_to_table(
                         table.name,
-                        records=[tuple(r[c] for c in columns) for r in chunk],
+                        records=[tuple(r.get(c) for c in columns) for r in chunk],
                         columns=columns,
                     )
             for table in (people, items):
