@@ -23,7 +23,7 @@ from handlers.event_texts import (
     Voices,
     documents_due,
     documents_messages,
-    eve_choices,
+    eve_message,
     eve_of,
     local_days_before,
     message,
@@ -217,20 +217,10 @@ class EventPlanner:
 
     def _eve(self, event: Event, people: Recipients, now: datetime) -> list[NewMessage]:
         voices = Voices(self._deps)
-        messages = []
-        for contact, registration in people:
-            speaker = voices.of(contact)
-            text = speaker._(
-                "Morgen ist es so weit: „{title}“\n{when}\nIhr Code: {code}\n\nKommen Sie?"
-            ).format(
-                title=event.title,
-                when=when_where(speaker, event),
-                code=registration.code if registration is not None else "",
-            )
-            payload = payload_of(Reply(text, eve_choices(speaker, event)), ics=event.id)
-            key = f"ev{event.id}:s{event.schedule_version}:eve:c{contact.id}"
-            messages.append(message(key, contact, payload, now))
-        return messages
+        return [
+            eve_message(voices.of(contact), event, contact, registration, now)
+            for contact, registration in people
+        ]
 
     def _missing_documents(self, event: Event, due: datetime, now: datetime) -> list[NewMessage]:
         speaker = voice(self._deps)

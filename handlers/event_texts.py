@@ -153,12 +153,39 @@ def documents_messages(
 def placed_messages(
     deps: Deps, event: Event, registration: Registration, contact: Contact, documents: list[DocRef]
 ) -> list[NewMessage]:
-    """What someone given a place receives at once: the documents, if they went out already."""
+    """What someone given a place receives at once: what the others already received — the
+    documents, and on the evening before the event its reminder."""
     if not contact.chat_id or contact.blocked_at is not None or contact.stopped_at is not None:
         return []
-    if registration.updated_at < documents_due(event, deps.zone):
-        return []
-    return documents_messages(deps, event, [contact], documents, registration.updated_at)
+    placed_at = registration.updated_at
+    messages = []
+    if placed_at >= documents_due(event, deps.zone):
+        messages += documents_messages(deps, event, [contact], documents, placed_at)
+    if eve_of(event.starts_at, deps.zone) <= placed_at < event.starts_at:
+        speaker = voice(deps, contact.language)
+        messages.append(eve_message(speaker, event, contact, registration, placed_at))
+    return messages
+
+
+def eve_message(
+    speaker: Voice,
+    event: Event,
+    contact: Contact,
+    registration: Registration | None,
+    now: datetime,
+) -> NewMessage:
+    """The reminder on the evening before, with the calendar file and "I'm coming" / "I can't
+    come". Its key is the same whoever builds it, so nobody gets it twice."""
+    text = speaker._(
+        "Morgen ist es so weit: „{title}“\n{when}\nIhr Code: {code}\n\nKommen Sie?"
+    ).format(
+        title=event.title,
+        when=when_where(speaker, event),
+        code=registration.code if registration is not None else "",
+    )
+    payload = payload_of(Reply(text, eve_choices(speaker, event)), ics=event.id)
+    key = f"ev{event.id}:s{event.schedule_version}:eve:c{contact.id}"
+    return message(key, contact, payload, now)
 
 
 def promoted_messages(

@@ -218,3 +218,24 @@ async def test_the_command_line_sets_up_an_event(
     assert len(await rows(app.db, OutboxMessage)) == 1  # the postponement notice to Rosa
     assert await contact_id(app, "rosa")
     assert await chats(app, "postponed") == ["c-rosa"]
+
+
+async def test_someone_registering_on_the_eve_gets_its_reminder_once(
+    app: App, clock: FakeClock
+) -> None:
+    event = await add_round_table(app)
+    assert event.id is not None
+    # Registration stays open until the morning of the event.
+    await app.store.events.set_event(
+        event.id, clock.now(), registration_deadline=berlin(2026, 10, 26, 9, 0)
+    )
+    planner = events_planner(app)
+    clock.set(berlin(2026, 10, 25, 19, 0))  # after the evening reminder went out at 18:00
+    await planner.plan(clock.now())
+    late = Resident(app.handle, "lena")
+    assert "Code" in await register(late, workshop=ARBEIT)
+
+    (eve,) = await event_rows(app, "eve")
+    assert eve.chat_id == "c-lena" and eve.payload.get("event_ics") == event.id
+    await planner.plan(clock.now() + SECOND)
+    assert [r.chat_id for r in await event_rows(app, "eve")] == ["c-lena"]  # not twice
