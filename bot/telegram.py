@@ -138,6 +138,7 @@ class TelegramChannel:
                         query.id,
                         replies,
                         pressed_text=getattr(query.message, "text", None),
+                        pressed_has_text=getattr(query.message, "caption", None) is None,
                     )
                 else:
                     for reply in replies:

@@ -207,6 +207,7 @@ class TelegramSender:
         query_id: str,
         replies: list[Reply],
         pressed_text: str | None = None,
+        pressed_has_text: bool = True,
     ) -> None:
         """Answer a pressed button: the callback first, the prompt edited in place, the rest sent.
 
@@ -214,7 +215,9 @@ class TelegramSender:
         is written into the pressed message, which also takes its keyboard away.
         `pressed_text` is the message's text as the person saw it when pressing: if this
         sender has edited the message since (a fast double press), its keyboard belongs to
-        the newer question and stays.
+        the newer question and stays. A pressed message without text (a file with a caption,
+        such as the event reminder with its calendar file) cannot take a new text: its
+        keyboard is taken away and the reply comes as a new message.
         """
         notice = next((r for r in replies if r.notice), None)
         text = notice.text[:MAX_CALLBACK_TEXT] if notice is not None else None
@@ -233,6 +236,15 @@ class TelegramSender:
                 ),
             )
         edited = False
+        if not pressed_has_text and any(r.replaces_prompt for r in replies):
+            edited = True  # nothing to write into; the reply goes out as a new message
+            await self.call(
+                "editMessageReplyMarkup",
+                chat_id,
+                lambda: self.bot.edit_message_reply_markup(
+                    chat_id=chat_id, message_id=int(message_id), reply_markup=None
+                ),
+            )
         for reply in replies:
             if reply is notice:
                 continue

@@ -176,9 +176,14 @@ def eve_message(
 ) -> NewMessage:
     """The reminder on the evening before, with the calendar file and "I'm coming" / "I can't
     come". Its key is the same whoever builds it, so nobody gets it twice."""
-    text = speaker._(
+    tomorrow = speaker._(
         "Morgen ist es so weit: „{title}“\n{when}\nIhr Code: {code}\n\nKommen Sie?"
-    ).format(
+    )
+    today = speaker._("Heute ist es so weit: „{title}“\n{when}\nIhr Code: {code}\n\nKommen Sie?")
+    same_day = (
+        event.starts_at.astimezone(speaker.zone).date() == now.astimezone(speaker.zone).date()
+    )
+    text = (today if same_day else tomorrow).format(
         title=event.title,
         when=when_where(speaker, event),
         code=registration.code if registration is not None else "",

@@ -10,7 +10,7 @@ import re
 import pytest
 
 from bot.telegram_send import Unreachable
-from handlers.messages import Address, Attachment, ChatId, Platform, Reply
+from handlers.messages import Address, Attachment, ChatId, Choice, Platform, Reply
 from tests.e2e.conftest import RunningBot
 from tests.fakebotapi import DEFAULT_TOKEN
 
@@ -184,3 +184,30 @@ async def test_token_never_reaches_the_log(
     for record in caplog.records:
         assert secret not in record.getMessage()
         assert secret not in str(record.__dict__)
+
+
+async def test_a_button_on_a_file_is_answered_with_a_new_message(bot: RunningBot) -> None:
+    """The event reminder carries its calendar file: a caption cannot take a new text, so the
+    answer comes as a new message and the file's buttons go away (no 400 from Telegram)."""
+    anna = bot.resident("Anna")
+    ics = Attachment("document", "termin.ics", "text/calendar", b"BEGIN:VCALENDAR\r\n")
+    reminder = Reply(
+        "Morgen ist es so weit. Kommen Sie?", (Choice("Ich komme", "x:yes"),), files=(ics,)
+    )
+    await bot.channel.send(address(anna.id), reply=reminder)
+    (message,) = bot.api.messages_to(anna.id)
+    assert message.method == "sendDocument" and message.buttons == [["Ich komme"]]
+    query = bot.press(anna.id, message, "Ich komme")
+    await bot.channel.sender.answer_button(
+        str(anna.id),
+        str(message.message_id),
+        query,
+        [Reply("Schön, bis morgen!", replaces_prompt=True)],
+        pressed_text=None,
+        pressed_has_text=False,
+    )
+    file_message, answer = bot.api.messages_to(anna.id)
+    assert answer.text == "Schön, bis morgen!"
+    assert file_message.buttons == []
+    assert not bot.api.calls(method="editMessageText")
+    assert all(c.status == 200 for c in bot.api.sent_log if c.method != "getUpdates")
