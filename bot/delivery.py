@@ -241,7 +241,9 @@ class Delivery:
                 "outbox %s: rate limited, chat %s waits %.0fs", row.id, row.chat_id, error.seconds
             )
             limits = self._limits.get(row.platform)
-            if limits is not None:
+            if limits is not None and error.whole_account:
+                limits.defer_all(error.seconds)
+            elif limits is not None:
                 limits.defer_chat(row.chat_id, error.seconds)
             self._put_back(row)
         except Unreachable as error:

@@ -59,7 +59,8 @@ def send_error(response: ErrorResponse) -> SendError:
     code = response.status_code or ""
     detail = f"{code or status}: {response.message or ''}".strip()
     if code == "M_LIMIT_EXCEEDED" or status == 429:
-        return RateLimited((response.retry_after_ms or 5000) / 1000, detail)
+        # Synapse limits the sending user, not the room: every room waits.
+        return RateLimited((response.retry_after_ms or 5000) / 1000, detail, whole_account=True)
     if code in UNREACHABLE_CODES:
         return Unreachable(detail)
     if code == "M_UNKNOWN_TOKEN" or status is None or status >= 500:

@@ -18,11 +18,13 @@ class SendError(Exception):
 
 
 class RateLimited(SendError):
-    """The platform asked to wait (Telegram 429, Matrix M_LIMIT_EXCEEDED)."""
+    """The platform asked to wait (Telegram 429, Matrix M_LIMIT_EXCEEDED). `whole_account`:
+    the wait holds for every chat (a homeserver limits the user, Telegram limits the chat)."""
 
-    def __init__(self, seconds: float, detail: str = "") -> None:
+    def __init__(self, seconds: float, detail: str = "", *, whole_account: bool = False) -> None:
         super().__init__(detail or f"rate limited for {seconds:g}s")
         self.seconds = seconds
+        self.whole_account = whole_account
 
 
 class Unreachable(SendError):

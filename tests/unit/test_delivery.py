@@ -202,6 +202,19 @@ async def test_429_makes_only_that_chat_wait(harness: Harness) -> None:
     assert harness.delivery is not None and harness.delivery.stats.rate_limited == 1
 
 
+async def test_an_account_wide_429_makes_every_chat_wait(harness: Harness) -> None:
+    """A homeserver limits the user, not the room (Matrix M_LIMIT_EXCEEDED)."""
+    harness.sender.fail("limited", RateLimited(0.3, whole_account=True))
+    await harness.enqueue(("limited-1", "limited"))
+    await harness.enqueue(*[(f"other-{n}", f"other-{n}") for n in range(3)])
+    harness.start()
+
+    await harness.until(lambda: len(harness.sender.sent) == 4, "4 sends")
+    refused = min(t for t, chat, _ in harness.sender.attempts if chat == "limited")
+    after = [t for t, _, _ in harness.sender.sent if t > refused]
+    assert after and min(after) >= refused + 0.3  # nobody was sent to during the wait
+
+
 async def test_unreachable_chat_is_skipped_and_reported(harness: Harness) -> None:
     harness.sender.fail("blocked", Unreachable("Forbidden: bot was blocked by the user"))
     await harness.enqueue(*[(f"blocked-{n}", "blocked") for n in range(3)])
