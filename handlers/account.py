@@ -84,6 +84,11 @@ class AccountHandlers:
                 )
                 + "\n\n"
                 + rights
+                + "\n\n"
+                + turn._(
+                    "Telegram und Matrix:\n"
+                    "/link – beide Konten verbinden (den Code hier holen, im anderen Chat senden)"
+                )
             )
         ]
         if (await role_of(self._deps, turn)).is_coordinator:

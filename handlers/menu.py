@@ -11,6 +11,7 @@ RESIDENT_COMMANDS: tuple[tuple[str, str], ...] = (
     ("events", N_("Veranstaltungen und Anmeldung")),
     ("language", N_("Sprache wählen")),
     ("privacy", N_("Was gespeichert wird")),
+    ("link", N_("Telegram und Matrix verbinden")),
     ("cancel", N_("Aktuellen Vorgang abbrechen")),
     ("help", N_("Hilfe")),
 )
