@@ -56,6 +56,15 @@ async def submit(bot: RunningBot, user_id: int, text: str) -> BotMessage:
     return prompt
 
 
+async def sent_is_recorded(bot: RunningBot, chat_id: int, message_id: int) -> None:
+    items = bot.app.store.items
+    for _ in range(250):
+        if await items.reference_for_message("telegram", str(chat_id), str(message_id)):
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"message {message_id} in {chat_id} never recorded as sent")
+
+
 def press_in_group(
     bot: RunningBot, user_id: int, chat_id: int, message: BotMessage, label: str
 ) -> str:
@@ -102,7 +111,9 @@ async def test_resident_coordinator_scenario_on_telegram(bot: RunningBot) -> Non
     )
     assert "Cora" not in answer.text
 
-    # The resident answers back by replying to that message; the group chat gets it.
+    # The resident answers back by replying to that message; the group chat gets it. (A person
+    # replies after delivery has recorded which message it sent; the test waits for that.)
+    await sent_is_recorded(bot, rosa.id, answer.message_id)
     bot.api.inject_text(
         rosa.id, "Danke! Gibt es auch Kinderbetreuung?", reply_to_message_id=(answer.message_id)
     )
