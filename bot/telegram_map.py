@@ -58,6 +58,7 @@ def to_incoming(update: Update, bot_username: str = "") -> Incoming | None:
         text=message.text or message.caption or "",
         unsupported=unsupported_kind(message),
         reply_to=_replied_to(message),
+        quoted_text=_quoted_text(message),
     )
     if message.text and _starts_with_command(message):
         command = parse_command(message.text)
@@ -122,6 +123,14 @@ def _replied_to(message: Message) -> str | None:
     if original is None or original.from_user is None or not original.from_user.is_bot:
         return None
     return str(original.message_id)
+
+
+def _quoted_text(message: Message) -> str | None:
+    """The text of the bot's message this one replies to (Telegram sends it along)."""
+    original = message.reply_to_message
+    if _replied_to(message) is None or original is None:
+        return None
+    return original.text or original.caption
 
 
 def _from(user: User, message: MaybeInaccessibleMessage, **fields: Any) -> Incoming:

@@ -15,6 +15,7 @@ from handlers.notify import ANSWER, ITEM_PAYLOAD, STATE, TAKE, item_actions, ite
 from handlers.notify import group_notifications as notify_group
 from handlers.roles import role_of
 from handlers.workflow import NEEDS_NOTE, allowed_next
+from storage.feedback import find_reference
 from storage.items import Change, ItemChanged
 from storage.models import ConversationState, FeedbackItem
 
@@ -143,6 +144,12 @@ class CoordinatorFlow:
         reference = await self._deps.store.items.reference_for_message(
             incoming.platform, incoming.chat_id, incoming.reply_to
         )
+        if reference is None and not incoming.is_group and incoming.quoted_text:
+            # A resident's reply to any message of ours about their item: the reference in it
+            # says which (also before delivery has recorded which message it sent). In group
+            # chats only recorded notifications count, so that a coordinator's remark on a
+            # confirmation never reaches a resident.
+            reference = find_reference(incoming.quoted_text)
         if reference is None:
             return None
         role = await role_of(self._deps, turn)

@@ -74,6 +74,7 @@ class Incoming:
     unsupported: str | None = None
     message_id: str | None = None
     reply_to: str | None = None  # the id of the bot's message this one answers
+    quoted_text: str | None = None  # that message's text, where the platform passes it along
 
     @property
     def address(self) -> Address:

@@ -64,6 +64,13 @@ def format_reference(year: int, number: int) -> str:
     return f"F-{year}-{number:04d}"
 
 
+def find_reference(text: str) -> str | None:
+    """The one reference a text names, such as the bot's own message about an item; None
+    when it names none or several (a list of items says nothing about which one)."""
+    found = {match.upper() for match in re.findall(r"\bF-\d{4}-\d{4,}\b", text)}
+    return found.pop() if len(found) == 1 else None
+
+
 def is_reference(text: str) -> bool:
     """Whether `text` looks like a reference such as F-2026-0042 (any case)."""
     return bool(REFERENCE_PATTERN.match(text))

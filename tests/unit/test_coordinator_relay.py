@@ -233,3 +233,41 @@ async def test_nobody_answers_back_on_someone_elses_item(coordination: App) -> N
     await bob.command(f"/reply {REF} Ich auch!")
     assert bob.last_text == f"Unter {REF} finde ich keine Rückmeldung von Ihnen. /mine zeigt alle."
     assert len(await outbox_rows(coordination.db, BILDUNG_CHAT)) == 1
+
+
+async def test_a_reply_to_any_message_naming_the_item_reaches_the_group(
+    coordination: App,
+) -> None:
+    """Telegram passes the replied-to text along: a resident's reply counts even before
+    delivery recorded which message it sent, but only in the private chat."""
+    rosa = await submit(coordination)
+    (confirmation,) = rosa.replies
+    await rosa.send(
+        rosa.incoming(
+            text="Noch etwas: auch samstags?", reply_to="999", quoted_text=confirmation.text
+        )
+    )
+    assert rosa.last_text.startswith(f"Danke, Ihre Nachricht zu {REF}")
+    events = await rows(coordination.db, ItemEvent)
+    assert [e.action for e in events][-1] == "resident_reply"
+
+    # A list naming several items says nothing about which one: ordinary input then.
+    await rosa.send(
+        rosa.incoming(
+            text="Hallo", reply_to="998", quoted_text=f"{REF} · Vorschlag\nF-2026-0002 · Lob"
+        )
+    )
+    assert not rosa.last_text.startswith("Danke, Ihre Nachricht")
+
+
+async def test_in_a_group_only_recorded_notifications_relay_a_reply(coordination: App) -> None:
+    await submit(coordination)
+    cora = GroupMember(coordination.handle, "cora", BILDUNG_CHAT)
+    await cora.send(
+        cora.incoming(
+            text="ok", reply_to="997", quoted_text=f"{REF} ist jetzt bei Ihnen (in Bearbeitung)."
+        )
+    )
+    assert cora.replies == []
+    replies = [e for e in await rows(coordination.db, ItemEvent) if e.action == "reply"]
+    assert replies == []
