@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from bot.delivery_policy import DeliveryPolicy, DeliveryStats
 from bot.ratelimit import ChatLimits
 from bot.sending import (
     ProactiveSender,
@@ -35,35 +36,12 @@ from storage.outbox import OutboxStore
 
 logger = logging.getLogger(__name__)
 
-LATENCIES_KEPT = 10_000
 OnUnreachable = Callable[[str, str], Awaitable[None]]  # (platform, chat_id)
 Resolve = Callable[[dict[str, Any]], Awaitable[Reply]]  # payload → reply, files loaded
 
 
 async def _plain_reply(payload: dict[str, Any]) -> Reply:
     return reply_from_payload(payload)
-
-
-@dataclass(frozen=True)
-class DeliveryPolicy:
-    workers: int = 4
-    max_attempts: int = 8
-    backoff_start: float = 5.0
-    backoff_cap: float = 900.0
-    lease: float = 60.0
-    poll_interval: float = 1.0
-    claim_batch: int = 200
-
-
-@dataclass
-class DeliveryStats:
-    sent: int = 0
-    rate_limited: int = 0
-    failed: int = 0
-    dead: int = 0
-    skipped: int = 0
-    # due → sent of the latest messages only, so that a long-running process does not grow
-    latencies: deque[float] = field(default_factory=lambda: deque(maxlen=LATENCIES_KEPT))
 
 
 @dataclass

@@ -25,18 +25,6 @@ from handlers.messages import Platform
 logger = logging.getLogger(__name__)
 
 
-def delivery_policy(settings: Settings) -> DeliveryPolicy:
-    delivery = settings.delivery
-    return DeliveryPolicy(
-        workers=delivery.workers,
-        max_attempts=delivery.max_attempts,
-        backoff_start=delivery.backoff_start_seconds,
-        backoff_cap=delivery.backoff_cap_seconds,
-        lease=delivery.claim_lease_seconds,
-        poll_interval=delivery.poll_interval_seconds,
-    )
-
-
 def telegram_limits(settings: Settings) -> ChatLimits:
     telegram = settings.telegram
     return ChatLimits(
@@ -97,7 +85,7 @@ async def serve(app: App, settings: Settings) -> int:
         senders,
         limits,
         app.clock,
-        policy=delivery_policy(settings),
+        policy=DeliveryPolicy.from_settings(settings.delivery),
         on_unreachable=app.mark_unreachable,
         resolve=app.resolve,
     )
