@@ -5,7 +5,7 @@ STAMP   := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 LOCALES := handlers/locales
 CONFIG  ?= $(if $(wildcard config.toml),config.toml,config.example.toml)
 
-.PHONY: run shell test lint i18n catalogs bench clean synapse
+.PHONY: run shell test lint i18n catalogs bench clean synapse system
 
 # Synapse for the Matrix end-to-end tests, in a virtualenv of its own so that its pinned
 # dependencies never meet the bot's (tests/synapse.py starts it).
@@ -38,7 +38,11 @@ run: catalogs
 shell: catalogs
 	$(VENV)/bin/mitreden --config $(CONFIG) shell
 
-test: catalogs synapse
+# Debian packages the tests need (PostgreSQL, Pango for the PDF report, poppler-utils).
+system:
+	bash .ci/system-packages
+
+test: system catalogs synapse
 	$(PY) -m pytest -q
 
 lint: $(STAMP)

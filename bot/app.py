@@ -9,6 +9,7 @@ from typing import Any
 
 from bot.clock import SystemClock
 from bot.config import WEEKDAYS, Settings
+from bot.report_drafts import ReportDrafts
 from bot.scheduler import Planner
 from bot.serial import KeyedSerializer
 from handlers.clock import Clock
@@ -18,6 +19,7 @@ from handlers.event_planner import EventPlanner
 from handlers.event_texts import calendar_file
 from handlers.i18n import Catalogues
 from handlers.messages import Attachment, Incoming, Reply, reply_from_payload
+from handlers.report_planner import REPORT_DRAFT, ReportPlanner
 from handlers.retention import RetentionPlanner
 from handlers.router import Router
 from storage.db import Database
@@ -49,6 +51,7 @@ class App:
     serializer: KeyedSerializer = field(default_factory=KeyedSerializer)
     planners: list[Planner] = field(default_factory=list)
     deps: Deps | None = None  # what the handlers were built with, for admin commands
+    drafts: ReportDrafts = field(default_factory=ReportDrafts)
 
     async def handle(self, incoming: Incoming) -> list[Reply]:
         """Answer one update, after every earlier update of the same chat is done."""
@@ -83,7 +86,10 @@ class App:
         files = tuple(
             Attachment(a.kind, a.file_name, a.mime_type, a.data, stored_id=a.id) for a in stored
         )
-        return reply_from_payload(payload, files + await self._event_files(payload))
+        files += await self._event_files(payload)
+        if payload.get(REPORT_DRAFT) and self.deps is not None:
+            files += (await self.drafts.attachment(self.deps, payload[REPORT_DRAFT]),)
+        return reply_from_payload(payload, files)
 
     async def _event_files(self, payload: dict[str, Any]) -> tuple[Attachment, ...]:
         """Event documents by their stored id, and the event's calendar file."""
@@ -125,6 +131,10 @@ def handler_settings(settings: Settings) -> HandlerSettings:
         timezone=bot.timezone,
         languages=bot.languages,
         default_language=bot.default_language,
+        report_due_days=settings.report.due_days_before_round_table,
+        report_reminder_days=settings.report.reminder_days_before_due,
+        report_draft_format=settings.report.draft_format,
+        report_language=settings.report.language,
     )
 
 
@@ -181,6 +191,7 @@ async def build_app(
         DigestPlanner(deps),
         RetentionPlanner(deps),
         EventPlanner(deps),
+        ReportPlanner(deps),
     ]
     return App(
         settings=settings,

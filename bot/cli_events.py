@@ -46,6 +46,11 @@ def add_parsers(commands: argparse._SubParsersAction, with_app: WithApp) -> None
             default=[],
             help='"TITLE[|FIELD[|CAPACITY[|HH:MM]]]", repeatable',
         )
+        p.add_argument(
+            "--round-table",
+            action=argparse.BooleanOptionalAction,
+            help="the yearly round table: the year report is due before it",
+        )
         if verb == "edit":
             p.add_argument("--state", choices=[s.value for s in EventState])
     event.add_parser("list", help="list the events")
@@ -135,6 +140,7 @@ async def _add(app: App, deps: Deps, args: argparse.Namespace) -> int:
             registration_deadline=deadline,
             capacity=args.capacity,
             documents_lead_days=args.lead_days if args.lead_days is not None else 14,
+            round_table=bool(args.round_table),
             created_at=now,
             updated_at=now,
         ),
@@ -164,6 +170,8 @@ async def _edit(app: App, deps: Deps, event: Event, args: argparse.Namespace) ->
         values["documents_lead_days"] = args.lead_days
     if args.state:
         values["state"] = args.state
+    if args.round_table is not None:
+        values["round_table"] = args.round_table
     if None in values.values() and "capacity" not in values:
         return _fail("cannot read one of the dates")
     await app.store.events.set_event(event.id, app.clock.now(), **values)
@@ -191,7 +199,8 @@ async def _list(app: App) -> int:
 
 async def _show(app: App, event: Event) -> int:
     assert event.id is not None
-    print(f"{event.slug} (id {event.id}): {event.title} [{event.state}]")
+    marker = ", round table" if event.round_table else ""
+    print(f"{event.slug} (id {event.id}): {event.title} [{event.state}{marker}]")
     print(f"  {_local(app, event.starts_at)} – {_local(app, event.ends_at)}, {event.place}")
     print(
         f"  registration {_local(app, event.registration_opens_at)} – "

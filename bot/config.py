@@ -87,6 +87,14 @@ class PrivacySettings:
 
 
 @dataclass(frozen=True)
+class ReportSettings:
+    due_days_before_round_table: int = 21
+    reminder_days_before_due: tuple[int, ...] = (28, 7)
+    draft_format: str = "pdf"
+    language: str = ""  # empty: bot.default_language
+
+
+@dataclass(frozen=True)
 class MatrixSettings:
     homeserver: str = ""
     user_id: str = ""
@@ -131,6 +139,7 @@ class Settings:
     delivery: DeliverySettings = field(default_factory=DeliverySettings)
     coordination: CoordinationSettings = field(default_factory=CoordinationSettings)
     privacy: PrivacySettings = field(default_factory=PrivacySettings)
+    report: ReportSettings = field(default_factory=ReportSettings)
     matrix: MatrixSettings = field(default_factory=MatrixSettings)
     console: ConsoleSettings = field(default_factory=ConsoleSettings)
     fields: tuple[FieldConfig, ...] = ()
@@ -144,6 +153,7 @@ SECTIONS: dict[str, type] = {
     "delivery": DeliverySettings,
     "coordination": CoordinationSettings,
     "privacy": PrivacySettings,
+    "report": ReportSettings,
     "matrix": MatrixSettings,
     "console": ConsoleSettings,
 }
@@ -222,7 +232,13 @@ def _from_env(key: str, value: str, hint: Any) -> Any:
         except ValueError as error:
             raise ConfigError(f"{key}: expected a whole number, got {value!r}") from error
     if get_origin(hint) is tuple:
-        return [part.strip() for part in value.split(",") if part.strip()]
+        parts = [part.strip() for part in value.split(",") if part.strip()]
+        if get_args(hint)[0] is int:
+            try:
+                return [int(part) for part in parts]
+            except ValueError as error:
+                raise ConfigError(f"{key}: expected whole numbers, got {value!r}") from error
+        return parts
     return value
 
 
@@ -250,8 +266,12 @@ def _coerce(key: str, value: Any, hint: Any) -> Any:
         hint = next(arg for arg in get_args(hint) if arg is not type(None))
         origin = get_origin(hint)
     if origin is tuple:
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise ConfigError(f"{key}: expected a list of strings")
+        item = get_args(hint)[0]
+        if not isinstance(value, list) or not all(
+            isinstance(v, item) and not (item is int and isinstance(v, bool)) for v in value
+        ):
+            kind = "whole numbers" if item is int else "strings"
+            raise ConfigError(f"{key}: expected a list of {kind}")
         return tuple(value)
     if origin is dict:
         if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
@@ -273,6 +293,14 @@ def _check(settings: Settings) -> None:
         raise ConfigError(f"coordination.digest_weekday: one of {', '.join(WEEKDAYS)}")
     if not 0 <= settings.coordination.digest_hour <= 23:
         raise ConfigError("coordination.digest_hour: a whole hour from 0 to 23")
+    report = settings.report
+    if report.draft_format not in ("pdf", "html", "md"):
+        raise ConfigError("report.draft_format: expected 'pdf', 'html' or 'md'")
+    if report.language and report.language not in settings.bot.languages:
+        raise ConfigError("report.language: must be empty or one of bot.languages")
+    if any(days < 1 for days in (report.due_days_before_round_table,
+                                 *report.reminder_days_before_due)):  # fmt: skip
+        raise ConfigError("report: days must be 1 or more")
     if settings.telegram.mode not in ("polling", "webhook"):
         raise ConfigError("telegram.mode: expected 'polling' or 'webhook'")
     for admin in settings.bot.administrators:

@@ -82,6 +82,8 @@ class AccountHandlers:
                     "/privacy – was gespeichert wird\n"
                     "/cancel – aktuellen Vorgang abbrechen"
                 )
+                + "\n"
+                + turn._("/outcomes – was aus Vorschlägen wurde, mit Begründung")
                 + "\n\n"
                 + rights
                 + "\n\n"

@@ -34,6 +34,10 @@ class HandlerSettings:
     timezone: str = "Europe/Berlin"
     languages: tuple[str, ...] = ("de", "en")
     default_language: str = "de"
+    report_due_days: int = 21  # before the round table
+    report_reminder_days: tuple[int, ...] = (28, 7)  # before the report is due
+    report_draft_format: str = "pdf"
+    report_language: str = ""
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,8 @@ from storage.outbox import NewMessage
 
 logger = logging.getLogger(__name__)
 S = ItemState
+# A change to one of these tells the resident what came of the item: their first answer.
+ANSWERING_STATES = frozenset({S.ANSWERED, S.IMPLEMENTED, S.DECLINED})
 
 
 class CoordinatorActions:
@@ -188,7 +190,7 @@ class CoordinatorActions:
                 )
             ]
         values: dict[str, object] = {"state": state}
-        if state == S.ANSWERED and item.first_answered_at is None:
+        if state in ANSWERING_STATES and item.first_answered_at is None:
             values["first_answered_at"] = turn.now
         outgoing = await self._tell_author(item, state, note, turn.now)
         await self._apply(

@@ -8,6 +8,7 @@ RESIDENT_COMMANDS: tuple[tuple[str, str], ...] = (
     ("feedback", N_("Neue Rückmeldung schicken")),
     ("status", N_("Stand Ihrer Rückmeldungen")),
     ("mine", N_("Alle Ihre Rückmeldungen")),
+    ("outcomes", N_("Was aus Vorschlägen wurde")),
     ("events", N_("Veranstaltungen und Anmeldung")),
     ("language", N_("Sprache wählen")),
     ("privacy", N_("Was gespeichert wird")),

@@ -31,7 +31,14 @@ def privacy_notice(turn: Turn, deps: Deps) -> str:
         "anonymisiert.\n/mydata schickt Ihnen alles, was wir über Sie gespeichert haben. "
         "/forget löscht es. /stop beendet alle Nachrichten, die keine Antwort auf Ihre "
         "eigenen Nachrichten sind."
-    ).format(days=settings.inactive_contact_days, item_days=settings.finished_item_days)
+    ).format(days=settings.inactive_contact_days, item_days=settings.finished_item_days) + (
+        "\n"
+        + turn._(
+            "Vorschläge und was aus ihnen wurde veröffentlichen wir ohne Namen: unter /outcomes "
+            "und im Jahresbericht an den Stadtrat. E-Mail-Adressen und Telefonnummern im Text "
+            "machen wir dabei unkenntlich."
+        )
+    )
 
 
 def consent_request(turn: Turn, deps: Deps) -> str:

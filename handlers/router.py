@@ -30,6 +30,7 @@ from handlers.intake import FeedbackFlow
 from handlers.link import LinkHandlers
 from handlers.messages import Incoming, Reply
 from handlers.notify import ITEM_PAYLOAD
+from handlers.outcomes import OUTCOMES_PAYLOAD, OutcomeHandlers
 from handlers.privacy import FLOW as FORGET_FLOW
 from handlers.privacy import PrivacyHandlers
 from handlers.status import StatusHandlers
@@ -64,6 +65,7 @@ class Router:
         self.links = LinkHandlers(deps)
         self.events = EventHandlers(deps)
         self.event_admin = EventAdminCommands(deps)
+        self.outcomes = OutcomeHandlers(deps)
         self.flows: dict[str, ChoiceFlow] = {
             FEEDBACK_FLOW: self.feedback,
             ANNOUNCEMENT_FLOW: self.announcements,
@@ -84,6 +86,7 @@ class Router:
             "feedback": self._feedback_command,
             "status": self.status.status,
             "mine": self.status.mine,
+            "outcomes": self.outcomes.outcomes,
             "reply": self.coordination.reply_command,
             "broadcast": self.announcements.broadcast,
             "pending": c.pending,
@@ -185,6 +188,8 @@ class Router:
             return await self.account.on_language_choice(turn, payload[len(LANGUAGE_PAYLOAD) :])
         if payload.startswith(ITEM_PAYLOAD):
             return await self.coordination.on_button(turn, payload)
+        if payload.startswith(OUTCOMES_PAYLOAD):
+            return await self.outcomes.on_button(turn, payload)
         if payload.startswith(PAGE_PAYLOAD):
             return await self.coordinators.next_page(turn, payload)
         pressed = parse_payload(payload)

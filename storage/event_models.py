@@ -40,6 +40,8 @@ class Event(SQLModel, table=True):
     registration_deadline: datetime = _time()
     capacity: int | None = None
     documents_lead_days: int = 14
+    # The yearly round table: the year report is due a set number of days before it.
+    round_table: bool = False
     state: str = Field(default=EventState.PLANNED, max_length=16)
     schedule_version: int = 1
     reason: str | None = None  # why it was postponed or cancelled

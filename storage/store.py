@@ -16,6 +16,7 @@ from storage.membership import MembershipStore
 from storage.outbox import OutboxStore
 from storage.privacy import PrivacyStore
 from storage.registrations import RegistrationStore
+from storage.report import ReportStore
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class Store:
     events: EventStore
     registrations: RegistrationStore
     links: LinkStore
+    report: ReportStore
 
     @classmethod
     def over(cls, db: Database) -> Store:
@@ -48,4 +50,5 @@ class Store:
             events=EventStore(db),
             registrations=RegistrationStore(db),
             links=LinkStore(db),
+            report=ReportStore(db),
         )

@@ -1,0 +1,426 @@
+"""The figures of the year report, read in one transaction.
+
+Everything a report shows comes from here: counts by dimension aggregated in SQL, the
+submission and first-answer times the median and the charts are made of, the overdue items,
+every recommendation with its outcome, and the events with their registrations. Nothing
+here names a resident: the report is published, so no contact column is ever read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, func
+from sqlalchemy import select as core_select
+from sqlmodel import Session, col, select
+
+from storage.db import Database
+from storage.items import is_open
+from storage.models import (
+    Event,
+    FeedbackItem,
+    FieldOfAction,
+    ItemEvent,
+    ItemKind,
+    ItemState,
+    Registration,
+    WorkingGroup,
+    Workshop,
+)
+
+# The states in which a recommendation has an outcome the working group decided on.
+DECIDED_STATES = (ItemState.IMPLEMENTED, ItemState.DECLINED)
+
+
+@dataclass(frozen=True, slots=True)
+class Recommendation:
+    """A suggestion and what became of it; `note` is the working group's reason, the text
+    given with its latest change of state."""
+
+    reference: str
+    created_at: datetime
+    field_key: str
+    group_key: str
+    state: str
+    text: str
+    note: str | None
+    decided_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class OverdueItem:
+    reference: str
+    kind: str
+    field_key: str
+    group_key: str
+    created_at: datetime
+    answer_due_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class WorkshopFigures:
+    title: str
+    field_key: str | None
+    capacity: int | None
+    registered: int
+    waitlisted: int
+    cancelled: int
+
+
+@dataclass(frozen=True, slots=True)
+class EventFigures:
+    title: str
+    starts_at: datetime
+    place: str
+    state: str
+    capacity: int | None
+    registered: int
+    waitlisted: int
+    cancelled: int
+    workshops: list[WorkshopFigures]
+
+
+@dataclass(frozen=True, slots=True)
+class ItemRow:
+    """One item as the CSV export lists it: no text unless it is a recommendation."""
+
+    reference: str
+    created_at: datetime
+    kind: str
+    field_key: str
+    group_key: str
+    platform: str
+    language: str
+    state: str
+    answer_due_at: datetime | None
+    first_answered_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class YearFigures:
+    """What the items created in [start, end) and the events starting then amount to."""
+
+    start: datetime
+    end: datetime
+    as_of: datetime
+    fields: list[FieldOfAction]
+    groups: list[WorkingGroup]
+    by_field_state: dict[tuple[str, str], int]
+    by_kind: dict[str, int]
+    by_platform: dict[str, int]
+    by_language: dict[str, int]
+    by_group: dict[str, int]
+    created: list[tuple[datetime, str, str]]  # (created_at, kind, field) of every item
+    # (group, created_at, first_answered_at, answer_due_at) of every answered item
+    answered: list[tuple[str, datetime, datetime, datetime | None]]
+    overdue: list[OverdueItem]
+    recommendations: list[Recommendation]
+    events: list[EventFigures]
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_kind.values())
+
+    def by_state(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for (_, state), n in self.by_field_state.items():
+            counts[state] = counts.get(state, 0) + n
+        return counts
+
+    def by_field(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for (field, _), n in self.by_field_state.items():
+            counts[field] = counts.get(field, 0) + n
+        return counts
+
+
+class ReportStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def year_figures(self, start: datetime, end: datetime, as_of: datetime) -> YearFigures:
+        """The figures of the items created and the events held in [start, end); `as_of`
+        decides which open items count as overdue."""
+        return await self._db.run(lambda session: _year_figures(session, start, end, as_of))
+
+    async def item_rows(self, start: datetime, end: datetime) -> list[ItemRow]:
+        return await self._db.run(lambda session: list(_item_rows(session, start, end)))
+
+    async def decided_recommendations(
+        self, field_key: str | None = None, *, limit: int = 20, before_id: int | None = None
+    ) -> list[tuple[int, Recommendation]]:
+        """Implemented and declined recommendations, the latest decision first, for
+        `/outcomes`; `before_id` pages on (ids are the decisions' history rows)."""
+
+        def work(session: Session) -> list[tuple[int, Recommendation]]:
+            return _decided(session, field_key, limit, before_id)
+
+        return await self._db.run(work)
+
+    async def decided_counts(self) -> dict[tuple[str, str], int]:
+        """(field, outcome) → how many recommendations ended so, over all years."""
+
+        def work(session: Session) -> dict[tuple[str, str], int]:
+            stances = _stances(_decided_filter(None))
+            query = (
+                select(FeedbackItem.field_key, ItemEvent.state, func.count())
+                .join(stances, stances.c.item_id == col(FeedbackItem.id))
+                .join(ItemEvent, col(ItemEvent.id) == stances.c.event_id)
+                .where(col(ItemEvent.state).in_([str(s) for s in DECIDED_STATES]))
+                .group_by(col(FeedbackItem.field_key), col(ItemEvent.state))
+            )
+            return {(str(f), str(s)): int(n) for f, s, n in session.execute(query).all()}
+
+        return await self._db.run(work)
+
+
+def _in_year(start: datetime, end: datetime) -> Any:
+    return and_(col(FeedbackItem.created_at) >= start, col(FeedbackItem.created_at) < end)
+
+
+def _counts(session: Session, *columns: Any, where: Any) -> dict[Any, int]:
+    query = core_select(*columns, func.count()).where(where).group_by(*columns)
+    counts: dict[Any, int] = {}
+    for row in session.execute(query).all():
+        key = tuple(str(v) for v in row[:-1])
+        counts[key if len(key) > 1 else key[0]] = int(row[-1])
+    return counts
+
+
+def _year_figures(
+    session: Session, start: datetime, end: datetime, as_of: datetime
+) -> YearFigures:
+    year = _in_year(start, end)
+    item = FeedbackItem
+    fields = list(session.exec(select(FieldOfAction).order_by(col(FieldOfAction.position))).all())
+    groups = list(session.exec(select(WorkingGroup).order_by(col(WorkingGroup.key))).all())
+    created = [
+        (at, str(kind), str(field))
+        for at, kind, field in session.execute(
+            select(item.created_at, item.kind, item.field_key).where(year)
+        ).all()
+    ]
+    answered = [
+        (str(group), created_at, answered_at, due)
+        for group, created_at, answered_at, due in session.execute(
+            select(
+                item.group_key, item.created_at, item.first_answered_at, item.answer_due_at
+            ).where(year, col(item.first_answered_at).is_not(None))
+        ).all()
+    ]
+    overdue_query = (
+        select(item)
+        .where(
+            year,
+            is_open(),
+            col(item.first_answered_at).is_(None),
+            col(item.answer_due_at) < as_of,
+        )
+        .order_by(col(item.answer_due_at), col(item.id))
+    )
+    overdue = [
+        OverdueItem(
+            i.reference, i.kind, i.field_key, i.group_key, i.created_at, i.answer_due_at or as_of
+        )
+        for i in session.exec(overdue_query).all()
+    ]
+    return YearFigures(
+        start=start,
+        end=end,
+        as_of=as_of,
+        fields=fields,
+        groups=groups,
+        by_field_state=_counts(session, item.field_key, item.state, where=year),
+        by_kind=_counts(session, item.kind, where=year),
+        by_platform=_counts(session, item.platform, where=year),
+        by_language=_counts(session, item.language, where=year),
+        by_group=_counts(session, item.group_key, where=year),
+        created=created,
+        answered=answered,
+        overdue=overdue,
+        recommendations=_recommendations(session, start, end),
+        events=_events(session, start, end),
+    )
+
+
+def _stances(item_filter: Any) -> Any:
+    """Per item that `item_filter` selects, its latest change of state other than closing:
+    what the working group decided stays its outcome when the item is closed afterwards."""
+    return (
+        select(func.max(ItemEvent.id).label("event_id"), col(ItemEvent.item_id).label("item_id"))
+        .join(FeedbackItem, col(FeedbackItem.id) == col(ItemEvent.item_id))
+        .where(
+            item_filter,
+            col(ItemEvent.action) == "state",
+            col(ItemEvent.state) != ItemState.CLOSED,
+        )
+        .group_by(col(ItemEvent.item_id))
+        .subquery()
+    )
+
+
+def _outcome(state: str, stance: str | None) -> str:
+    """An item's outcome: its state, or for a closed item the decision made before."""
+    if state == ItemState.CLOSED and stance in DECIDED_STATES:
+        return str(stance)
+    return state
+
+
+def _decided_filter(field_key: str | None) -> Any:
+    conditions = [
+        col(FeedbackItem.kind) == ItemKind.SUGGESTION,
+        col(FeedbackItem.state).in_([str(s) for s in (*DECIDED_STATES, ItemState.CLOSED)]),
+    ]
+    if field_key is not None:
+        conditions.append(col(FeedbackItem.field_key) == field_key)
+    return and_(*conditions)
+
+
+def _recommendations(session: Session, start: datetime, end: datetime) -> list[Recommendation]:
+    suggestion = and_(_in_year(start, end), col(FeedbackItem.kind) == ItemKind.SUGGESTION)
+    stances = _stances(suggestion)
+    item = FeedbackItem
+    query = (
+        core_select(
+            *(
+                col(c)
+                for c in (
+                    item.reference,
+                    item.created_at,
+                    item.field_key,
+                    item.group_key,
+                    item.state,
+                    item.text,
+                    ItemEvent.state,
+                    ItemEvent.text,
+                    ItemEvent.at,
+                )
+            )
+        )
+        .outerjoin(stances, stances.c.item_id == col(item.id))
+        .outerjoin(ItemEvent, col(ItemEvent.id) == stances.c.event_id)
+        .where(suggestion)
+        .order_by(col(item.created_at), col(item.id))
+    )
+    recommendations = []
+    for reference, created, field, group, state, text, stance, note, at in session.execute(query):
+        outcome = _outcome(state, stance)
+        decided = at if outcome in DECIDED_STATES else None
+        recommendations.append(
+            Recommendation(reference, created, field, group, outcome, text, note, decided)
+        )
+    return recommendations
+
+
+def _decided(
+    session: Session, field_key: str | None, limit: int, before_id: int | None
+) -> list[tuple[int, Recommendation]]:
+    """The newest decisions first: one row per recommendation, its latest decision."""
+    stances = _stances(_decided_filter(field_key))
+    query = (
+        core_select(
+            stances.c.event_id,
+            FeedbackItem,
+            col(ItemEvent.state),
+            col(ItemEvent.text),
+            col(ItemEvent.at),
+        )
+        .join(stances, stances.c.item_id == col(FeedbackItem.id))
+        .join(ItemEvent, col(ItemEvent.id) == stances.c.event_id)
+        .where(col(ItemEvent.state).in_([str(s) for s in DECIDED_STATES]))
+        .order_by(stances.c.event_id.desc())
+        .limit(limit)
+    )
+    if before_id is not None:
+        query = query.where(stances.c.event_id < before_id)
+    return [
+        (
+            int(event_id),
+            Recommendation(
+                i.reference, i.created_at, i.field_key, i.group_key, stance, i.text, text, at
+            ),
+        )
+        for event_id, i, stance, text, at in session.execute(query).all()
+    ]
+
+
+def _events(session: Session, start: datetime, end: datetime) -> list[EventFigures]:
+    events = session.exec(
+        select(Event)
+        .where(col(Event.starts_at) >= start, col(Event.starts_at) < end)
+        .order_by(col(Event.starts_at))
+    ).all()
+    if not events:
+        return []
+    ids = [e.id for e in events]
+    by_workshop = _counts(
+        session,
+        Registration.event_id,
+        Registration.workshop_id,
+        Registration.state,
+        where=col(Registration.event_id).in_(ids),
+    )
+    workshops = session.exec(
+        select(Workshop)
+        .where(col(Workshop.event_id).in_(ids))
+        .order_by(col(Workshop.position), col(Workshop.id))
+    ).all()
+    figures = []
+    for event in events:
+        mine = {k: n for k, n in by_workshop.items() if k[0] == str(event.id)}
+
+        def count(state: str, workshop: str | None = None, counts: dict[Any, int] = mine) -> int:
+            return sum(
+                n for (_, w, s), n in counts.items() if s == state and workshop in (None, w)
+            )
+
+        figures.append(
+            EventFigures(
+                event.title,
+                event.starts_at,
+                event.place,
+                event.state,
+                event.capacity,
+                count("registered"),
+                count("waitlisted"),
+                count("cancelled"),
+                [
+                    WorkshopFigures(
+                        w.title,
+                        w.field_key,
+                        w.capacity,
+                        count("registered", str(w.id)),
+                        count("waitlisted", str(w.id)),
+                        count("cancelled", str(w.id)),
+                    )
+                    for w in workshops
+                    if w.event_id == event.id
+                ],
+            )
+        )
+    return figures
+
+
+def _item_rows(session: Session, start: datetime, end: datetime) -> Iterator[ItemRow]:
+    columns: Sequence[Any] = (
+        FeedbackItem.reference,
+        FeedbackItem.created_at,
+        FeedbackItem.kind,
+        FeedbackItem.field_key,
+        FeedbackItem.group_key,
+        FeedbackItem.platform,
+        FeedbackItem.language,
+        FeedbackItem.state,
+        FeedbackItem.answer_due_at,
+        FeedbackItem.first_answered_at,
+    )
+    query = (
+        core_select(*columns)
+        .where(_in_year(start, end))
+        .order_by(col(FeedbackItem.created_at), col(FeedbackItem.id))
+    )
+    for row in session.execute(query).all():
+        yield ItemRow(*row)
