@@ -88,7 +88,10 @@ class App:
         )
         files += await self._event_files(payload)
         if payload.get(REPORT_DRAFT) and self.deps is not None:
-            files += (await self.drafts.attachment(self.deps, payload[REPORT_DRAFT]),)
+            draft = await self.drafts.attachment(
+                self.settings, self.db.url, self.deps, payload[REPORT_DRAFT]
+            )
+            files += (draft,)
         return reply_from_payload(payload, files)
 
     async def _event_files(self, payload: dict[str, Any]) -> tuple[Attachment, ...]:

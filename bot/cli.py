@@ -11,7 +11,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
-from bot import cli_events, cli_groups, cli_report
+from bot import cli_demo, cli_events, cli_groups, cli_report
 from bot.app import App, build_app
 from bot.config import ConfigError, Settings, load_settings
 from bot.console import ConsoleChannel
@@ -72,6 +72,7 @@ def _parser() -> argparse.ArgumentParser:
     cli_groups.add_parsers(commands, _with_app)
     cli_events.add_parsers(commands, _with_app)
     cli_report.add_parsers(commands, _with_app)
+    cli_demo.add_parsers(commands, _with_app)
     db = commands.add_parser("db", help="database schema").add_subparsers(dest="db", required=True)
     db.add_parser("upgrade", help="apply pending migrations").set_defaults(action=_db_upgrade)
     db.add_parser("current", help="show the schema revision").set_defaults(action=_db_current)

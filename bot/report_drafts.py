@@ -1,16 +1,24 @@
 """The report draft a deadline reminder carries, rendered when the reminder is sent.
 
-Reminders go to every working group's chats at once; the draft is rendered once for them
-all and kept for a few minutes. Without WeasyPrint the draft goes out as HTML rather than
-not at all.
+The draft is rendered in a process of its own: a PDF of a large year takes minutes of CPU
+and gigabytes of memory in WeasyPrint (see bench/README.md), which must not stall the
+conversations the bot process serves, nor stay in its heap. Reminders go to every working
+group's chats at once; the draft is rendered once for them all and kept for a few minutes.
+Without WeasyPrint the draft goes out as HTML rather than not at all.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import multiprocessing
 import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
+from bot.config import DatabaseSettings, Settings
 from handlers.context import Deps
 from handlers.messages import Attachment
 
@@ -21,22 +29,79 @@ KEEP_SECONDS = 600.0
 class ReportDrafts:
     def __init__(self) -> None:
         self._cache: dict[tuple[int, str, str], tuple[float, Attachment]] = {}
+        self._lock = asyncio.Lock()
 
-    async def attachment(self, deps: Deps, spec: dict[str, Any]) -> Attachment:
-        from bot.report import PdfUnavailable, build_report  # matplotlib loads only when used
-
+    async def attachment(
+        self, settings: Settings, database_url: str, deps: Deps, spec: dict[str, Any]
+    ) -> Attachment:
         year, fmt = int(spec["year"]), str(spec.get("format", "pdf"))
         language = str(spec.get("language") or deps.catalogues.default)
         key = (year, fmt, language)
-        cached = self._cache.get(key)
-        if cached is not None and time.monotonic() - cached[0] < KEEP_SECONDS:
-            return cached[1]
+        async with self._lock:  # one rendering at a time; the others wait for its result
+            cached = self._cache.get(key)
+            if cached is not None and time.monotonic() - cached[0] < KEEP_SECONDS:
+                return cached[1]
+            started = time.perf_counter()
+            child = replace(settings, database=DatabaseSettings(url=database_url, pool_size=1))
+            now = deps.clock.now()
+            name, mime_type, data = await _in_child(child, year, fmt, language, now)
+            stem, dot, ext = name.rpartition(".")
+            file = Attachment("document", f"{stem}-draft{dot}{ext}", mime_type, data)
+            self._cache[key] = (time.monotonic(), file)
+            logger.info(
+                "report draft %s rendered",
+                year,
+                extra={
+                    "format": fmt,
+                    "bytes": len(data),
+                    "seconds": time.perf_counter() - started,
+                },
+            )
+            return file
+
+
+Rendered = tuple[str, str, bytes]  # file name, MIME type, bytes
+
+
+@dataclass(frozen=True)
+class _FixedClock:
+    """The parent's time, so that the draft says what it said there (and tests hold)."""
+
+    at: datetime
+
+    def now(self) -> datetime:
+        return self.at
+
+
+async def _in_child(
+    settings: Settings, year: int, fmt: str, language: str, now: datetime
+) -> Rendered:
+    # "spawn": forking a process that runs an event loop and threads is not safe.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(pool, _render, settings, year, fmt, language, now)
+
+
+def _render(settings: Settings, year: int, fmt: str, language: str, now: datetime) -> Rendered:
+    """In the child: open the database, render, hand back the file."""
+    return asyncio.run(_render_async(settings, year, fmt, language, now))
+
+
+async def _render_async(
+    settings: Settings, year: int, fmt: str, language: str, now: datetime
+) -> Rendered:
+    from bot.app import build_app  # the child imports only what it needs, when it needs it
+    from bot.report import PdfUnavailable, build_report
+
+    app = await build_app(settings, clock=_FixedClock(now), migrate=False)
+    try:
+        assert app.deps is not None
         try:
-            report = await build_report(deps, year, fmt, language=language, draft=True)
+            report = await build_report(app.deps, year, fmt, language=language, draft=True)
         except PdfUnavailable as error:
-            logger.warning("report draft as HTML: no PDF here (%s)", error)
-            report = await build_report(deps, year, "html", language=language, draft=True)
-        stem, dot, ext = report.file_name.rpartition(".")
-        file = Attachment("document", f"{stem}-draft{dot}{ext}", report.mime_type, report.data)
-        self._cache[key] = (time.monotonic(), file)
-        return file
+            logging.getLogger(__name__).warning("report draft as HTML: no PDF here (%s)", error)
+            report = await build_report(app.deps, year, "html", language=language, draft=True)
+        return report.file_name, report.mime_type, report.data
+    finally:
+        await app.close()

@@ -16,7 +16,7 @@ from babel.dates import format_timedelta, get_month_names
 from babel.numbers import format_decimal, format_percent
 
 from handlers.context import Deps, Voice, voice
-from handlers.i18n import babel_locale
+from handlers.i18n import LANGUAGE_NAMES, PLAIN_GERMAN, SOURCE_LANGUAGE, babel_locale
 from handlers.labels import kind_label, localized_name, state_label
 from handlers.public_text import public_text
 from handlers.report_document import Block, Chart, Entry, Paragraph, ReportDocument, Section, Table
@@ -135,6 +135,8 @@ class _Writer:
         return Section(_("Überblick"), blocks)
 
     def _language_name(self, code: str) -> str:
+        if code == PLAIN_GERMAN:  # Babel formats it as German; the report tells them apart
+            return f"{self._language_name(SOURCE_LANGUAGE)} ({LANGUAGE_NAMES[PLAIN_GERMAN]})"
         try:
             return Locale.parse(babel_locale(code)).get_display_name(self.locale) or code
         except (ValueError, LookupError):

@@ -246,17 +246,22 @@ def _year_figures(
     )
 
 
+def _stance_changes(item_filter: Any) -> list[Any]:
+    """The changes of state other than closing of the items `item_filter` selects: what the
+    working group decided stays its outcome when the item is closed afterwards."""
+    return [
+        col(FeedbackItem.id) == col(ItemEvent.item_id),
+        item_filter,
+        col(ItemEvent.action) == "state",
+        col(ItemEvent.state) != ItemState.CLOSED,
+    ]
+
+
 def _stances(item_filter: Any) -> Any:
-    """Per item that `item_filter` selects, its latest change of state other than closing:
-    what the working group decided stays its outcome when the item is closed afterwards."""
+    """Per item that `item_filter` selects, its latest stance (see `_stance_changes`)."""
     return (
         select(func.max(ItemEvent.id).label("event_id"), col(ItemEvent.item_id).label("item_id"))
-        .join(FeedbackItem, col(FeedbackItem.id) == col(ItemEvent.item_id))
-        .where(
-            item_filter,
-            col(ItemEvent.action) == "state",
-            col(ItemEvent.state) != ItemState.CLOSED,
-        )
+        .where(*_stance_changes(item_filter))
         .group_by(col(ItemEvent.item_id))
         .subquery()
     )
@@ -280,33 +285,40 @@ def _decided_filter(field_key: str | None) -> Any:
 
 
 def _recommendations(session: Session, start: datetime, end: datetime) -> list[Recommendation]:
+    """Every suggestion of the year with its outcome. The stances are read in a query of
+    their own and matched here: joined to the grouped history, PostgreSQL without fresh
+    statistics (after a restore) re-aggregated the history once per suggestion."""
     suggestion = and_(_in_year(start, end), col(FeedbackItem.kind) == ItemKind.SUGGESTION)
-    stances = _stances(suggestion)
+    history = session.execute(
+        core_select(
+            col(ItemEvent.item_id), col(ItemEvent.state), col(ItemEvent.text), col(ItemEvent.at)
+        )
+        .where(*_stance_changes(suggestion))
+        .order_by(col(ItemEvent.id))
+    )
+    stances = {int(item_id): (state, text, at) for item_id, state, text, at in history}
     item = FeedbackItem
     query = (
         core_select(
             *(
                 col(c)
                 for c in (
+                    item.id,
                     item.reference,
                     item.created_at,
                     item.field_key,
                     item.group_key,
                     item.state,
                     item.text,
-                    ItemEvent.state,
-                    ItemEvent.text,
-                    ItemEvent.at,
                 )
             )
         )
-        .outerjoin(stances, stances.c.item_id == col(item.id))
-        .outerjoin(ItemEvent, col(ItemEvent.id) == stances.c.event_id)
         .where(suggestion)
         .order_by(col(item.created_at), col(item.id))
     )
     recommendations = []
-    for reference, created, field, group, state, text, stance, note, at in session.execute(query):
+    for item_id, reference, created, field, group, state, text in session.execute(query):
+        stance, note, at = stances.get(int(item_id), (None, None, None))
         outcome = _outcome(state, stance)
         decided = at if outcome in DECIDED_STATES else None
         recommendations.append(

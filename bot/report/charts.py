@@ -27,11 +27,14 @@ def chart_png(chart: Chart) -> bytes:
         else:
             axes.bar(positions, values, bottom=base, label=label, color=colour)
         base = [b + v for b, v in zip(base, values, strict=True)]
+    top = max(base, default=0) or 1  # an empty year still gets an axis from 0
     if chart.horizontal:
+        axes.set_xlim(0, top * 1.05)
         axes.set_yticks(positions, chart.categories)
         axes.invert_yaxis()  # the first category on top, as in the table
         axes.xaxis.grid(True, color="#dddddd")
     else:
+        axes.set_ylim(0, top * 1.05)
         axes.set_xticks(positions, chart.categories)
         axes.yaxis.grid(True, color="#dddddd")
     axes.set_axisbelow(True)

@@ -19,7 +19,8 @@ from handlers.report_document import (
 
 STYLE = """
 @page { size: A4; margin: 2cm 1.8cm 2.2cm;
-        @bottom-center { content: counter(page) " / " counter(pages); font-size: 8pt; } }
+        @bottom-center { content: counter(page) " / " counter(pages); font-size: 8pt;
+                         font-family: "DejaVu Sans", sans-serif; } }
 body { font-family: "DejaVu Sans", sans-serif; font-size: 9.5pt; line-height: 1.4;
        color: #1a1a1a; max-width: 60em; margin: auto; }
 h1 { font-size: 18pt; margin: 0 0 .3em; }
@@ -32,6 +33,7 @@ caption { text-align: start; font-weight: bold; padding-bottom: .2em; }
 th, td { border-bottom: 1px solid #ccc; padding: .15em .4em; text-align: start;
          vertical-align: top; }
 thead th { border-bottom: 1.5px solid #555; }
+table.wide { font-size: 7.5pt; }
 .num { text-align: end; font-variant-numeric: tabular-nums; }
 figure { margin: .6em 0; }
 figure img { width: 100%; }
@@ -121,7 +123,8 @@ def _table(table: Table) -> str:
         first, *rest = row
         cells = "".join(f"<td{cls(i)}>{escape(v)}</td>" for i, v in enumerate(rest, 1))
         rows.append(f'<tr><th scope="row">{escape(first)}</th>{cells}</tr>')
+    wide = ' class="wide"' if len(table.header) > 5 else ""
     return (
-        f"<table><caption>{escape(table.caption)}</caption>"
+        f"<table{wide}><caption>{escape(table.caption)}</caption>"
         f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
     )
