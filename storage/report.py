@@ -20,16 +20,14 @@ from sqlmodel import Session, col, select
 from storage.db import Database
 from storage.items import is_open
 from storage.models import (
-    Event,
     FeedbackItem,
     FieldOfAction,
     ItemEvent,
     ItemKind,
     ItemState,
-    Registration,
     WorkingGroup,
-    Workshop,
 )
+from storage.report_events import EventFigures, count_by, year_events
 
 # The states in which a recommendation has an outcome the working group decided on.
 DECIDED_STATES = (ItemState.IMPLEMENTED, ItemState.DECLINED)
@@ -58,29 +56,6 @@ class OverdueItem:
     group_key: str
     created_at: datetime
     answer_due_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class WorkshopFigures:
-    title: str
-    field_key: str | None
-    capacity: int | None
-    registered: int
-    waitlisted: int
-    cancelled: int
-
-
-@dataclass(frozen=True, slots=True)
-class EventFigures:
-    title: str
-    starts_at: datetime
-    place: str
-    state: str
-    capacity: int | None
-    registered: int
-    waitlisted: int
-    cancelled: int
-    workshops: list[WorkshopFigures]
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,15 +156,6 @@ def _in_year(start: datetime, end: datetime) -> Any:
     return and_(col(FeedbackItem.created_at) >= start, col(FeedbackItem.created_at) < end)
 
 
-def _counts(session: Session, *columns: Any, where: Any) -> dict[Any, int]:
-    query = core_select(*columns, func.count()).where(where).group_by(*columns)
-    counts: dict[Any, int] = {}
-    for row in session.execute(query).all():
-        key = tuple(str(v) for v in row[:-1])
-        counts[key if len(key) > 1 else key[0]] = int(row[-1])
-    return counts
-
-
 def _year_figures(
     session: Session, start: datetime, end: datetime, as_of: datetime
 ) -> YearFigures:
@@ -233,16 +199,16 @@ def _year_figures(
         as_of=as_of,
         fields=fields,
         groups=groups,
-        by_field_state=_counts(session, item.field_key, item.state, where=year),
-        by_kind=_counts(session, item.kind, where=year),
-        by_platform=_counts(session, item.platform, where=year),
-        by_language=_counts(session, item.language, where=year),
-        by_group=_counts(session, item.group_key, where=year),
+        by_field_state=count_by(session, item.field_key, item.state, where=year),
+        by_kind=count_by(session, item.kind, where=year),
+        by_platform=count_by(session, item.platform, where=year),
+        by_language=count_by(session, item.language, where=year),
+        by_group=count_by(session, item.group_key, where=year),
         created=created,
         answered=answered,
         overdue=overdue,
         recommendations=_recommendations(session, start, end),
-        events=_events(session, start, end),
+        events=year_events(session, start, end),
     )
 
 
@@ -357,63 +323,6 @@ def _decided(
         )
         for event_id, i, stance, text, at in session.execute(query).all()
     ]
-
-
-def _events(session: Session, start: datetime, end: datetime) -> list[EventFigures]:
-    events = session.exec(
-        select(Event)
-        .where(col(Event.starts_at) >= start, col(Event.starts_at) < end)
-        .order_by(col(Event.starts_at))
-    ).all()
-    if not events:
-        return []
-    ids = [e.id for e in events]
-    by_workshop = _counts(
-        session,
-        Registration.event_id,
-        Registration.workshop_id,
-        Registration.state,
-        where=col(Registration.event_id).in_(ids),
-    )
-    workshops = session.exec(
-        select(Workshop)
-        .where(col(Workshop.event_id).in_(ids))
-        .order_by(col(Workshop.position), col(Workshop.id))
-    ).all()
-    figures = []
-    for event in events:
-        mine = {k: n for k, n in by_workshop.items() if k[0] == str(event.id)}
-
-        def count(state: str, workshop: str | None = None, counts: dict[Any, int] = mine) -> int:
-            return sum(
-                n for (_, w, s), n in counts.items() if s == state and workshop in (None, w)
-            )
-
-        figures.append(
-            EventFigures(
-                event.title,
-                event.starts_at,
-                event.place,
-                event.state,
-                event.capacity,
-                count("registered"),
-                count("waitlisted"),
-                count("cancelled"),
-                [
-                    WorkshopFigures(
-                        w.title,
-                        w.field_key,
-                        w.capacity,
-                        count("registered", str(w.id)),
-                        count("waitlisted", str(w.id)),
-                        count("cancelled", str(w.id)),
-                    )
-                    for w in workshops
-                    if w.event_id == event.id
-                ],
-            )
-        )
-    return figures
 
 
 def _item_rows(session: Session, start: datetime, end: datetime) -> Iterator[ItemRow]:
