@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from handlers.context import Deps, Voice, voice
 from handlers.event_texts import payload_of
 from handlers.messages import Reply
-from storage.models import Event, EventState
+from storage.models import Event
 from storage.outbox import NewMessage
 from storage.registrations import Audience
 
@@ -52,26 +52,29 @@ class ReportPlanner:
         for days in sorted(self._deps.settings.report_reminder_days, reverse=True):
             yield days, days_before(self._deps, due, days), due
 
-    async def _round_tables(self, now: datetime) -> list[Event]:
-        events = await self._deps.store.events.list_events(since=now)
+    async def _round_tables(self, now: datetime) -> list[tuple[Event, set[str]]]:
+        """The coming round tables (planned or postponed) with the stages already done."""
+        view = await self._deps.store.events.plan_view(now)
         return [
-            e
-            for e in events
-            if e.round_table and e.state in (EventState.PLANNED, EventState.POSTPONED)
+            (e, set(view.stages.get(e.id or 0, {})))
+            for e in view.events
+            if e.round_table and e.starts_at > now
         ]
 
     async def plan(self, now: datetime) -> int:
         """Send the latest reminder that is due and not sent; an earlier one missed while
         the bot was down is not sent after a later one is due."""
         added = 0
-        for event in await self._round_tables(now):
+        for event, done in await self._round_tables(now):
             assert event.id is not None
             current = [r for r in self._reminders(event) if r[1] <= now < r[2]]
             if not current:
                 continue
             days, _, due = current[-1]
-            messages = await self._messages(event, days, due, now)
             stage = f"report-d{days}:s{event.schedule_version}"
+            if stage in done:  # sent; do not count the groups' items again every tick
+                continue
+            messages = await self._messages(event, days, due, now)
             new = await self._deps.store.registrations.fire_stage(
                 event.id, stage, Audience.NOBODY, _these(messages), now
             )
@@ -83,7 +86,7 @@ class ReportPlanner:
     async def next_due(self, now: datetime) -> datetime | None:
         upcoming = [
             when
-            for event in await self._round_tables(now)
+            for event, _done in await self._round_tables(now)
             for _, when, _ in self._reminders(event)
             if when > now
         ]
