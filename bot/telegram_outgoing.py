@@ -9,18 +9,21 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Awaitable, Callable
 from functools import partial
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from telegram import Bot, InlineKeyboardMarkup, InputFile, Message
+from telegram import Bot, InputFile
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
 from bot.sending import RateLimited, Rejected, TemporaryFailure, Unreachable
+from bot.telegram_api import BotApi
 from bot.telegram_send import (
     MAX_CAPTION,
+    as_markup,
     keyboard,
     retry_after_seconds,
     split_text,
     utf16_length,
+    without_none,
 )
 from handlers.messages import Attachment, Reply
 
@@ -30,53 +33,55 @@ T = TypeVar("T")
 class TelegramOutgoing:
     def __init__(self, bot: Bot) -> None:
         self._bot = bot
+        self._api = BotApi.of(bot)
         self._file_ids: dict[str, str] = {}  # sha256 → Telegram file_id: upload each file once
 
     async def send_once(self, chat_id: str, reply: Reply, *, is_group: bool) -> str | None:
         """Send `reply`: text (split at 4,096), buttons on its last piece, then the files; a
         text that fits a caption rides on the first file. Returns the first message's id."""
         markup = keyboard(reply)
-        first: Message | None = None
+        first: int | None = None
         as_caption = bool(reply.files) and utf16_length(reply.text) <= MAX_CAPTION
         if not as_caption:
             pieces = split_text(reply.text)
             for index, piece in enumerate(pieces):
                 last = index == len(pieces) - 1
-                message = await attempt(
-                    partial(
-                        self._bot.send_message,
-                        chat_id,
-                        piece,
-                        reply_markup=markup if last else None,
-                    )
+                values = without_none(
+                    chat_id=chat_id, text=piece, reply_markup=markup if last else None
                 )
-                first = first or message
+                message = await attempt(partial(self._api.call, "sendMessage", values))
+                first = first or int(message["message_id"])
         for index, file in enumerate(reply.files):
             with_text = as_caption and index == 0
-            message = await self._send_file(
+            message_id = await self._send_file(
                 chat_id, file, reply.text if with_text else None, markup if with_text else None
             )
-            first = first or message
-        return str(first.message_id) if first is not None else None
+            first = first or message_id
+        return str(first) if first is not None else None
 
     async def _send_file(
         self,
         chat_id: str,
         file: Attachment,
         caption: str | None,
-        markup: InlineKeyboardMarkup | None,
-    ) -> Message:
+        markup: dict[str, Any] | None,
+    ) -> int:
+        """Send one file as a document (through the `Bot`: it uploads); returns its id."""
         digest = hashlib.sha256(file.data).hexdigest()
         known = self._file_ids.get(digest)
         document: str | InputFile = known or InputFile(file.data, filename=file.file_name)
         message = await attempt(
             partial(
-                self._bot.send_document, chat_id, document, caption=caption, reply_markup=markup
+                self._bot.send_document,
+                chat_id,
+                document,
+                caption=caption,
+                reply_markup=as_markup(markup),
             )
         )
         if known is None and message.document is not None:
             self._file_ids[digest] = message.document.file_id
-        return message
+        return message.message_id
 
 
 async def attempt(request: Callable[[], Awaitable[T]]) -> T:

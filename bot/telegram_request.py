@@ -24,6 +24,8 @@ from telegram._utils.types import ODVInput
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
+from bot.telegram_api import JSON, JsonBody
+
 logger = logging.getLogger(__name__)
 
 FORM = "application/x-www-form-urlencoded"
@@ -96,6 +98,9 @@ class AiohttpRequest(BaseRequest):
         if request_data is not None:
             if files:
                 body = _multipart(request_data)
+            elif isinstance(request_data, JsonBody):
+                body = request_data.json_payload
+                headers = {"Content-Type": JSON}
             else:
                 body = request_data.url_encoded_parameters()
                 headers = {"Content-Type": FORM}

@@ -17,16 +17,10 @@ from datetime import timedelta
 from functools import partial
 from typing import Any, TypeVar
 
-from telegram import (
-    Bot,
-    ForceReply,
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
-    InputFile,
-    Message,
-)
+from telegram import Bot, ForceReply, InlineKeyboardMarkup, InputFile
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
+from bot.telegram_api import BotApi
 from handlers.messages import Attachment, Reply
 
 logger = logging.getLogger(__name__)
@@ -76,19 +70,33 @@ def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
     return pieces
 
 
-def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
+def keyboard(reply: Reply) -> dict[str, Any] | None:
+    """The reply's choices as an inline keyboard, in the Bot API's JSON."""
     if not reply.choices:
         return None
     width = max(1, reply.choice_columns)
-    buttons = [InlineKeyboardButton(c.label, callback_data=c.payload) for c in reply.choices]
-    return InlineKeyboardMarkup([buttons[i : i + width] for i in range(0, len(buttons), width)])
+    buttons = [{"text": c.label, "callback_data": c.payload} for c in reply.choices]
+    return {"inline_keyboard": [buttons[i : i + width] for i in range(0, len(buttons), width)]}
 
 
-def new_message_markup(reply: Reply) -> InlineKeyboardMarkup | ForceReply | None:
+def new_message_markup(reply: Reply) -> dict[str, Any] | None:
     """The buttons of a new message, or Telegram's reply field when an answer is expected."""
     if reply.expects_reply and not reply.choices:
-        return ForceReply(selective=False)
+        return {"force_reply": True}
     return keyboard(reply)
+
+
+def as_markup(markup: dict[str, Any] | None) -> InlineKeyboardMarkup | ForceReply | None:
+    """The same markup as PTB objects, for the calls made through the `Bot` (files)."""
+    if markup is None:
+        return None
+    if "inline_keyboard" in markup:
+        return InlineKeyboardMarkup.de_json(markup)
+    return ForceReply(selective=False)
+
+
+def without_none(**values: Any) -> dict[str, Any]:
+    return {name: value for name, value in values.items() if value is not None}
 
 
 class TelegramSender:
@@ -101,6 +109,7 @@ class TelegramSender:
         pace: Pace | None = None,
     ) -> None:
         self.bot = bot
+        self.api = BotApi.of(bot)
         self._pace = pace
         self._max_attempts = max_attempts
         self._sleep = sleep
@@ -163,9 +172,10 @@ class TelegramSender:
             pieces = split_text(reply.text) if reply.text else []
             for index, piece in enumerate(pieces):
                 last = index == len(pieces) - 1
-                request = partial(
-                    self.bot.send_message, chat_id, piece, reply_markup=markup if last else None
+                values = without_none(
+                    chat_id=chat_id, text=piece, reply_markup=markup if last else None
                 )
+                request = partial(self.api.call, "sendMessage", values)
                 if self._pace is not None:
                     await self._pace(chat_id)
                 await self.call("sendMessage", chat_id, request)
@@ -180,7 +190,7 @@ class TelegramSender:
         chat_id: str,
         attachment: Attachment,
         caption: str | None,
-        markup: InlineKeyboardMarkup | ForceReply | None,
+        markup: dict[str, Any] | None,
     ) -> None:
         """Upload a file once; later sends of the same bytes reuse Telegram's file_id."""
         digest = attachment.platform_file_id or _digest(attachment.data)
@@ -194,7 +204,7 @@ class TelegramSender:
             "sendDocument",
             chat_id,
             lambda: self.bot.send_document(
-                chat_id, document, caption=caption, reply_markup=markup
+                chat_id, document, caption=caption, reply_markup=as_markup(markup)
             ),
         )
         if message is not None and known is None and message.document is not None:
@@ -221,30 +231,22 @@ class TelegramSender:
         """
         notice = next((r for r in replies if r.notice), None)
         text = notice.text[:MAX_CALLBACK_TEXT] if notice is not None else None
+        answer = without_none(callback_query_id=query_id, text=text)
         await self.call(
-            "answerCallbackQuery",
-            chat_id,
-            lambda: self.bot.answer_callback_query(query_id, text=text),
+            "answerCallbackQuery", chat_id, partial(self.api.call, "answerCallbackQuery", answer)
+        )
+        take_keyboard_away = partial(
+            self.api.call,
+            "editMessageReplyMarkup",
+            {"chat_id": chat_id, "message_id": int(message_id)},
         )
         if notice is not None and self._still_shows(chat_id, message_id, pressed_text):
             # A button that no longer applies: take the stale keyboard away.
-            await self.call(
-                "editMessageReplyMarkup",
-                chat_id,
-                lambda: self.bot.edit_message_reply_markup(
-                    chat_id=chat_id, message_id=int(message_id), reply_markup=None
-                ),
-            )
+            await self.call("editMessageReplyMarkup", chat_id, take_keyboard_away)
         edited = False
         if not pressed_has_text and any(r.replaces_prompt for r in replies):
             edited = True  # nothing to write into; the reply goes out as a new message
-            await self.call(
-                "editMessageReplyMarkup",
-                chat_id,
-                lambda: self.bot.edit_message_reply_markup(
-                    chat_id=chat_id, message_id=int(message_id), reply_markup=None
-                ),
-            )
+            await self.call("editMessageReplyMarkup", chat_id, take_keyboard_away)
         for reply in replies:
             if reply is notice:
                 continue
@@ -255,16 +257,17 @@ class TelegramSender:
                 and utf16_length(reply.text) <= MAX_TEXT
             ):
                 edited = True
-                edit = partial(
-                    self.bot.edit_message_text,
-                    reply.text,
+                values = without_none(
                     chat_id=chat_id,
                     message_id=int(message_id),
+                    text=reply.text,
                     reply_markup=keyboard(reply),
                 )
-                result = await self.call("editMessageText", chat_id, edit)
-                if isinstance(result, Message) and result.text is not None:
-                    self._remember_edit(chat_id, message_id, result.text)
+                result = await self.call(
+                    "editMessageText", chat_id, partial(self.api.call, "editMessageText", values)
+                )
+                if isinstance(result, dict) and isinstance(result.get("text"), str):
+                    self._remember_edit(chat_id, message_id, result["text"])
             else:
                 await self.send(chat_id, reply)
 
