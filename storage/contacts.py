@@ -2,22 +2,40 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import Connection, Insert, Row, bindparam, func, update
+from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
-from storage.conversations import current_state
+from storage.conversations import IDLE
 from storage.db import Database
 from storage.links import linked_ids_query
 from storage.models import Contact, ConversationState, OutboxMessage, OutboxState
 from storage.outbox import WAITING
-from storage.upsert import insert_for
+from storage.rows import column_keys, connection, detached, table
+from storage.upsert import insert_on
 
 # last_seen_at is for retention, which counts in months: refreshing it at most every few
 # minutes saves a write on almost every update.
 LAST_SEEN_RESOLUTION = timedelta(minutes=10)
+
+_CONTACTS, _STATES = table(Contact), table(ConversationState)
+_CONTACT_KEYS, _STATE_KEYS = column_keys(Contact), column_keys(ConversationState)
+# The contact by (platform, user), with its flow step if it has one: one statement per turn.
+_BY_KEY = (
+    core_select(_CONTACTS, *(column.label(f"state_{column.key}") for column in _STATES.c))
+    .outerjoin(_STATES, _STATES.c.contact_id == _CONTACTS.c.id)
+    .where(
+        _CONTACTS.c.platform == bindparam("platform"),
+        _CONTACTS.c.user_id == bindparam("user_id"),
+    )
+)
+# The SET clause holds just the columns passed, as an ORM flush would write only those.
+_REFRESH = update(_CONTACTS).where(_CONTACTS.c.id == bindparam("contact"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,12 +72,10 @@ class ContactStore:
         """
 
         def work(session: Session) -> tuple[Contact, bool, ConversationState | None]:
-            contact, created = _get_or_add(session, key, now)
-            assert contact.id is not None
-            state = current_state(session, contact.id) if with_state and not created else None
-            return contact, created, state
+            contact, created, state = _get_or_add(connection(session), key, now)
+            return contact, created, state if with_state else None
 
-        return await self._db.run(work)
+        return await self._db.run(work, quick=True)
 
     async def get_contact(self, contact_id: int) -> Contact | None:
         async with self._db.session() as session:
@@ -149,39 +165,59 @@ class ContactStore:
         return await self._db.run(work)
 
 
-def _get_or_add(session: Session, key: ContactKey, now: datetime) -> tuple[Contact, bool]:
-    by_key = select(Contact).where(
-        Contact.platform == key.platform, Contact.user_id == key.user_id
-    )
-    contact = session.exec(by_key).first()
-    if contact is None:
-        created = session.execute(
-            insert_for(session, Contact)
-            .values(
-                platform=key.platform,
-                user_id=key.user_id,
-                chat_id=key.chat_id,
-                display_name=key.display_name,
-                created_at=now,
-                last_seen_at=now,
-            )
-            .on_conflict_do_nothing(index_elements=["platform", "user_id"])
-            .returning(col(Contact.id))
-        )
-        new_id = created.scalar_one_or_none()
+def _get_or_add(
+    db: Connection, key: ContactKey, now: datetime
+) -> tuple[Contact, bool, ConversationState | None]:
+    """The contact for `key` (created if new, refreshed if seen again), whether it was
+    created, and its flow step (None when in no flow)."""
+    by_key = {"platform": key.platform, "user_id": key.user_id}
+    row = db.execute(_BY_KEY, by_key).first()
+    if row is None:
+        new: dict[str, Any] = {"platform": key.platform, "user_id": key.user_id}
+        new |= {"chat_id": key.chat_id, "display_name": key.display_name}
+        new |= {"created_at": now, "last_seen_at": now}
+        new_id = db.execute(_add_statement(db.dialect.name), new).scalar_one_or_none()
         # Another process may have created it between our look-up and insert.
-        return session.exec(by_key).one(), new_id is not None
+        row = db.execute(_BY_KEY, by_key).one()
+        return detached(Contact, _contact_values(row)), new_id is not None, None
+    contact = _contact_values(row)
     if (
-        now - contact.last_seen_at >= LAST_SEEN_RESOLUTION
-        or contact.person_id is not None  # linked: the platform used last gets the news
-        or (key.chat_id and contact.chat_id != key.chat_id)
-        or contact.blocked_at is not None
-        or (key.display_name and contact.display_name != key.display_name)
+        now - contact["last_seen_at"] >= LAST_SEEN_RESOLUTION
+        or contact["person_id"] is not None  # linked: the platform used last gets the news
+        or (key.chat_id and contact["chat_id"] != key.chat_id)
+        or contact["blocked_at"] is not None
+        or (key.display_name and contact["display_name"] != key.display_name)
     ):
-        contact.last_seen_at = now
-        contact.chat_id = key.chat_id or contact.chat_id
-        contact.blocked_at = None  # writing to the bot again makes them reachable
-        contact.display_name = key.display_name or contact.display_name
-        session.add(contact)
-        session.flush()
-    return contact, False
+        seen = {
+            "last_seen_at": now,
+            "chat_id": key.chat_id or contact["chat_id"],
+            "blocked_at": None,  # writing to the bot again makes them reachable
+            "display_name": key.display_name or contact["display_name"],
+        }
+        changed = {name: value for name, value in seen.items() if value != contact[name]}
+        if changed:
+            db.execute(_REFRESH, {"contact": contact["id"], **changed})
+            contact |= changed
+    return detached(Contact, contact), False, _state(row)
+
+
+def _contact_values(row: Row[Any]) -> dict[str, Any]:
+    return dict(zip(_CONTACT_KEYS, row, strict=False))  # the state's columns follow
+
+
+def _state(row: Row[Any]) -> ConversationState | None:
+    """The flow step joined to the contact's row; None when there is none or it ended."""
+    values = dict(zip(_STATE_KEYS, row[len(_CONTACT_KEYS) :], strict=True))
+    if values["contact_id"] is None or values["flow"] == IDLE:  # no row, or an idle one
+        return None
+    return detached(ConversationState, values)
+
+
+@functools.cache
+def _add_statement(dialect: str) -> Insert:
+    """Create a contact unless another transaction just did; returns the new id if any."""
+    return (
+        insert_on(dialect, _CONTACTS)
+        .on_conflict_do_nothing(index_elements=["platform", "user_id"])
+        .returning(_CONTACTS.c.id)
+    )

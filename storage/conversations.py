@@ -2,20 +2,36 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Update, delete, func, update
+from sqlalchemy import Insert, Update, bindparam, delete, func, update
+from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
 from storage.db import Database
 from storage.models import Attachment, ConversationState
-from storage.upsert import insert_for
+from storage.rows import connection, detached, table
+from storage.upsert import insert_on
 
 # A contact whose flow ended keeps an idle row, so its version never restarts: a button from
 # a flow that ended can never match a question of a later flow.
 IDLE = ""
+
+_STATES = table(ConversationState)
+_STATE_BY_CONTACT = core_select(_STATES).where(_STATES.c.contact_id == bindparam("contact"))
+# end_flow(contact) guarded by the version the resident confirmed (FeedbackStore.add_item).
+END_FLOW_AT_VERSION = (
+    update(_STATES)
+    .where(
+        _STATES.c.contact_id == bindparam("contact"),
+        _STATES.c.flow != IDLE,
+        _STATES.c.version == bindparam("at_version"),
+    )
+    .values(flow=IDLE, step=IDLE, data={}, version=_STATES.c.version + 1)
+)
 
 
 def end_flow(contact_id: int) -> Update:
@@ -43,28 +59,14 @@ class ConversationStore:
     ) -> int:
         """Store the contact's next step; returns its new version (one more than before)."""
 
-        def work(session: Session) -> int:
-            statement = insert_for(session, ConversationState).values(
-                contact_id=contact_id,
-                flow=flow,
-                step=step,
-                data=dict(data),
-                version=1,
-                updated_at=now,
-            )
-            statement = statement.on_conflict_do_update(
-                index_elements=["contact_id"],
-                set_={
-                    "flow": statement.excluded.flow,
-                    "step": statement.excluded.step,
-                    "data": statement.excluded.data,
-                    "updated_at": statement.excluded.updated_at,
-                    "version": col(ConversationState.version) + 1,
-                },
-            ).returning(col(ConversationState.version))
-            return int(session.execute(statement).scalar_one())
+        values = {"contact_id": contact_id, "flow": flow, "step": step, "data": dict(data)}
+        values["updated_at"] = now
 
-        return await self._db.run(work)
+        def work(session: Session) -> int:
+            db = connection(session)
+            return int(db.execute(_set_state_statement(db.dialect.name), values).scalar_one())
+
+        return await self._db.run(work, quick=True)
 
     async def clear_state(self, contact_id: int) -> bool:
         """Leave any flow and drop the files collected in it; True if there was one."""
@@ -126,5 +128,21 @@ class ConversationStore:
 
 def current_state(session: Session, contact_id: int) -> ConversationState | None:
     """The contact's flow step in `session`'s transaction; None when in no flow."""
-    state = session.get(ConversationState, contact_id)
-    return state if state is not None and state.flow != IDLE else None
+    row = connection(session).execute(_STATE_BY_CONTACT, {"contact": contact_id}).first()
+    return detached(ConversationState, dict(row._mapping)) if row and row.flow != IDLE else None
+
+
+@functools.cache
+def _set_state_statement(dialect: str) -> Insert:
+    """The upsert of `set_state`, built once per dialect; the values come as parameters."""
+    statement = insert_on(dialect, _STATES).values(version=1)
+    return statement.on_conflict_do_update(
+        index_elements=["contact_id"],
+        set_={
+            "flow": statement.excluded.flow,
+            "step": statement.excluded.step,
+            "data": statement.excluded.data,
+            "updated_at": statement.excluded.updated_at,
+            "version": _STATES.c.version + 1,
+        },
+    ).returning(_STATES.c.version)

@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import Connection, Insert, bindparam, func, insert, update
+from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.conversations import end_flow
+from storage.conversations import END_FLOW_AT_VERSION
 from storage.db import Database
-from storage.groups import route_field
+from storage.groups import route
 from storage.links import linked_ids_query
 from storage.models import (
     Attachment,
-    ConversationState,
     FeedbackItem,
     GroupChat,
     ItemEvent,
@@ -25,9 +27,24 @@ from storage.models import (
     ReferenceCounter,
 )
 from storage.outbox import NewMessage, add_messages
-from storage.upsert import insert_for
+from storage.rows import column_keys, connection, detached, table
+from storage.upsert import insert_on
 
 Notify = Callable[[FeedbackItem, list[GroupChat], list[int]], list[NewMessage]]
+
+_ITEMS, _COUNTERS, _FILES, _CHATS = (
+    table(model) for model in (FeedbackItem, ReferenceCounter, Attachment, GroupChat)
+)
+_ADD_ITEM = insert(_ITEMS).returning(_ITEMS.c.id)
+_ADD_EVENT = insert(table(ItemEvent))
+_ATTACH = (
+    update(_FILES)
+    .where(_FILES.c.contact_id == bindparam("contact"), _FILES.c.item_id.is_(None))
+    .values(item_id=bindparam("item"))
+    .returning(_FILES.c.id)
+)
+_CHATS_OF = core_select(_CHATS).where(_CHATS.c.group_key == bindparam("group"))
+_CHAT_KEYS = column_keys(GroupChat)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,61 +123,46 @@ class FeedbackStore:
         """
 
         def work(session: Session) -> FeedbackItem | None:
+            db = connection(session)
             if conversation_version is not None:
-                ended = session.execute(
-                    end_flow(new.contact_id).where(
-                        col(ConversationState.version) == conversation_version
-                    )
-                )
-                if not ended.rowcount:  # type: ignore[attr-defined]
+                guard = {"contact": new.contact_id, "at_version": conversation_version}
+                if not db.execute(END_FLOW_AT_VERSION, guard).rowcount:
                     return None
-            group = route_field(session, new.field_key)
+            group = route(db, new.field_key)
             year = reference_year or now.year
-            item = FeedbackItem(
-                reference=format_reference(year, _next_number(session, year)),
-                kind=new.kind,
-                field_key=new.field_key,
-                group_key=group.key,
-                text=new.text,
-                language=new.language,
-                state=ItemState.RECEIVED,
-                anonymous=new.anonymous,
-                contact_id=new.contact_id,
-                platform=new.platform,
-                answer_due_at=now + timedelta(days=group.answer_days),
-                created_at=now,
-                updated_at=now,
-            )
-            session.add(item)
-            session.flush()
-            assert item.id is not None
-            session.add(
-                ItemEvent(
-                    item_id=item.id,
-                    at=now,
-                    actor="resident",
-                    action="created",
-                    state=ItemState.RECEIVED,
-                    group_key=group.key,
-                )
-            )
-            attached = session.execute(
-                update(Attachment)
-                .where(
-                    col(Attachment.contact_id) == new.contact_id, col(Attachment.item_id).is_(None)
-                )
-                .values(item_id=item.id)
-                .returning(col(Attachment.id))
-            )
+            values: dict[str, Any] = {
+                "reference": format_reference(year, _next_number(db, year)),
+                "kind": new.kind,
+                "field_key": new.field_key,
+                "group_key": group.group_key,
+                "text": new.text,
+                "language": new.language,
+                "state": ItemState.RECEIVED,
+                "anonymous": new.anonymous,
+                "contact_id": new.contact_id,
+                "platform": new.platform,
+                "assignee": None,
+                "assignee_name": None,
+                "answer_due_at": now + timedelta(days=group.answer_days),
+                "first_answered_at": None,
+                "escalated_at": None,
+                "created_at": now,
+                "updated_at": now,
+            }
+            values["id"] = item_id = db.execute(_ADD_ITEM, values).scalar_one()
+            item = detached(FeedbackItem, values)
+            db.execute(_ADD_EVENT, _created_event(item_id, group.group_key, now))
+            attached = db.execute(_ATTACH, {"contact": new.contact_id, "item": item_id})
             files = sorted(int(i) for i in attached.scalars().all())
             if notify is not None:
-                chats = list(
-                    session.exec(select(GroupChat).where(GroupChat.group_key == group.key))
-                )
+                chats = [
+                    detached(GroupChat, dict(zip(_CHAT_KEYS, row, strict=True)))
+                    for row in db.execute(_CHATS_OF, {"group": group.group_key})
+                ]
                 add_messages(session, notify(item, chats, files), now)
             return item
 
-        return await self._db.run(work)
+        return await self._db.run(work, quick=True)
 
     async def get_item_for_contact(self, contact_id: int, reference: str) -> ItemSummary | None:
         """The contact's own item with this reference; None for anyone else's."""
@@ -211,13 +213,31 @@ class FeedbackStore:
             return list((await session.exec(query)).all())
 
 
-def _next_number(session: Session, year: int) -> int:
+def _created_event(item_id: int, group_key: str, now: datetime) -> dict[str, Any]:
+    """The first line of an item's history (every column, as the ORM would insert it)."""
+    return {
+        "item_id": item_id,
+        "at": now,
+        "actor": "resident",
+        "actor_name": None,
+        "action": "created",
+        "state": ItemState.RECEIVED,
+        "group_key": group_key,
+        "text": None,
+    }
+
+
+def _next_number(db: Connection, year: int) -> int:
     """The next reference number of `year`; the row lock serialises concurrent submitters."""
-    statement = insert_for(session, ReferenceCounter).values(year=year, last=1)
-    statement = statement.on_conflict_do_update(
-        index_elements=["year"], set_={"last": col(ReferenceCounter.last) + 1}
-    ).returning(col(ReferenceCounter.last))
-    return int(session.execute(statement).scalar_one())
+    return int(db.execute(_next_number_statement(db.dialect.name), {"year": year}).scalar_one())
+
+
+@functools.cache
+def _next_number_statement(dialect: str) -> Insert:
+    statement = insert_on(dialect, _COUNTERS).values(last=1)
+    return statement.on_conflict_do_update(
+        index_elements=["year"], set_={"last": _COUNTERS.c.last + 1}
+    ).returning(_COUNTERS.c.last)
 
 
 async def _attachment_counts(session: AsyncSession, item_ids: list[int]) -> dict[int, int]:

@@ -5,13 +5,16 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
-from sqlalchemy import delete
-from sqlmodel import Session, col, select
+from sqlalchemy import Connection, and_, bindparam, delete
+from sqlalchemy import select as core_select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.db import Database
 from storage.models import Coordinator, FieldOfAction, GroupChat, GroupField, WorkingGroup
+from storage.rows import column_keys, connection, detached, table
 from storage.upsert import insert_for
 
 
@@ -37,6 +40,22 @@ class GroupSpec:
 class UnknownField(LookupError):
     """The item names a field of action the store does not know."""
 
+
+_GROUPS, _GROUP_KEYS = table(WorkingGroup), column_keys(WorkingGroup)
+_GROUP_BY_KEY = core_select(_GROUPS).where(_GROUPS.c.key == bindparam("group"))
+_FIELDS, _OWNERS = table(FieldOfAction), table(GroupField)
+_OWNER, _DEFAULT = _GROUPS.alias("owner"), _GROUPS.alias("fallback")
+# route in one statement: no row when the field does not exist; else the owning group's key
+# and answer days, or (when no group owns it) a default group's, whichever is not NULL.
+_ROUTE = (
+    core_select(_OWNER.c.key, _OWNER.c.answer_days, _DEFAULT.c.key, _DEFAULT.c.answer_days)
+    .select_from(_FIELDS)
+    .outerjoin(_OWNERS, _OWNERS.c.field_key == _FIELDS.c.key)
+    .outerjoin(_OWNER, _OWNER.c.key == _OWNERS.c.group_key)
+    .outerjoin(_DEFAULT, and_(_OWNERS.c.group_key.is_(None), _DEFAULT.c.is_default))
+    .where(_FIELDS.c.key == bindparam("field"))
+    .limit(1)
+)
 
 # Fields of action change only with the configuration (`sync_from_config`, at start), yet
 # every step of the feedback flow reads them; they are kept in memory, and re-read after this
@@ -147,7 +166,7 @@ class GroupStore:
         return fields
 
     async def get_group(self, key: str) -> WorkingGroup | None:
-        return await self._db.run(lambda session: session.get(WorkingGroup, key))
+        return await self._db.run(lambda session: get_group(connection(session), key), quick=True)
 
     async def list_group_chats(self, group_key: str) -> list[GroupChat]:
         """The chats or rooms where `group_key` receives its notifications."""
@@ -161,26 +180,34 @@ class GroupStore:
         return await self._db.run(lambda session: list(session.exec(query)))
 
 
-def route_field(session: Session, field_key: str) -> WorkingGroup:
+def get_group(db: Connection, key: str) -> WorkingGroup | None:
+    row = db.execute(_GROUP_BY_KEY, {"group": key}).first()
+    return detached(WorkingGroup, dict(zip(_GROUP_KEYS, row, strict=True))) if row else None
+
+
+class Route(NamedTuple):
+    """Where an item of a field goes: what a new item needs of its group."""
+
+    group_key: str
+    answer_days: int
+
+
+def route(db: Connection, field_key: str) -> Route:
     """The working group that owns `field_key`, or the default group when none does.
 
     Raises:
         UnknownField: the field does not exist.
         LookupError: no group owns it and no default group is configured.
     """
-    if session.get(FieldOfAction, field_key) is None:
+    row = db.execute(_ROUTE, {"field": field_key}).first()
+    if row is None:
         raise UnknownField(field_key)
-    owner = session.exec(
-        select(WorkingGroup)
-        .join(GroupField, col(GroupField.group_key) == col(WorkingGroup.key))
-        .where(GroupField.field_key == field_key)
-    ).first()
-    if owner is not None:
-        return owner
-    default = session.exec(select(WorkingGroup).where(col(WorkingGroup.is_default))).first()
-    if default is None:
+    owner_key, owner_days, default_key, default_days = row
+    if owner_key is not None:
+        return Route(owner_key, owner_days)
+    if default_key is None:
         raise LookupError(f"no working group owns {field_key!r} and there is no default group")
-    return default
+    return Route(default_key, default_days)
 
 
 async def _add_once(

@@ -7,19 +7,21 @@ can share one database), and marked sent, failed (retried later), dead or skippe
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, func, or_, type_coerce, update
+from sqlalchemy import Insert, case, func, or_, type_coerce, update
 from sqlmodel import Session, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.db import Database
 from storage.models import OutboxMessage, OutboxState
+from storage.rows import connection, table
 from storage.types import UTCDateTime
-from storage.upsert import insert_for
+from storage.upsert import insert_on
 
 WAITING = (OutboxState.PENDING, OutboxState.FAILED)
 ENQUEUE_CHUNK = 500
@@ -252,10 +254,18 @@ def add_messages(session: Session, messages: Sequence[NewMessage], now: datetime
         }
         for m in messages
     ]
-    statement = (
-        insert_for(session, OutboxMessage)
-        .values(rows)
+    db = connection(session)
+    # A list of parameter sets still goes out as one multi-row INSERT (SQLAlchemy's
+    # "insertmanyvalues"), from a statement compiled once per dialect: `.values(rows)` has no
+    # cache key, and was compiled anew on every call.
+    return len(db.execute(_enqueue_statement(db.dialect.name), rows).all())
+
+
+@functools.cache
+def _enqueue_statement(dialect: str) -> Insert:
+    """Insert new keys, skip known ones; RETURNING yields a row per inserted message."""
+    return (
+        insert_on(dialect, table(OutboxMessage))
         .on_conflict_do_nothing(index_elements=["idempotency_key"])
-        .returning(col(OutboxMessage.id))
+        .returning(table(OutboxMessage).c.id)
     )
-    return len(session.execute(statement).all())
