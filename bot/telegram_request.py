@@ -1,12 +1,16 @@
-"""A lighter HTTP backend for python-telegram-bot: `BaseRequest` over one aiohttp session.
+"""A lighter HTTP backend for python-telegram-bot: `BaseRequest` on kept-alive connections.
 
 PTB's default `HTTPXRequest` spends most of a Bot API call's CPU in httpx and httpcore (whose
-connection pool does work per pooled connection on every request). aiohttp, already installed
-for matrix-nio, does the same job with a keep-alive pool for a fraction of it. Errors map as in
-PTB: timeouts become `TimedOut`, every other transport failure `NetworkError`; HTTP statuses
-are left to PTB.
+connection pool does work per pooled connection on every request). Every POST without files
+(all replies, getUpdates) goes through `bot.http_keepalive.KeepAliveClient`, a quarter of
+aiohttp's CPU per call; uploads and file downloads go through one aiohttp session (already
+installed for matrix-nio). Errors map as in PTB: timeouts become `TimedOut`, every other
+transport failure `NetworkError`; HTTP statuses are left to PTB.
 
-Timeouts map to aiohttp's as follows: `connect_timeout` bounds connecting a socket,
+On the keep-alive client `connect_timeout` bounds connecting, `pool_timeout` waiting for a free
+connection and `read_timeout` the wait for the whole response (getUpdates passes its long-poll
+time on top); small bodies are written at once, so there is no write timeout. For uploads
+and downloads the timeouts map to aiohttp's: `connect_timeout` bounds connecting a socket,
 `pool_timeout + connect_timeout` bounds getting a connection (waiting for the pool included),
 `read_timeout` bounds each wait for response bytes. aiohttp has no per-write timeout, so
 `write_timeout` (the media one for uploads) is added to a total bound on Bot API calls; file
@@ -17,6 +21,7 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 from telegram._utils.defaultvalue import DefaultValue
@@ -24,11 +29,13 @@ from telegram._utils.types import ODVInput
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
+from bot.http_keepalive import KeepAliveClient
 from bot.telegram_api import JSON, JsonBody
 
 logger = logging.getLogger(__name__)
 
 FORM = "application/x-www-form-urlencoded"
+ROUTES_KEPT = 256  # Bot API method URLs whose split is remembered
 
 
 class AiohttpRequest(BaseRequest):
@@ -50,6 +57,8 @@ class AiohttpRequest(BaseRequest):
         self._pool = pool_timeout
         self._media_write = media_write_timeout
         self._session: aiohttp.ClientSession | None = None
+        self._clients: dict[str, KeepAliveClient] = {}  # origin → its connections
+        self._routes: dict[str, tuple[KeepAliveClient, str]] = {}  # url → (client, target)
 
     @property
     def read_timeout(self) -> float | None:
@@ -68,6 +77,49 @@ class AiohttpRequest(BaseRequest):
         if self._session is not None and not self._session.closed:
             await self._session.close()
         self._session = None
+        for client in self._clients.values():
+            await client.close()
+        self._clients.clear()
+        self._routes.clear()
+
+    async def _post_small(
+        self, url: str, request_data: RequestData | None, read: float | None
+    ) -> tuple[int, bytes]:
+        """A POST without files, on the keep-alive client: every Bot API call but uploads."""
+        if isinstance(request_data, JsonBody):
+            body, content_type = request_data.json_payload, JSON
+        elif request_data is None:
+            body, content_type = b"", FORM
+        else:
+            body, content_type = request_data.url_encoded_parameters().encode(), FORM
+        client, target = self._route(url)
+        try:
+            return await client.post(target, body, content_type, read_timeout=read)
+        except TimeoutError as error:
+            raise TimedOut(f"http: {error}") from error
+        except OSError as error:  # refused, reset, closed early, TLS failures
+            raise NetworkError(f"http: {type(error).__name__}: {error}") from error
+
+    def _route(self, url: str) -> tuple[KeepAliveClient, str]:
+        route = self._routes.get(url)
+        if route is None:
+            parts = urlsplit(url)
+            origin = f"{parts.scheme}://{parts.netloc}"
+            client = self._clients.get(origin)
+            if client is None:
+                client = KeepAliveClient(
+                    origin,
+                    pool_size=self._pool_size,
+                    connect_timeout=self._connect,
+                    pool_timeout=self._pool,
+                    user_agent=self.USER_AGENT,
+                )
+                self._clients[origin] = client
+            target = parts.path + (f"?{parts.query}" if parts.query else "")
+            if len(self._routes) >= ROUTES_KEPT:
+                self._routes.clear()
+            route = self._routes[url] = (client, target)
+        return route
 
     async def do_request(
         self,
@@ -84,6 +136,8 @@ class AiohttpRequest(BaseRequest):
             raise RuntimeError("This AiohttpRequest is not initialized!")
         files = request_data is not None and request_data.contains_files
         read = _given(read_timeout, self._read)
+        if method == "POST" and not files:
+            return await self._post_small(url, request_data, read)
         write = _given(write_timeout, self._media_write if files else self._write)
         connect = _given(connect_timeout, self._connect)
         pool = _given(pool_timeout, self._pool)
@@ -98,9 +152,6 @@ class AiohttpRequest(BaseRequest):
         if request_data is not None:
             if files:
                 body = _multipart(request_data)
-            elif isinstance(request_data, JsonBody):
-                body = request_data.json_payload
-                headers = {"Content-Type": JSON}
             else:
                 body = request_data.url_encoded_parameters()
                 headers = {"Content-Type": FORM}
