@@ -20,7 +20,7 @@ from bot.app import build_app
 from bot.config import Settings, load_settings
 from bot.logs import configure_logging
 from bot.telegram import TelegramChannel
-from bot.telegram_request import AiohttpRequest
+from bot.telegram_request import BotApiRequest
 from storage.db import Database
 
 REPO = Path(__file__).resolve().parent.parent
@@ -33,7 +33,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--url", required=True, help="the fake server, http://host:port")
     parser.add_argument("--token", required=True)
     parser.add_argument("--db", required=True, help="SQLite file")
-    parser.add_argument("--request", choices=("httpx", "aiohttp"), default="aiohttp")
+    parser.add_argument("--request", choices=("httpx", "mitreden"), default="mitreden")
     parser.add_argument("--profile", help="write a pyinstrument profile here (.html or .txt)")
     return parser.parse_args(argv)
 
@@ -57,7 +57,7 @@ def requests(kind: str) -> tuple[BaseRequest, BaseRequest]:
     """PTB's default HTTPXRequest pair (as `ApplicationBuilder` makes it), or ours."""
     if kind == "httpx":
         return HTTPXRequest(connection_pool_size=256), HTTPXRequest(connection_pool_size=1)
-    return AiohttpRequest(connection_pool_size=256), AiohttpRequest(connection_pool_size=1)
+    return BotApiRequest(connection_pool_size=256), BotApiRequest(connection_pool_size=1)
 
 
 class Profiling:

@@ -47,9 +47,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--mode", choices=("both", "saturation", "rate"), default="both")
     parser.add_argument(
         "--request",
-        choices=("aiohttp", "httpx"),
-        default="aiohttp",
-        help="the bot's HTTP backend: ours (aiohttp) or PTB's HTTPXRequest",
+        choices=("mitreden", "httpx"),
+        default="mitreden",
+        help="the bot's BaseRequest: ours (keep-alive POSTs, aiohttp for files) or PTB's "
+        "HTTPXRequest",
     )
     parser.add_argument(
         "--bot",

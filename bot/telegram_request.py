@@ -38,8 +38,9 @@ FORM = "application/x-www-form-urlencoded"
 ROUTES_KEPT = 256  # Bot API method URLs whose split is remembered
 
 
-class AiohttpRequest(BaseRequest):
-    """`telegram.request.BaseRequest` on aiohttp; defaults as PTB's `HTTPXRequest`."""
+class BotApiRequest(BaseRequest):
+    """`telegram.request.BaseRequest`: small POSTs kept alive, files on aiohttp; defaults as
+    PTB's `HTTPXRequest`."""
 
     def __init__(
         self,
@@ -133,7 +134,7 @@ class AiohttpRequest(BaseRequest):
     ) -> tuple[int, bytes]:
         session = self._session
         if session is None or session.closed:
-            raise RuntimeError("This AiohttpRequest is not initialized!")
+            raise RuntimeError("This BotApiRequest is not initialized!")
         files = request_data is not None and request_data.contains_files
         read = _given(read_timeout, self._read)
         if method == "POST" and not files:
