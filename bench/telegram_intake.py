@@ -183,8 +183,9 @@ async def run(args: argparse.Namespace) -> int:
 
 
 def report(args: argparse.Namespace, phases: list[Phase], rss: float, unexpected: int) -> str:
+    request = "httpx (PTB's default)" if args.bot == "ptb-baseline" else args.request
     lines = [
-        f"{args.bot} Telegram intake — request={args.request}, SQLite, "
+        f"{args.bot} Telegram intake — request={request}, SQLite, "
         f"{args.residents} residents, "
         f"Python {platform.python_version()}, {os.cpu_count()} CPUs",
     ]
