@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 
 import pytest
 from aiohttp import web
@@ -69,6 +70,19 @@ async def raw_server(answer: Answer) -> tuple[asyncio.Server, str]:
     return server, f"http://127.0.0.1:{port}"
 
 
+@asynccontextmanager
+async def client_of(answer: Answer) -> AsyncIterator[tuple[KeepAliveClient, str]]:
+    """A client of a raw server answering with `answer`; both closed afterwards."""
+    server, origin = await raw_server(answer)
+    client = KeepAliveClient(origin)
+    try:
+        yield client, origin
+    finally:
+        await client.close()
+        server.close()
+        await server.wait_closed()
+
+
 async def test_requests_reuse_one_connection_and_bodies_arrive_whole(
     aiohttp_origin: tuple[str, list[str]],
 ) -> None:
@@ -120,15 +134,10 @@ async def test_chunked_and_close_delimited_bodies() -> None:
     async def answer(_body: bytes) -> bytes | None:
         return next(replies, None)
 
-    server, origin = await raw_server(answer)
-    client = KeepAliveClient(origin)
-    try:
+    async with client_of(answer) as (client, _):
         chunked = await client.post("/", b"{}", "application/json", read_timeout=5)
         # The second response has no length: its body is what arrives before the close.
         closing = await client.post("/", b"{}", "application/json", read_timeout=5)
-    finally:
-        await client.close()
-        server.close()
 
     assert chunked == (200, b'{"ok":true}')
     assert closing == (200, b'{"ok":false}')
@@ -138,14 +147,9 @@ async def test_connection_closed_before_the_answer_is_a_connection_error() -> No
     async def hang_up(_body: bytes) -> bytes | None:
         return None
 
-    server, origin = await raw_server(hang_up)
-    client = KeepAliveClient(origin)
-    try:
+    async with client_of(hang_up) as (client, _):
         with pytest.raises(ConnectionError):
             await client.post("/", b"{}", "application/json", read_timeout=5)
-    finally:
-        await client.close()
-        server.close()
 
 
 async def test_a_connection_the_server_closed_while_idle_is_not_reused() -> None:
@@ -156,14 +160,9 @@ async def test_a_connection_the_server_closed_while_idle_is_not_reused() -> None
         served += 1
         return b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
 
-    server, origin = await raw_server(once_then_close)
-    client = KeepAliveClient(origin)
-    try:
+    async with client_of(once_then_close) as (client, _):
         first = await client.post("/", b"1", "text/plain", read_timeout=5)
         second = await client.post("/", b"2", "text/plain", read_timeout=5)
-    finally:
-        await client.close()
-        server.close()
 
     assert first == second == (200, b"ok")
     assert served == 2
@@ -174,15 +173,9 @@ async def test_slow_answer_times_out_and_refused_connection_fails() -> None:
         await asyncio.sleep(1)
         return b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
 
-    server, origin = await raw_server(slow)
-    client = KeepAliveClient(origin)
-    try:
+    async with client_of(slow) as (client, origin):
         with pytest.raises(TimeoutError):
             await client.post("/", b"{}", "application/json", read_timeout=0.05)
-    finally:
-        await client.close()
-        server.close()
-        await server.wait_closed()
 
     refused = KeepAliveClient(origin)  # nothing listens there any more
     with pytest.raises(OSError):
@@ -193,14 +186,9 @@ async def test_malformed_answer_is_a_connection_error() -> None:
     async def garbage(_body: bytes) -> bytes | None:
         return b"SSH-2.0-OpenSSH\r\n\r\n"
 
-    server, origin = await raw_server(garbage)
-    client = KeepAliveClient(origin)
-    try:
+    async with client_of(garbage) as (client, _):
         with pytest.raises(ConnectionError):
             await client.post("/", b"{}", "application/json", read_timeout=5)
-    finally:
-        await client.close()
-        server.close()
 
 
 def test_origin_must_be_http() -> None:
