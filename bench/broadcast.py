@@ -42,22 +42,41 @@ SIDES = {"mitreden": "mitreden outbox", "ptb": "PTB AIORateLimiter"}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bench.broadcast", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.broadcast",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--recipients", type=int, default=10_000)
     parser.add_argument("--only", choices=("mitreden", "ptb", "both"), default="both")
     parser.add_argument("--residents", type=int, default=20, help="residents writing meanwhile")
-    parser.add_argument("--reply-every", type=float, default=2.0,
-                        help="mean seconds between residents' texts (all residents together)")
+    parser.add_argument(
+        "--reply-every",
+        type=float,
+        default=2.0,
+        help="mean seconds between residents' texts (all residents together)",
+    )
     parser.add_argument("--ptb-retries", type=int, default=3, help="AIORateLimiter max_retries")
-    parser.add_argument("--ptb-concurrency", type=int, default=0,
-                        help="PTB sending tasks (0: one per recipient, as with gather)")
+    parser.add_argument(
+        "--ptb-concurrency",
+        type=int,
+        default=0,
+        help="PTB sending tasks (0: one per recipient, as with gather)",
+    )
     parser.add_argument("--workers", type=int, default=0, help="mitreden delivery workers")
-    parser.add_argument("--latency", type=float, default=0.0,
-                        help="seconds the fake holds every sendMessage, as a far server would")
+    parser.add_argument(
+        "--latency",
+        type=float,
+        default=0.0,
+        help="seconds the fake holds every sendMessage, as a far server would",
+    )
     parser.add_argument("--dump", type=Path, help="write each side's call log here (JSON lines)")
-    parser.add_argument("--stall", type=float, default=60.0,
-                        help="give up after this many seconds without a new recipient served")
+    parser.add_argument(
+        "--stall",
+        type=float,
+        default=60.0,
+        help="give up after this many seconds without a new recipient served",
+    )
     return parser.parse_args(argv)
 
 
@@ -90,8 +109,11 @@ class Side:
     @property
     def all_rate(self) -> float:
         """Every message sent in the broadcast's window, the residents' answers included."""
-        n = sum(1 for c in self.log.calls if c.method == "sendMessage" and c.status == 200
-                and self.first <= c.t <= self.last)
+        n = sum(
+            1
+            for c in self.log.calls
+            if c.method == "sendMessage" and c.status == 200 and self.first <= c.t <= self.last
+        )
         return (n - 1) / self.seconds if n else 0.0
 
     @property
@@ -107,19 +129,45 @@ class Side:
         return len(self.log.recipients) - len(self.sent)
 
 
-async def start_bot(kind: str, args: argparse.Namespace, url: str,
-                    work: Path) -> asyncio.subprocess.Process:
-    common = ["--url", url, "--token", TOKEN, "--first-chat", str(FIRST_RECIPIENT),
-              "--recipients", str(args.recipients), "--text", TEXT]
+async def start_bot(
+    kind: str, args: argparse.Namespace, url: str, work: Path
+) -> asyncio.subprocess.Process:
+    common = [
+        "--url",
+        url,
+        "--token",
+        TOKEN,
+        "--first-chat",
+        str(FIRST_RECIPIENT),
+        "--recipients",
+        str(args.recipients),
+        "--text",
+        TEXT,
+    ]
     if kind == "mitreden":
-        command = ["-m", "bench.broadcast_bot", *common, "--db", str(work / "bench.db"),
-                   "--workers", str(args.workers)]
+        command = [
+            "-m",
+            "bench.broadcast_bot",
+            *common,
+            "--db",
+            str(work / "bench.db"),
+            "--workers",
+            str(args.workers),
+        ]
     else:
-        command = ["-m", "bench.broadcast_ptb", *common, "--max-retries", str(args.ptb_retries),
-                   "--concurrency", str(args.ptb_concurrency)]
+        command = [
+            "-m",
+            "bench.broadcast_ptb",
+            *common,
+            "--max-retries",
+            str(args.ptb_retries),
+            "--concurrency",
+            str(args.ptb_concurrency),
+        ]
     with (work / f"{kind}.log").open("wb") as log:
         return await asyncio.create_subprocess_exec(
-            sys.executable, *command, cwd=REPO, stdout=asyncio.subprocess.PIPE, stderr=log)
+            sys.executable, *command, cwd=REPO, stdout=asyncio.subprocess.PIPE, stderr=log
+        )
 
 
 async def collect_lines(bot: asyncio.subprocess.Process, lines: list[str]) -> None:
@@ -150,8 +198,9 @@ async def run_side(kind: str, args: argparse.Namespace, fake: FakeServer, work: 
     typing = asyncio.create_task(writing.run(stop))
     log.last_progress = time.monotonic()
     while not log.complete and time.monotonic() - log.last_progress < args.stall:
-        if bot.returncode is not None or (any(x.startswith("done") for x in lines) and
-                                          time.monotonic() - log.last_progress > 5):
+        if bot.returncode is not None or (
+            any(x.startswith("done") for x in lines) and time.monotonic() - log.last_progress > 5
+        ):
             break
         await asyncio.sleep(1.0)
         log.add(await fake.new_calls())
@@ -171,8 +220,11 @@ async def run_side(kind: str, args: argparse.Namespace, fake: FakeServer, work: 
     await bot.wait()
     await reader
     log.add(await fake.new_calls())
-    broadcast = [c for c in log.calls if c.method == "sendMessage" and c.status == 200
-                 and c.chat_id in recipients]
+    broadcast = [
+        c
+        for c in log.calls
+        if c.method == "sendMessage" and c.status == 200 and c.chat_id in recipients
+    ]
     first = broadcast[0].t if broadcast else 0.0
     last = broadcast[-1].t if broadcast else 0.0
     latencies, texts, unanswered = reply_latencies(writing.sent, log.calls, (first, last))
@@ -182,8 +234,21 @@ async def run_side(kind: str, args: argparse.Namespace, fake: FakeServer, work: 
         args.dump.with_suffix(f".{kind}.jsonl").write_text("\n".join(dump) + "\n")
     outcome = next((x for x in reversed(lines) if x.startswith(("outbox", "done"))), "?")
     sent = Counter(c.chat_id for c in broadcast if c.chat_id is not None)
-    return Side(SIDES[kind], log, first, last, sent, latencies, texts, unanswered,
-                writing.skipped, cpu1 - cpu0, fake1 - fake0, rss, outcome)
+    return Side(
+        SIDES[kind],
+        log,
+        first,
+        last,
+        sent,
+        latencies,
+        texts,
+        unanswered,
+        writing.skipped,
+        cpu1 - cpu0,
+        fake1 - fake0,
+        rss,
+        outcome,
+    )
 
 
 def table(args: argparse.Namespace, sides: list[Side]) -> str:
@@ -196,8 +261,11 @@ def table(args: argparse.Namespace, sides: list[Side]) -> str:
     def ms(share: float | None) -> list[str]:
         out = []
         for s in sides:
-            value = s.latencies[-1] if share is None and s.latencies else percentile(
-                s.latencies, share or 0.0)
+            value = (
+                s.latencies[-1]
+                if share is None and s.latencies
+                else percentile(s.latencies, share or 0.0)
+            )
             out.append(f"{1000 * value:,.0f} ms" if s.latencies else "-")
         return out
 
@@ -214,25 +282,37 @@ def table(args: argparse.Namespace, sides: list[Side]) -> str:
         row("429s received", *each("{:,}", "rate_limited")),
         row("duplicates", *each("{:,}", "duplicates")),
         row("losses", *each("{:,}", "losses")),
-        row("residents' texts (answered)", *[f"{s.texts} ({s.texts - s.unanswered})"
-                                             for s in sides]),
+        row(
+            "residents' texts (answered)",
+            *[f"{s.texts} ({s.texts - s.unanswered})" for s in sides],
+        ),
         row("  not written (all waiting)", *each("{:,}", "skipped")),
         row("reply latency p50", *ms(0.50)),
         row("reply latency p95", *ms(0.95)),
         row("reply latency p99", *ms(0.99)),
         row("reply latency max", *ms(None)),
-        row("bot CPU (share of a core)", *[f"{s.bot_cpu:.1f} s ({s.bot_cpu / s.seconds:.1%})"
-                                           for s in sides]),
+        row(
+            "bot CPU (share of a core)",
+            *[f"{s.bot_cpu:.1f} s ({s.bot_cpu / s.seconds:.1%})" for s in sides],
+        ),
         row("fake server CPU (share)", *[f"{s.fake_cpu / s.seconds:.1%}" for s in sides]),
         row("bot peak RSS", *[f"{s.rss_mb:.0f} MiB" for s in sides]),
     ]
     lines += [f"{s.name}: {s.outcome}" for s in sides]
     for s in sides:
         p99 = percentile(s.latencies, 0.99)
-        met = (s.all_rate / LIMIT >= TARGET_RATIO and s.rate_limited == 0 and not s.duplicates
-               and not s.losses and not s.unanswered and p99 < TARGET_P99)
-        lines.append(f"{s.name}: target (≥95% of 30/s, 0 429s, 0 duplicates, 0 losses, "
-                     f"reply p99 < 1 s) {'met' if met else 'NOT met'}")
+        met = (
+            s.all_rate / LIMIT >= TARGET_RATIO
+            and s.rate_limited == 0
+            and not s.duplicates
+            and not s.losses
+            and not s.unanswered
+            and p99 < TARGET_P99
+        )
+        lines.append(
+            f"{s.name}: target (≥95% of 30/s, 0 429s, 0 duplicates, 0 losses, "
+            f"reply p99 < 1 s) {'met' if met else 'NOT met'}"
+        )
     return "\n".join(lines)
 
 

@@ -52,15 +52,26 @@ class FakeServer:
 
     async def start(self) -> None:
         self.process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "tests.fakebotapi", "--port", "0", "--token", self.token,
-            "--limits", "on", cwd=REPO, stdout=asyncio.subprocess.PIPE)
+            sys.executable,
+            "-m",
+            "tests.fakebotapi",
+            "--port",
+            "0",
+            "--token",
+            self.token,
+            "--limits",
+            "on",
+            cwd=REPO,
+            stdout=asyncio.subprocess.PIPE,
+        )
         assert self.process.stdout is not None
         line = (await asyncio.wait_for(self.process.stdout.readline(), 30)).decode()
         if "listening on " not in line:
             raise SystemExit(f"the fake Bot API did not start: {line!r}")
         self.url = line.split("listening on ", 1)[1].strip()
         self._http = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=CONTROL_CONCURRENCY))
+            connector=aiohttp.TCPConnector(limit=CONTROL_CONCURRENCY)
+        )
 
     async def stop(self) -> None:
         if self._http is not None:
@@ -96,12 +107,20 @@ class FakeServer:
     async def new_calls(self) -> list[Send]:
         """The calls logged since the previous look."""
         assert self._http is not None
-        async with self._http.get(f"{self.url}/_control/log",
-                                  params={"since": str(self._since)}) as response:
+        async with self._http.get(
+            f"{self.url}/_control/log", params={"since": str(self._since)}
+        ) as response:
             result = (await response.json())["result"]
         self._since = result["next"]
-        return [Send(r["t"], r["method"], r["chat_id"] if isinstance(r["chat_id"], int)
-                     else None, r["status"]) for r in result["records"]]
+        return [
+            Send(
+                r["t"],
+                r["method"],
+                r["chat_id"] if isinstance(r["chat_id"], int) else None,
+                r["status"],
+            )
+            for r in result["records"]
+        ]
 
 
 @dataclass
@@ -148,8 +167,9 @@ class Residents:
 
     SETTLE = 3.0
 
-    def __init__(self, fake: FakeServer, log: CallLog, user_ids: list[int], every: float,
-                 seed: int) -> None:
+    def __init__(
+        self, fake: FakeServer, log: CallLog, user_ids: list[int], every: float, seed: int
+    ) -> None:
         self.fake = fake
         self.log = log
         self.user_ids = user_ids

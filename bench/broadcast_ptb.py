@@ -31,8 +31,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--recipients", type=int, required=True)
     parser.add_argument("--text", required=True, help="the announcement; {n} is replaced")
     parser.add_argument("--max-retries", type=int, default=3, help="AIORateLimiter max_retries")
-    parser.add_argument("--concurrency", type=int, default=0,
-                        help="sending tasks (0: one per recipient)")
+    parser.add_argument(
+        "--concurrency", type=int, default=0, help="sending tasks (0: one per recipient)"
+    )
     return parser.parse_args(argv)
 
 

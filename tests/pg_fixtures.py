@@ -96,7 +96,7 @@ def _asyncpg_dsn(url: str) -> str:
 async def _create_database(admin_dsn: str, name: str) -> None:
     conn = await asyncpg.connect(admin_dsn)
     try:
-        await conn.execute(f'CREATE DATABASE "{name}" ENCODING \'UTF8\' TEMPLATE template0')
+        await conn.execute(f"CREATE DATABASE \"{name}\" ENCODING 'UTF8' TEMPLATE template0")
     finally:
         await conn.close()
 

@@ -120,8 +120,10 @@ class TemporaryPostgres:
         cmd, opts = self._cmd(*args)
         res = subprocess.run(cmd, capture_output=True, text=True, timeout=120, **opts)
         if res.returncode != 0:
-            raise RuntimeError(f"{' '.join(cmd)} failed ({res.returncode}):\n{res.stdout}"
-                               f"{res.stderr}{self._log_tail()}")
+            raise RuntimeError(
+                f"{' '.join(cmd)} failed ({res.returncode}):\n{res.stdout}"
+                f"{res.stderr}{self._log_tail()}"
+            )
 
     def _log_tail(self) -> str:
         log = self.tmpdir / "postgres.log" if self.tmpdir else None
@@ -141,9 +143,17 @@ class TemporaryPostgres:
             # the fallback for systems without that locale.
             for locale in ("C.UTF-8", "C"):
                 try:
-                    self._run("initdb", "-D", str(self.datadir), "-U", SUPERUSER,
-                              "--auth=trust", "--encoding=UTF8", f"--locale={locale}",
-                              "--no-sync")
+                    self._run(
+                        "initdb",
+                        "-D",
+                        str(self.datadir),
+                        "-U",
+                        SUPERUSER,
+                        "--auth=trust",
+                        "--encoding=UTF8",
+                        f"--locale={locale}",
+                        "--no-sync",
+                    )
                     break
                 except RuntimeError:
                     if locale == "C":
@@ -155,8 +165,9 @@ class TemporaryPostgres:
                 except RuntimeError:
                     if attempt == 4:  # port taken between probe and bind: try another
                         raise
-            self._run("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", SUPERUSER,
-                      self.database)
+            self._run(
+                "createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", SUPERUSER, self.database
+            )
         except BaseException:
             self.stop()
             raise
@@ -221,8 +232,18 @@ def _ensure_system_user(name: str) -> None:
     try:
         pwd.getpwnam(name)
     except KeyError:
-        subprocess.run(["useradd", "--system", "--user-group", "--no-create-home",
-                        "--shell", "/usr/sbin/nologin", name], check=True)
+        subprocess.run(
+            [
+                "useradd",
+                "--system",
+                "--user-group",
+                "--no-create-home",
+                "--shell",
+                "/usr/sbin/nologin",
+                name,
+            ],
+            check=True,
+        )
 
 
 def ci_requires_postgres() -> bool:

@@ -30,7 +30,8 @@ __all__ = ["fake_api", "fake_bot", "fake_clock"]  # fixtures used by name below
 
 PNG_1x1 = bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
-    "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082")
+    "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082"
+)
 
 
 def keyboard(*pairs: tuple[str, str]) -> InlineKeyboardMarkup:
@@ -38,8 +39,9 @@ def keyboard(*pairs: tuple[str, str]) -> InlineKeyboardMarkup:
 
 
 @pytest.mark.asyncio
-async def test_get_me_and_wrong_token_and_unknown_method(fake_api: FakeBotApi,
-                                                         fake_bot: Bot) -> None:
+async def test_get_me_and_wrong_token_and_unknown_method(
+    fake_api: FakeBotApi, fake_bot: Bot
+) -> None:
     me = await fake_bot.get_me()
     assert me.is_bot and me.id == int(DEFAULT_TOKEN.split(":")[0])
     async with httpx.AsyncClient() as client:
@@ -66,8 +68,7 @@ async def test_get_updates_offset_confirmation(fake_api: FakeBotApi, fake_bot: B
 
 
 @pytest.mark.asyncio
-async def test_long_poll_wakes_up_on_injected_update(fake_api: FakeBotApi,
-                                                     fake_bot: Bot) -> None:
+async def test_long_poll_wakes_up_on_injected_update(fake_api: FakeBotApi, fake_bot: Bot) -> None:
     user = fake_api.add_user()
     started = time.monotonic()
     poll = asyncio.create_task(fake_bot.get_updates(timeout=10, read_timeout=15))
@@ -124,7 +125,8 @@ async def test_send_message_validation(fake_api: FakeBotApi, fake_bot: Bot) -> N
         await fake_bot.send_message(user.id, "1.5", parse_mode="MarkdownV2")
     assert fake_api.sent_log[-1].description == (
         "Bad Request: can't parse entities: Character '.' is reserved and must be escaped "
-        "with the preceding '\\'")
+        "with the preceding '\\'"
+    )
     refused = fake_api.calls(method="sendMessage", status=400)
     assert len(refused) == 6
     assert refused[0].description == "Bad Request: message is too long"
@@ -138,8 +140,11 @@ async def test_error_bodies_are_telegram_formatted(fake_api: FakeBotApi) -> None
         url = f"{fake_api.base_url}{fake_api.token}/sendMessage"
         async with session.post(url, json={"chat_id": user.id, "text": "x" * 5000}) as r:
             assert r.status == 400
-            assert await r.json() == {"ok": False, "error_code": 400,
-                                      "description": "Bad Request: message is too long"}
+            assert await r.json() == {
+                "ok": False,
+                "error_code": 400,
+                "description": "Bad Request: message is too long",
+            }
         async with session.post(url, data={"chat_id": str(user.id), "text": "hi"}) as r:
             body = await r.json()
             assert body["ok"] is True and body["result"]["text"] == "hi"
@@ -147,8 +152,7 @@ async def test_error_bodies_are_telegram_formatted(fake_api: FakeBotApi) -> None
 
 
 @pytest.mark.asyncio
-async def test_blocked_and_deactivated_users_get_403(fake_api: FakeBotApi,
-                                                    fake_bot: Bot) -> None:
+async def test_blocked_and_deactivated_users_get_403(fake_api: FakeBotApi, fake_bot: Bot) -> None:
     user, gone = fake_api.add_user("B"), fake_api.add_user("D")
     fake_api.block_user(user.id)
     with pytest.raises(Forbidden, match="bot was blocked by the user"):
@@ -168,8 +172,9 @@ async def test_blocked_and_deactivated_users_get_403(fake_api: FakeBotApi,
 @pytest.mark.asyncio
 async def test_callback_press_answer_and_edit(fake_api: FakeBotApi, fake_bot: Bot) -> None:
     user = fake_api.add_user()
-    sent = await fake_bot.send_message(user.id, "Wählen?", reply_markup=keyboard(
-        ("Ja", "yes"), ("Nein", "no")))
+    sent = await fake_bot.send_message(
+        user.id, "Wählen?", reply_markup=keyboard(("Ja", "yes"), ("Nein", "no"))
+    )
     assert fake_api.last_message(user.id).buttons == [["Ja"], ["Nein"]]
     with pytest.raises(ValueError):
         fake_api.press_button(user.id, sent.message_id, "maybe")
@@ -190,8 +195,7 @@ async def test_callback_press_answer_and_edit(fake_api: FakeBotApi, fake_bot: Bo
 
 
 @pytest.mark.asyncio
-async def test_query_too_old(fake_api: FakeBotApi, fake_bot: Bot,
-                             fake_clock: FakeClock) -> None:
+async def test_query_too_old(fake_api: FakeBotApi, fake_bot: Bot, fake_clock: FakeClock) -> None:
     user = fake_api.add_user()
     sent = await fake_bot.send_message(user.id, "?", reply_markup=keyboard(("A", "a")))
     old = fake_api.press_button(user.id, sent.message_id, "a")
@@ -199,7 +203,8 @@ async def test_query_too_old(fake_api: FakeBotApi, fake_bot: Bot,
     with pytest.raises(BadRequest, match=r"(?i)query is too old and response timeout expired"):
         await fake_bot.answer_callback_query(old)
     assert fake_api.sent_log[-1].description == (
-        "Bad Request: query is too old and response timeout expired or query ID is invalid")
+        "Bad Request: query is too old and response timeout expired or query ID is invalid"
+    )
     aged = fake_api.press_button(user.id, sent.message_id, "a")
     fake_api.age_callback_query(aged, 16)
     with pytest.raises(BadRequest, match=r"(?i)query id is invalid"):
@@ -212,15 +217,14 @@ async def test_query_too_old(fake_api: FakeBotApi, fake_bot: Bot,
 
 
 @pytest.mark.asyncio
-async def test_not_modified_and_button_data_invalid(fake_api: FakeBotApi,
-                                                    fake_bot: Bot) -> None:
+async def test_not_modified_and_button_data_invalid(fake_api: FakeBotApi, fake_bot: Bot) -> None:
     user = fake_api.add_user()
     kb = keyboard(("A", "a"))
-    sent = await fake_bot.send_message(user.id, "<b>Hi</b>", parse_mode="HTML",
-                                       reply_markup=kb)
+    sent = await fake_bot.send_message(user.id, "<b>Hi</b>", parse_mode="HTML", reply_markup=kb)
     with pytest.raises(BadRequest, match="exactly the same as a current content"):
-        await fake_bot.edit_message_text("<b>Hi</b>", user.id, sent.message_id,
-                                         parse_mode="HTML", reply_markup=kb)
+        await fake_bot.edit_message_text(
+            "<b>Hi</b>", user.id, sent.message_id, parse_mode="HTML", reply_markup=kb
+        )
     with pytest.raises(BadRequest, match="Message is not modified"):
         await fake_bot.edit_message_reply_markup(user.id, sent.message_id, reply_markup=kb)
     # Same text but the entity differs -> a real modification.
@@ -237,7 +241,8 @@ async def test_reply_parameters_and_delete(fake_api: FakeBotApi, fake_bot: Bot) 
     user = fake_api.add_user()
     incoming = fake_api.inject_text(user.id, "Frage")
     sent = await fake_bot.send_message(
-        user.id, "Antwort", reply_parameters=ReplyParameters(incoming["message_id"]))
+        user.id, "Antwort", reply_parameters=ReplyParameters(incoming["message_id"])
+    )
     assert sent.reply_to_message.text == "Frage"
     with pytest.raises(BadRequest, match="Message to be replied not found"):
         await fake_bot.send_message(user.id, "x", reply_to_message_id=777)
@@ -251,12 +256,14 @@ async def test_reply_parameters_and_delete(fake_api: FakeBotApi, fake_bot: Bot) 
 
 
 @pytest.mark.asyncio
-async def test_document_upload_get_file_download_and_resend(fake_api: FakeBotApi,
-                                                            fake_bot: Bot) -> None:
+async def test_document_upload_get_file_download_and_resend(
+    fake_api: FakeBotApi, fake_bot: Bot
+) -> None:
     user = fake_api.add_user()
     payload = b"%PDF-1.4 fake" * 100
-    sent = await fake_bot.send_document(user.id, payload, filename="bericht.pdf",
-                                        caption="Bericht")
+    sent = await fake_bot.send_document(
+        user.id, payload, filename="bericht.pdf", caption="Bericht"
+    )
     assert sent.document.file_name == "bericht.pdf" and sent.caption == "Bericht"
     tg_file = await fake_bot.get_file(sent.document.file_id)
     assert tg_file.file_size == len(payload)
@@ -274,8 +281,7 @@ async def test_document_upload_get_file_download_and_resend(fake_api: FakeBotApi
 
 
 @pytest.mark.asyncio
-async def test_photo_update_is_downloadable_by_ptb(fake_api: FakeBotApi,
-                                                   fake_bot: Bot) -> None:
+async def test_photo_update_is_downloadable_by_ptb(fake_api: FakeBotApi, fake_bot: Bot) -> None:
     user = fake_api.add_user()
     fake_api.inject_photo(user.id, PNG_1x1 * 3, caption="Foto", width=1280, height=960)
     (update,) = await fake_bot.get_updates()
@@ -292,8 +298,9 @@ async def test_photo_update_is_downloadable_by_ptb(fake_api: FakeBotApi,
 
 
 @pytest.mark.asyncio
-async def test_private_chat_flood_limit(fake_api: FakeBotApi, fake_bot: Bot,
-                                        fake_clock: FakeClock) -> None:
+async def test_private_chat_flood_limit(
+    fake_api: FakeBotApi, fake_bot: Bot, fake_clock: FakeClock
+) -> None:
     user = fake_api.add_user()
     fake_api.set_limits(True)
     for i in range(3):
@@ -311,19 +318,25 @@ async def test_private_chat_flood_limit(fake_api: FakeBotApi, fake_bot: Bot,
 
 
 @pytest.mark.asyncio
-async def test_global_flood_limit_and_raw_429_body(fake_api: FakeBotApi, fake_bot: Bot,
-                                                   fake_clock: FakeClock) -> None:
+async def test_global_flood_limit_and_raw_429_body(
+    fake_api: FakeBotApi, fake_bot: Bot, fake_clock: FakeClock
+) -> None:
     users = [fake_api.add_user(f"u{i}") for i in range(31)]
     fake_api.set_limits(True)
     for user in users[:30]:
         await fake_bot.send_message(user.id, "hi")
     async with httpx.AsyncClient() as client:
-        r = await client.post(f"{fake_api.base_url}{fake_api.token}/sendMessage",
-                              json={"chat_id": users[30].id, "text": "hi"})
+        r = await client.post(
+            f"{fake_api.base_url}{fake_api.token}/sendMessage",
+            json={"chat_id": users[30].id, "text": "hi"},
+        )
     assert r.status_code == 429
-    assert r.json() == {"ok": False, "error_code": 429,
-                        "description": "Too Many Requests: retry after 1",
-                        "parameters": {"retry_after": 1}}
+    assert r.json() == {
+        "ok": False,
+        "error_code": 429,
+        "description": "Too Many Requests: retry after 1",
+        "parameters": {"retry_after": 1},
+    }
     fake_clock.advance(1.0)
     await fake_bot.send_message(users[30].id, "hi")
     assert fake_api.count("sendMessage", 429) == 1 and fake_api.count("sendMessage", 200) == 31
@@ -374,12 +387,14 @@ async def test_groups_and_control_http_routes(fake_api: FakeBotApi, fake_bot: Bo
     async with httpx.AsyncClient(base_url=fake_api.url) as client:
         r = await client.post("/_control/add_user", json={"first_name": "Remote"})
         uid = r.json()["result"]["id"]
-        r = await client.post("/_control/add_group",
-                              json={"title": "Haus", "member_ids": [uid], "supergroup": True})
+        r = await client.post(
+            "/_control/add_group", json={"title": "Haus", "member_ids": [uid], "supergroup": True}
+        )
         gid = r.json()["result"]["id"]
         assert str(gid).startswith("-100")
-        await client.post("/_control/inject_text", json={"user_id": uid, "text": "/help",
-                                                         "chat_id": gid})
+        await client.post(
+            "/_control/inject_text", json={"user_id": uid, "text": "/help", "chat_id": gid}
+        )
         (update,) = await fake_bot.get_updates()
         assert update.message.chat.type == "supergroup"
         await fake_bot.send_message(gid, "Hilfe", reply_markup=keyboard(("OK", "ok")))
@@ -387,9 +402,10 @@ async def test_groups_and_control_http_routes(fake_api: FakeBotApi, fake_bot: Bo
         assert msgs["result"][0]["buttons"] == [["OK"]]
         log = (await client.get("/_control/log", params={"since": 0})).json()["result"]
         assert [rec["method"] for rec in log["records"]][-1] == "sendMessage"
-        r = await client.post("/_control/press_button",
-                              json={"user_id": uid, "chat_id": gid, "message_id": 1,
-                                    "callback_data": "nope"})
+        r = await client.post(
+            "/_control/press_button",
+            json={"user_id": uid, "chat_id": gid, "message_id": 1, "callback_data": "nope"},
+        )
         assert r.status_code == 400
         chat = await fake_bot.get_chat(gid)
         assert chat.title == "Haus"
@@ -399,7 +415,9 @@ def test_html_and_markdown_parsing() -> None:
     text, ents = parse("<b>fett</b> und <a href='https://x.org'>link</a> &lt;3", "HTML")
     assert text == "fett und link <3"
     assert [(e["type"], e["offset"], e["length"]) for e in ents] == [
-        ("bold", 0, 4), ("text_link", 9, 4)]
+        ("bold", 0, 4),
+        ("text_link", 9, 4),
+    ]
     text, ents = parse("*a* \\. _b_", "MarkdownV2")
     assert text == "a . b" and [e["type"] for e in ents] == ["bold", "italic"]
 
@@ -410,8 +428,9 @@ async def test_real_ptb_application_polls_and_replies(fake_api: FakeBotApi) -> N
 
     async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         assert update.effective_chat is not None
-        await context.bot.send_message(update.effective_chat.id, "Willkommen",
-                                       reply_markup=keyboard(("Weiter", "next")))
+        await context.bot.send_message(
+            update.effective_chat.id, "Willkommen", reply_markup=keyboard(("Weiter", "next"))
+        )
 
     async def pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
@@ -419,8 +438,13 @@ async def test_real_ptb_application_polls_and_replies(fake_api: FakeBotApi) -> N
         await query.answer()
         await query.edit_message_text("Weiter geht's")
 
-    app = (Application.builder().token(fake_api.token).base_url(fake_api.base_url)
-           .base_file_url(fake_api.base_file_url).build())
+    app = (
+        Application.builder()
+        .token(fake_api.token)
+        .base_url(fake_api.base_url)
+        .base_file_url(fake_api.base_file_url)
+        .build()
+    )
     app.add_handler(CommandHandler("start", start))
     app.add_handler(CallbackQueryHandler(pressed))
     user = fake_api.add_user()

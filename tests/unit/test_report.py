@@ -30,8 +30,9 @@ async def year(coordination: App, clock: FakeClock) -> App:
     await bob.submit(
         "Kita-Plätze für Kinder in Sprachkursen", anonymity="Mit meinem Namen"
     )  # 0002
-    await carla.submit("Warum dauert die Anerkennung so lange?", kind="Frage",
-                       field="Arbeit und Ausbildung")  # 0003
+    await carla.submit(
+        "Warum dauert die Anerkennung so lange?", kind="Frage", field="Arbeit und Ausbildung"
+    )  # 0003
     await alice.submit(f"Ein Elterncafé in der Nordstadt, Tel. {PHONE}")  # 0004
     cora = Resident(app.handle, "cora")
     clock.advance(timedelta(days=3))
