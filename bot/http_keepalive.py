@@ -237,12 +237,22 @@ class KeepAliveClient:
         self._waiting.append(waiter)
         try:
             handed = await asyncio.wait_for(waiter, self._pool_timeout)
-        except TimeoutError:
-            raise TimeoutError("no free connection within the pool timeout") from None
-        finally:
+        except BaseException as error:
             if waiter in self._waiting:
                 self._waiting.remove(waiter)
+            elif waiter.done() and not waiter.cancelled() and waiter.exception() is None:
+                self._pass_on(waiter.result())  # handed over just as this request gave up
+            if isinstance(error, TimeoutError):
+                raise TimeoutError("no free connection within the pool timeout") from None
+            raise
         return handed if handed is not None else await self._connect()
+
+    def _pass_on(self, connection: _Connection | None) -> None:
+        """Give what a waiter no longer wants to the next one, or back to the pool."""
+        if connection is not None:
+            self._release(connection, reusable=True)
+        else:  # the right to open one; when nobody waits, it lapses
+            self._hand_on(None)
 
     async def _connect(self) -> _Connection:
         self._open += 1

@@ -71,10 +71,12 @@ async def raw_server(answer: Answer) -> tuple[asyncio.Server, str]:
 
 
 @asynccontextmanager
-async def client_of(answer: Answer) -> AsyncIterator[tuple[KeepAliveClient, str]]:
+async def client_of(
+    answer: Answer, pool_size: int = 256, pool_timeout: float = 1.0
+) -> AsyncIterator[tuple[KeepAliveClient, str]]:
     """A client of a raw server answering with `answer`; both closed afterwards."""
     server, origin = await raw_server(answer)
-    client = KeepAliveClient(origin)
+    client = KeepAliveClient(origin, pool_size=pool_size, pool_timeout=pool_timeout)
     try:
         yield client, origin
     finally:
@@ -194,3 +196,35 @@ async def test_malformed_answer_is_a_connection_error() -> None:
 def test_origin_must_be_http() -> None:
     with pytest.raises(ValueError):
         KeepAliveClient("ftp://example.org")
+
+
+async def test_a_request_that_gives_up_waiting_for_the_pool_leaves_it_usable() -> None:
+    release = asyncio.Event()
+
+    async def when_released(_body: bytes) -> bytes | None:
+        await release.wait()
+        return b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+
+    async with client_of(when_released, pool_size=1) as (client, _):
+        holding = asyncio.ensure_future(client.post("/", b"1", "text/plain", read_timeout=5))
+        await asyncio.sleep(0.05)
+        waiting = asyncio.ensure_future(client.post("/", b"2", "text/plain", read_timeout=5))
+        await asyncio.sleep(0.05)
+        waiting.cancel()  # e.g. the update it belonged to was abandoned
+        release.set()
+        assert await holding == (200, b"ok")
+        assert await client.post("/", b"3", "text/plain", read_timeout=5) == (200, b"ok")
+    assert waiting.cancelled()
+
+
+async def test_pool_timeout_when_every_connection_stays_busy() -> None:
+    async def never(_body: bytes) -> bytes | None:
+        await asyncio.sleep(10)
+        return None
+
+    async with client_of(never, pool_size=1, pool_timeout=0.05) as (client, _):
+        busy = asyncio.ensure_future(client.post("/", b"1", "text/plain", read_timeout=5))
+        await asyncio.sleep(0.02)
+        with pytest.raises(TimeoutError, match="pool"):
+            await client.post("/", b"2", "text/plain", read_timeout=5)
+        busy.cancel()
