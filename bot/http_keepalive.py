@@ -164,13 +164,16 @@ class KeepAliveClient:
         connect_timeout: float | None = 5.0,
         pool_timeout: float | None = 1.0,
         user_agent: str = "mitreden",
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         parts = urlsplit(origin)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"not an http(s) origin: {origin!r}")
         self._host = parts.hostname
         self._port = parts.port or (443 if parts.scheme == "https" else 80)
-        self._ssl = ssl.create_default_context() if parts.scheme == "https" else None
+        self._ssl = None
+        if parts.scheme == "https":  # certificates checked against the system's authorities
+            self._ssl = ssl_context or ssl.create_default_context()
         host_header = parts.netloc.rsplit("@", 1)[-1]
         self._head = f"Host: {host_header}\r\nUser-Agent: {user_agent}\r\n".encode()
         self._pool_size = pool_size

@@ -4,10 +4,12 @@ answers the way some proxies and servers do (chunks, close-delimited bodies, ear
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 import pytest
+import trustme
 from aiohttp import web
 
 from bot.http_keepalive import KeepAliveClient
@@ -191,6 +193,37 @@ async def test_malformed_answer_is_a_connection_error() -> None:
     async with client_of(garbage) as (client, _):
         with pytest.raises(ConnectionError):
             await client.post("/", b"{}", "application/json", read_timeout=5)
+
+
+async def test_https_with_the_certificate_checked() -> None:
+    authority = trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert("localhost").configure_cert(server_context)
+
+    async def answer(request: web.Request) -> web.Response:
+        return web.Response(body=b"secure:" + await request.read())
+
+    app = web.Application()
+    app.router.add_post("/{tail:.*}", answer)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "localhost", 0, ssl_context=server_context)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    trusting = ssl.create_default_context()
+    authority.configure_trust(trusting)
+    client = KeepAliveClient(f"https://localhost:{port}", ssl_context=trusting)
+    stranger = KeepAliveClient(f"https://localhost:{port}")  # the system's authorities only
+    try:
+        answered = await client.post("/bot1/getMe", b"{}", "application/json", read_timeout=5)
+        with pytest.raises(ssl.SSLCertVerificationError):
+            await stranger.post("/bot1/getMe", b"{}", "application/json", read_timeout=5)
+    finally:
+        await client.close()
+        await stranger.close()
+        await runner.cleanup()
+
+    assert answered == (200, b"secure:{}")
 
 
 def test_origin_must_be_http() -> None:
