@@ -33,6 +33,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--url", required=True, help="the fake server, http://host:port")
     parser.add_argument("--token", required=True)
     parser.add_argument("--db", required=True, help="SQLite file")
+    parser.add_argument("--database-url", help="a PostgreSQL URL instead of the SQLite file")
     parser.add_argument("--request", choices=("httpx", "mitreden"), default="mitreden")
     parser.add_argument("--profile", help="write a pyinstrument profile here (.html or .txt)")
     return parser.parse_args(argv)
@@ -43,7 +44,9 @@ def bench_settings(args: argparse.Namespace) -> Settings:
     return replace(
         settings,
         bot=replace(settings.bot, flood_messages_per_minute=FLOOD_LIMIT),
-        database=replace(settings.database, url=f"sqlite+aiosqlite:///{args.db}"),
+        database=replace(
+            settings.database, url=args.database_url or f"sqlite+aiosqlite:///{args.db}"
+        ),
         telegram=replace(
             settings.telegram,
             token=args.token,

@@ -60,6 +60,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "PicklePersistence) as the yardstick",
     )
     parser.add_argument(
+        "--postgres",
+        action="store_true",
+        help="the bot on a throw-away PostgreSQL server (tests/pgserver.py) instead of SQLite",
+    )
+    parser.add_argument(
         "--profile",
         help="pyinstrument profile of the bot's measured saturation window (.html or .txt)",
     )
@@ -114,7 +119,9 @@ class Bench:
         return Phase(name, tally, start, end, cpu_before, cpu_after, calls_after - calls_before)
 
 
-def bot_command(args: argparse.Namespace, url: str, work: Path) -> list[str]:
+def bot_command(
+    args: argparse.Namespace, url: str, work: Path, database_url: str | None = None
+) -> list[str]:
     module = "bench.intake_bot" if args.bot == "mitreden" else "bench.ptb_baseline_bot"
     command = [
         sys.executable,
@@ -131,6 +138,8 @@ def bot_command(args: argparse.Namespace, url: str, work: Path) -> list[str]:
     ]
     if args.profile:
         command += ["--profile", str(Path(args.profile).resolve())]
+    if database_url is not None:
+        command += ["--database-url", database_url]
     return command
 
 
@@ -138,10 +147,13 @@ def open_log(work: Path) -> BinaryIO:
     return (work / "bot.log").open("wb")
 
 
-async def start_bot(args: argparse.Namespace, url: str, work: Path) -> asyncio.subprocess.Process:
+async def start_bot(
+    args: argparse.Namespace, url: str, work: Path, database_url: str | None
+) -> asyncio.subprocess.Process:
+    command = bot_command(args, url, work, database_url)
     with open_log(work) as log:
         bot = await asyncio.create_subprocess_exec(
-            *bot_command(args, url, work), cwd=REPO, stdout=asyncio.subprocess.PIPE, stderr=log
+            *command, cwd=REPO, stdout=asyncio.subprocess.PIPE, stderr=log
         )
     assert bot.stdout is not None
     line = await asyncio.wait_for(bot.stdout.readline(), 60)
@@ -152,12 +164,23 @@ async def start_bot(args: argparse.Namespace, url: str, work: Path) -> asyncio.s
 
 
 async def run(args: argparse.Namespace) -> int:
+    if not args.postgres:
+        return await run_with(args, None)
+    if args.bot != "mitreden":
+        raise SystemExit("--postgres is for mitreden; the baseline keeps its state in a pickle")
+    from tests.pgserver import TemporaryPostgres
+
+    with TemporaryPostgres() as server:
+        return await run_with(args, server.url)
+
+
+async def run_with(args: argparse.Namespace, database_url: str | None) -> int:
     with tempfile.TemporaryDirectory(prefix="mitreden-bench-") as tmp:
         work = Path(tmp)
         api = BenchApi(TOKEN)
         await api.start("127.0.0.1", 0)
         residents = add_residents(api, args.residents)
-        bot = await start_bot(args, api.url, work)
+        bot = await start_bot(args, api.url, work, database_url)
         bench = Bench(args, api, bot)
         phases: list[Phase] = []
         try:
@@ -184,8 +207,9 @@ async def run(args: argparse.Namespace) -> int:
 
 def report(args: argparse.Namespace, phases: list[Phase], rss: float, unexpected: int) -> str:
     request = "httpx (PTB's default)" if args.bot == "ptb-baseline" else args.request
+    database = "PostgreSQL (same machine)" if args.postgres else "SQLite"
     lines = [
-        f"{args.bot} Telegram intake — request={request}, SQLite, "
+        f"{args.bot} Telegram intake — request={request}, {database}, "
         f"{args.residents} residents, "
         f"Python {platform.python_version()}, {os.cpu_count()} CPUs",
     ]
