@@ -113,7 +113,11 @@ class AnnouncementHandlers:
         )
         return [
             Reply(
-                turn._("Die Mitteilung geht an {count} Empfänger:innen.").format(count=count),
+                turn.ngettext(
+                    "Die Mitteilung geht an {count} Empfänger:in.",
+                    "Die Mitteilung geht an {count} Empfänger:innen.",
+                    count,
+                ).format(count=count),
                 replaces_prompt=True,
             )
         ]

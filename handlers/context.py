@@ -77,6 +77,14 @@ class Turn:
     def _(self, message: str) -> str:
         return self.tr.gettext(message)
 
+    def ngettext(self, singular: str, plural: str, n: int) -> str:
+        """The text for `n` of something, in the form the resident's language needs for `n`
+        (German: the singular for 1; Russian and Ukrainian three forms, Arabic six).
+
+        Both German forms carry the same placeholders; `.format(...)` the result, n included.
+        """
+        return self.tr.ngettext(singular, plural, n)
+
     def when(self, moment: datetime) -> str:
         """A date and time as the resident reads it: their language, the city's zone."""
         return format_moment(moment, self.zone, self.language)
@@ -99,6 +107,8 @@ class Writer(Protocol):
 
     def _(self, message: str) -> str: ...
 
+    def ngettext(self, singular: str, plural: str, n: int) -> str: ...
+
     def when(self, moment: datetime) -> str: ...
 
     def day(self, moment: datetime) -> str: ...
@@ -114,6 +124,10 @@ class Voice:
 
     def _(self, message: str) -> str:
         return self.tr.gettext(message)
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str:
+        """The text for `n` of something in this language's form for `n` (see `Turn.ngettext`)."""
+        return self.tr.ngettext(singular, plural, n)
 
     def when(self, moment: datetime) -> str:
         return format_moment(moment, self.zone, self.language)

@@ -2,6 +2,9 @@
 
 Handlers write `tr = self.i18n.get(lang)` and then `tr.gettext("...")`; texts defined at
 module level are marked with `N_` so that `make i18n` extracts them and translated when used.
+A text with a number before a noun is counted: `turn.ngettext(singular, plural, n)` (also on
+`Voice`) picks the form each language needs for `n` (Russian and Ukrainian have three, Arabic
+six); give each number its own counted sentence rather than two numbers in one text.
 """
 
 from __future__ import annotations

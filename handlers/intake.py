@@ -46,11 +46,14 @@ class FeedbackFlow:
                 state = None
             held = await self._attach(turn)
             if held is None:
+                limit = self._deps.settings.max_attachments_per_item
                 return [
                     Reply(
-                        turn._("Sie können höchstens {n} Dateien anhängen.").format(
-                            n=self._deps.settings.max_attachments_per_item
-                        )
+                        turn.ngettext(
+                            "Sie können höchstens {n} Datei anhängen.",
+                            "Sie können höchstens {n} Dateien anhängen.",
+                            limit,
+                        ).format(n=limit)
                     )
                 ]
             replies.append(

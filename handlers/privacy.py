@@ -22,23 +22,35 @@ DELETE_ALL, KEEP_ANONYMOUS = "all", "anonymous"
 def privacy_notice(turn: Turn, deps: Deps) -> str:
     """What is stored, who sees it, how long it is kept, and the resident's rights."""
     settings = deps.settings
-    return turn._(
+    days, item_days = settings.inactive_contact_days, settings.finished_item_days
+    # One text per counted clause, so that each number gets its language's plural form; the
+    # two halves of the German sentence are joined at its semicolon.
+    stored = turn._(
         "Datenschutz: Wir speichern Ihre Rückmeldungen mit ihren Dateien, Ihre Sprache, Ihren "
         "Anzeigenamen und die Kennung Ihres Kontos, damit wir Ihnen antworten können. Die "
         "zuständige Arbeitsgruppe der Stadt sieht Ihre Rückmeldung, Ihren Namen nur, wenn Sie "
-        "das erlauben. Wenn Sie {days} Tage lang nicht schreiben, löschen wir Ihre "
-        "persönlichen Daten; abgeschlossene Rückmeldungen werden nach {item_days} Tagen "
-        "anonymisiert.\n/mydata schickt Ihnen alles, was wir über Sie gespeichert haben. "
-        "/forget löscht es. /stop beendet alle Nachrichten, die keine Antwort auf Ihre "
-        "eigenen Nachrichten sind."
-    ).format(days=settings.inactive_contact_days, item_days=settings.finished_item_days) + (
-        "\n"
-        + turn._(
-            "Vorschläge und was aus ihnen wurde veröffentlichen wir ohne Namen: unter /outcomes "
-            "und im Jahresbericht an den Stadtrat. E-Mail-Adressen und Telefonnummern im Text "
-            "machen wir dabei unkenntlich."
-        )
+        "das erlauben."
     )
+    contacts_kept = turn.ngettext(
+        "Wenn Sie {days} Tag lang nicht schreiben, löschen wir Ihre persönlichen Daten;",
+        "Wenn Sie {days} Tage lang nicht schreiben, löschen wir Ihre persönlichen Daten;",
+        days,
+    ).format(days=days)
+    items_kept = turn.ngettext(
+        "abgeschlossene Rückmeldungen werden nach {item_days} Tag anonymisiert.",
+        "abgeschlossene Rückmeldungen werden nach {item_days} Tagen anonymisiert.",
+        item_days,
+    ).format(item_days=item_days)
+    rights = turn._(
+        "/mydata schickt Ihnen alles, was wir über Sie gespeichert haben. /forget löscht es. "
+        "/stop beendet alle Nachrichten, die keine Antwort auf Ihre eigenen Nachrichten sind."
+    )
+    published = turn._(
+        "Vorschläge und was aus ihnen wurde veröffentlichen wir ohne Namen: unter /outcomes "
+        "und im Jahresbericht an den Stadtrat. E-Mail-Adressen und Telefonnummern im Text "
+        "machen wir dabei unkenntlich."
+    )
+    return f"{stored} {contacts_kept} {items_kept}\n{rights}\n{published}"
 
 
 def consent_request(turn: Turn, deps: Deps) -> str:

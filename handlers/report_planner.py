@@ -115,11 +115,16 @@ class ReportPlanner:
             text = (
                 _reminder_text(speaker, event, due, year)
                 + "\n\n"
+                + speaker.ngettext(
+                    "{group}: {open} offene Rückmeldung, davon {overdue} über der Frist.",
+                    "{group}: {open} offene Rückmeldungen, davon {overdue} über der Frist.",
+                    open_items,
+                ).format(group=group.name, open=open_items, overdue=overdue)
+                + " "
                 + speaker._(
-                    "{group}: {open} offene Rückmeldungen, davon {overdue} über der Frist. "
                     "Vorschläge mit Ergebnis erscheinen mit Ihrer Begründung im Bericht: "
                     "/state REF implemented|declined Begründung."
-                ).format(group=group.name, open=open_items, overdue=overdue)
+                )
             )
             payload = payload_of(Reply(text)) | {REPORT_DRAFT: draft}
             messages += [
@@ -148,13 +153,21 @@ def _these(messages: list[NewMessage]) -> Callable[[object], list[NewMessage]]:
 
 
 def _reminder_text(speaker: Voice, event: Event, due: datetime, year: int) -> str:
-    return speaker._(
+    days = (event.starts_at - due).days
+    due_text = speaker.ngettext(
+        "Der Bericht {year} an den Stadtrat ist am {due} fällig, {days} Tag vor „{title}“ am "
+        "{when}.",
         "Der Bericht {year} an den Stadtrat ist am {due} fällig, {days} Tage vor „{title}“ am "
-        "{when}. Anbei der aktuelle Entwurf; mitreden report --year {year} erstellt ihn neu."
+        "{when}.",
+        days,
     ).format(
         year=year,
         due=speaker.day(due),
-        days=(event.starts_at - due).days,
+        days=days,
         title=event.title,
         when=speaker.when(event.starts_at),
     )
+    draft_text = speaker._(
+        "Anbei der aktuelle Entwurf; mitreden report --year {year} erstellt ihn neu."
+    ).format(year=year)
+    return f"{due_text} {draft_text}"

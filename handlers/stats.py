@@ -48,9 +48,11 @@ async def stats_text(deps: Deps, turn: Turn, role: Role, period: str) -> Reply:
     by_state = Counter(summary.by_state)
     waits = summary.waits
     lines = [
-        turn._("{n} Rückmeldungen von {start} bis {end}").format(
-            n=summary.total, start=turn.day(start), end=turn.day(end)
-        ),
+        turn.ngettext(
+            "{n} Rückmeldung von {start} bis {end}",
+            "{n} Rückmeldungen von {start} bis {end}",
+            summary.total,
+        ).format(n=summary.total, start=turn.day(start), end=turn.day(end)),
         "",
         turn._("Nach Handlungsfeld:"),
     ]

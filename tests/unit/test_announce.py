@@ -138,7 +138,7 @@ async def test_broadcast_by_an_administrator_asks_then_queues(admin_app: App) ->
 
     everyone = admin.choice("An alle (4)").payload
     await admin.press("An alle (4)")
-    assert "4" in admin.last_text
+    assert admin.last_text == "Die Mitteilung geht an 4 Empfänger:innen."
     assert await outbox_chats(admin_app.db) == ["c-admin", "c-ana", "c-ben", "c-cem"]
     stored = await rows(admin_app.db, OutboxMessage)
     assert {r.payload["text"] for r in stored} == {"Das Bürgerbüro ist morgen geschlossen."}
@@ -152,6 +152,7 @@ async def test_broadcast_to_subscribers(admin_app: App) -> None:
     admin = Resident(admin_app.handle, "admin")
     await admin.command("/broadcast Neuigkeiten")
     await admin.press("An Abonnent:innen (1)")
+    assert admin.last_text == "Die Mitteilung geht an 1 Empfänger:in."
     assert await outbox_chats(admin_app.db) == ["c-ana"]
 
 

@@ -4,6 +4,7 @@ the same placeholders, so no language shows German or a broken `{placeholder}`."
 from __future__ import annotations
 
 import re
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -18,12 +19,20 @@ PLACEHOLDER = re.compile(r"\{[a-z_]*\}")
 SHIPPED = sorted(p.name for p in LOCALES.iterdir() if (p / "LC_MESSAGES").is_dir())
 
 
-def _source_messages() -> set[str]:
-    found: set[str] = set()
+@cache
+def _extracted() -> dict[str, tuple[str, ...]]:
+    """Every marked text of the source by its German msgid: (msgid,) or, for a counted text
+    (ngettext), (singular, plural)."""
+    found: dict[str, tuple[str, ...]] = {}
     for directory in ("handlers", "bot"):
         for _, _, message, _, _ in extract_from_dir(ROOT / directory, keywords=KEYWORDS):
-            found.add(message[0] if isinstance(message, tuple) else message)
+            ids = _ids(message)
+            found[ids[0]] = ids
     return found
+
+
+def _source_messages() -> set[str]:
+    return set(_extracted())
 
 
 def _catalogue(language: str) -> Catalog:
@@ -61,6 +70,39 @@ def _strings(message: object) -> list[str]:
     value = getattr(message, "string", "")
     strings = list(value) if isinstance(value, tuple) else [value]
     return strings if all(strings) else []
+
+
+def test_a_counted_text_has_the_same_placeholders_in_singular_and_plural() -> None:
+    for ids in _extracted().values():
+        if len(ids) == 2:
+            assert set(PLACEHOLDER.findall(ids[0])) == set(PLACEHOLDER.findall(ids[1])), ids
+
+
+@pytest.mark.parametrize("language", SHIPPED)
+def test_a_counted_text_has_every_plural_form_with_the_same_placeholders(language: str) -> None:
+    """Counted in the source means counted in the catalogue, with as many non-empty forms as
+    its Plural-Forms header says; a text translated as a plain entry would show German."""
+    catalogue = _catalogue(language)
+    entries = {_ids(m.id)[0]: m for m in catalogue if m.id}
+    for msgid, ids in _extracted().items():
+        message = entries.get(msgid)
+        assert message is not None, f"{language}: run `make i18n`; missing {msgid!r}"
+        assert _ids(message.id) == ids, f"{language}: counted differently: {msgid!r}"
+        if len(ids) == 1:
+            continue
+        forms = message.string
+        assert isinstance(forms, tuple) and len(forms) == catalogue.num_plurals, (language, ids)
+        wanted = set(PLACEHOLDER.findall(msgid))
+        for index, form in enumerate(forms):
+            assert form, f"{language}: form {index} of {msgid!r} is empty"
+            assert set(PLACEHOLDER.findall(form)) == wanted, (language, msgid, index, form)
+
+
+@pytest.mark.parametrize("language", SHIPPED)
+def test_no_translation_is_fuzzy(language: str) -> None:
+    """`make catalogs` compiles fuzzy entries too, so a guessed translation would ship."""
+    fuzzy = [_ids(m.id)[0] for m in _catalogue(language) if m.id and m.fuzzy]
+    assert not fuzzy, f"{language}: check and unmark {fuzzy[:5]}"
 
 
 def test_the_shipped_languages_include_english() -> None:

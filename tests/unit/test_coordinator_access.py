@@ -130,7 +130,7 @@ async def test_the_administrator_may_use_every_command_on_every_group(
     assert ada.last_text not in (NOT_A_COORDINATOR, NOT_YOUR_GROUP)
     expected = {
         "pending": "Offene Rückmeldungen, die ältesten zuerst:",
-        "stats": "1 Rückmeldungen von",
+        "stats": "1 Rückmeldung von",
         "item": f"{REF} · Vorschlag · Bildung und Sprache",
         "take": f"{REF} ist jetzt bei Ihnen",
         "assign": f"{REF} ist an Unter-AG Arbeit und Ausbildung weitergeleitet.",

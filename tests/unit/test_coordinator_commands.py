@@ -493,7 +493,7 @@ async def test_stats_periods(coordination: App, clock: FakeClock) -> None:
     cora = Resident(coordination.handle, "cora")
 
     await cora.command("/stats")  # the last 30 days
-    assert cora.last_text.startswith("1 Rückmeldungen von")
+    assert cora.last_text.startswith("1 Rückmeldung von")
     assert cora.last_text.endswith("Noch keine Rückmeldung beantwortet.")
     await cora.command("/stats 8w")
     assert cora.last_text.startswith("2 Rückmeldungen von")

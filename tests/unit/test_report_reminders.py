@@ -61,7 +61,7 @@ async def test_reminders_four_weeks_and_one_week_before_the_due_date(
         in (bildung.payload["text"])
     )
     # Alice's item of 15 June is open and past its 14 days.
-    assert "1 offene Rückmeldungen, davon 1 über der Frist" in bildung.payload["text"]
+    assert "1 offene Rückmeldung, davon 1 über der Frist" in bildung.payload["text"]
     assert bildung.payload["report_draft"] == {"year": 2026, "format": "pdf", "language": "de"}
     assert await planner(app).next_due(clock.now()) == ONE_WEEK
 

@@ -1,0 +1,290 @@
+"""Counted texts read right for every number: German "1 Tag" but "2 Tage", Russian and
+Ukrainian "21 день", "22 дня/дні", "25 дней/днів" (in the case the sentence needs), Arabic's
+six forms. What residents, coordinators and administrators see, for the settings that count."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+
+import pytest
+from babel.units import format_unit
+
+from bot.app import App
+from bot.config import Settings
+from bot.scheduler import Planner
+from handlers.i18n import Catalogues
+from tests.event_support import add_round_table, berlin
+from tests.support import (
+    BILDUNG_CHAT,
+    FakeClock,
+    Resident,
+    coordination_settings,
+    outbox_rows,
+    photo,
+)
+
+MakeApp = Callable[..., Awaitable[App]]
+FSI, PDI = "\u2068", "\u2069"
+LANGUAGES = ("de", "de_simple", "en", "tr", "ar", "uk", "ru")
+PRIVACY_DAYS = (
+    "Wenn Sie {days} Tag lang nicht schreiben, löschen wir Ihre persönlichen Daten;",
+    "Wenn Sie {days} Tage lang nicht schreiben, löschen wir Ihre persönlichen Daten;",
+)
+PRIVACY_ITEM_DAYS = (
+    "abgeschlossene Rückmeldungen werden nach {item_days} Tag anonymisiert.",
+    "abgeschlossene Rückmeldungen werden nach {item_days} Tagen anonymisiert.",
+)
+REMINDER = (
+    "Der Bericht {year} an den Stadtrat ist am {due} fällig, {days} Tag vor „{title}“ am {when}.",
+    "Der Bericht {year} an den Stadtrat ist am {due} fällig, {days} Tage vor „{title}“ am {when}.",
+)
+# The privacy notice as it read before it was split into counted sentences.
+DEFAULT_NOTICE = (
+    "Datenschutz: Wir speichern Ihre Rückmeldungen mit ihren Dateien, Ihre Sprache, Ihren "
+    "Anzeigenamen und die Kennung Ihres Kontos, damit wir Ihnen antworten können. Die "
+    "zuständige Arbeitsgruppe der Stadt sieht Ihre Rückmeldung, Ihren Namen nur, wenn Sie "
+    "das erlauben. Wenn Sie 730 Tage lang nicht schreiben, löschen wir Ihre persönlichen "
+    "Daten; abgeschlossene Rückmeldungen werden nach 365 Tagen anonymisiert.\n/mydata schickt "
+    "Ihnen alles, was wir über Sie gespeichert haben. /forget löscht es. /stop beendet alle "
+    "Nachrichten, die keine Antwort auf Ihre eigenen Nachrichten sind.\n"
+    "Vorschläge und was aus ihnen wurde veröffentlichen wir ohne Namen: unter /outcomes und im "
+    "Jahresbericht an den Stadtrat. E-Mail-Adressen und Telefonnummern im Text machen wir "
+    "dabei unkenntlich."
+)
+NUMBERS = range(0, 250)
+
+
+@pytest.fixture(scope="module")
+def catalogues() -> Catalogues:
+    return Catalogues(LANGUAGES)
+
+
+def _privacy_settings(settings: Settings, days: int, item_days: int) -> Settings:
+    return replace(
+        settings,
+        privacy=replace(
+            settings.privacy, inactive_contact_days=days, finished_item_days=item_days
+        ),
+    )
+
+
+# ---- the privacy notice -------------------------------------------------------------------
+
+
+async def test_the_german_notice_reads_as_before_for_the_default_days(alice: Resident) -> None:
+    await alice.command("/privacy")
+    assert alice.last_text == DEFAULT_NOTICE
+
+
+async def test_the_german_notice_says_one_day_in_the_singular(
+    make_app: MakeApp, settings: Settings
+) -> None:
+    app = await make_app(_privacy_settings(settings, 1, 1))
+    alice = Resident(app.handle, "alice")
+    await alice.command("/privacy")
+    assert "Wenn Sie 1 Tag lang nicht schreiben, löschen wir Ihre persönlichen Daten;" in (
+        alice.last_text
+    )
+    assert "abgeschlossene Rückmeldungen werden nach 1 Tag anonymisiert." in alice.last_text
+
+
+@pytest.mark.parametrize(
+    ("language", "days", "expected"),
+    [
+        # "протягом"/"в течение" take the genitive, "через" the accusative.
+        ("uk", 22, ("протягом 22 днів,", "через 22 дні.")),
+        ("uk", 21, ("протягом 21 дня,", "через 21 день.")),
+        ("uk", 25, ("протягом 25 днів,", "через 25 днів.")),
+        ("ru", 21, ("в течение 21 дня,", "через 21 день.")),
+        ("ru", 22, ("в течение 22 дней,", "через 22 дня.")),
+        ("ru", 11, ("в течение 11 дней,", "через 11 дней.")),
+        ("en", 1, ("for 1 day,", "after 1 day.")),
+        ("de_simple", 1, ("1 Tag lang nicht?", "nach 1 Tag Ihren Namen")),
+        ("ar", 2, (f"مدة {FSI}2{PDI} يومين", f"بعد {FSI}2{PDI} يومين.")),
+        ("ar", 5, (f"مدة {FSI}5{PDI} أيام", f"بعد {FSI}5{PDI} أيام.")),
+    ],
+)
+async def test_the_notice_counts_days_in_the_residents_language(
+    make_app: MakeApp, settings: Settings, language: str, days: int, expected: tuple[str, str]
+) -> None:
+    app = await make_app(_privacy_settings(settings, days, days))
+    olena = Resident(app.handle, "olena", language_code=language.split("_")[0])
+    if language == "de_simple":
+        await olena.command("/language de_simple")
+    await olena.command("/privacy")
+    for part in expected:
+        assert part in olena.last_text
+
+
+@pytest.mark.parametrize("language", ["ru", "uk"])
+def test_days_after_through_read_as_cldr_counts_them(
+    catalogues: Catalogues, language: str
+) -> None:
+    """ "через N дней/днів" is the accusative, the form CLDR gives for "N days" on its own."""
+    tr = catalogues.get(language)
+    for n in NUMBERS:
+        text = tr.ngettext(*PRIVACY_ITEM_DAYS, n).format(item_days=n)
+        assert f" {format_unit(n, 'duration-day', locale=language)}." in text, text
+
+
+@pytest.mark.parametrize(
+    ("language", "one", "other"), [("ru", "дня", "дней"), ("uk", "дня", "днів")]
+)
+def test_days_within_take_the_genitive(
+    catalogues: Catalogues, language: str, one: str, other: str
+) -> None:
+    """ "в течение/протягом N": 1, 21, 101 дня; every other number дней/днів."""
+    tr = catalogues.get(language)
+    for n in NUMBERS:
+        text = tr.ngettext(*PRIVACY_DAYS, n).format(days=n)
+        noun = one if n % 10 == 1 and n % 100 != 11 else other
+        assert f" {n} {noun}," in text, text
+
+
+def test_arabic_counts_days_with_all_six_forms(catalogues: Catalogues) -> None:
+    tr = catalogues.get("ar")
+    for n in NUMBERS:
+        text = tr.ngettext(*PRIVACY_ITEM_DAYS, n).format(item_days=n)
+        if n == 2:
+            noun = "يومين"
+        elif 3 <= n % 100 <= 10:
+            noun = "أيام"
+        elif n % 100 >= 11:
+            noun = "يومًا"
+        else:  # 0, 1, 100-102, …
+            noun = "يوم"
+        assert f"{FSI}{n}{PDI} {noun}." in text, text
+
+
+# ---- the report reminder ------------------------------------------------------------------
+
+
+async def _at_the_first_report_reminder(app: App, clock: FakeClock) -> Planner:
+    """A round table on 26 Oct 2026, the clock at its first report reminder."""
+    clock.set(berlin(2026, 9, 1, 9, 0))
+    event = await add_round_table(app)
+    assert event.id is not None
+    await app.store.events.set_event(event.id, clock.now(), round_table=True)
+    (planner,) = [p for p in app.planners if getattr(p, "name", "") == "report"]
+    first = await planner.next_due(clock.now())
+    assert first is not None
+    clock.set(first)
+    return planner
+
+
+@pytest.mark.parametrize(
+    ("language", "days", "expected"),
+    [
+        ("ru", 21, "за 21 день до мероприятия"),  # the default
+        ("ru", 7, "за 7 дней до мероприятия"),
+        ("ru", 22, "за 22 дня до мероприятия"),
+        ("uk", 21, "за 21 день до заходу"),
+        ("uk", 22, "за 22 дні до заходу"),
+        ("de", 1, "fällig, 1 Tag vor „"),
+        ("de", 21, "fällig, 21 Tage vor „"),
+        ("en", 1, ", 1 day before “"),
+        ("ar", 21, f"أي قبل {FSI}21{PDI} يومًا من"),
+    ],
+)
+async def test_the_report_reminder_counts_the_days_before_the_round_table(
+    make_app: MakeApp,
+    settings: Settings,
+    clock: FakeClock,
+    language: str,
+    days: int,
+    expected: str,
+) -> None:
+    changed = coordination_settings(settings)
+    changed = replace(
+        changed,
+        report=replace(changed.report, language=language, due_days_before_round_table=days),
+    )
+    app = await make_app(changed)
+    planner = await _at_the_first_report_reminder(app, clock)
+    assert await planner.plan(clock.now()) == 3
+
+    rows = [r for r in await outbox_rows(app.db) if r.idempotency_key.startswith("report:")]
+    texts = [r.payload["text"] for r in rows]
+    assert len(texts) == 3 and all(expected in text for text in texts), texts
+
+
+@pytest.mark.parametrize("language", ["ru", "uk"])
+def test_days_before_read_as_cldr_counts_them(catalogues: Catalogues, language: str) -> None:
+    """ "за N дней/днів до" is the accusative, the form CLDR gives for "N days"."""
+    tr = catalogues.get(language)
+    for n in NUMBERS:
+        text = tr.ngettext(*REMINDER, n).format(year=2026, due="D", days=n, title="T", when="W")
+        assert f"за {format_unit(n, 'duration-day', locale=language)} до" in text, text
+
+
+async def test_the_group_reminder_counts_one_open_item_in_the_singular(
+    make_app: MakeApp, settings: Settings, clock: FakeClock
+) -> None:
+    app = await make_app(coordination_settings(settings))
+    await Resident(app.handle, "alice").submit("Mehr Abendkurse")  # overdue by September
+    planner = await _at_the_first_report_reminder(app, clock)
+    await planner.plan(clock.now())
+
+    (bildung,) = [
+        r
+        for r in await outbox_rows(app.db, BILDUNG_CHAT)
+        if r.idempotency_key.startswith("report:")
+    ]
+    assert (
+        "Unter-AG Bildung und Sprache: 1 offene Rückmeldung, davon 1 über der Frist. "
+        in (bildung.payload["text"])
+    )
+
+
+# ---- the attachment limit, /broadcast and /stats ------------------------------------------
+
+
+async def test_a_limit_of_one_file_is_one_datei(make_app: MakeApp, settings: Settings) -> None:
+    app = await make_app(replace(settings, bot=replace(settings.bot, max_attachments_per_item=1)))
+    alice = Resident(app.handle, "alice")
+    await alice.attach(photo("1.jpg"))
+    assert alice.replies[0].text == "Datei angehängt (1 Datei bei dieser Rückmeldung)."
+    await alice.attach(photo("2.jpg"))
+    assert alice.last_text == "Sie können höchstens 1 Datei anhängen."
+
+
+@pytest.mark.parametrize(
+    ("language", "n", "expected"),
+    [
+        ("de", 1, "Die Mitteilung geht an 1 Empfänger:in."),
+        ("de", 4, "Die Mitteilung geht an 4 Empfänger:innen."),
+        ("en", 1, "The announcement goes to 1 recipient."),
+        ("ru", 21, "Сообщение будет отправлено 21 получателю."),
+        ("ru", 5, "Сообщение будет отправлено 5 получателям."),
+        ("uk", 1, "Повідомлення буде надіслано 1 одержувачу."),
+    ],
+)
+def test_the_announcement_counts_its_recipients(
+    catalogues: Catalogues, language: str, n: int, expected: str
+) -> None:
+    text = catalogues.get(language).ngettext(
+        "Die Mitteilung geht an {count} Empfänger:in.",
+        "Die Mitteilung geht an {count} Empfänger:innen.",
+        n,
+    )
+    assert text.format(count=n) == expected
+
+
+@pytest.mark.parametrize(
+    ("language", "n", "expected"),
+    [
+        ("de", 1, "1 Rückmeldung von A bis B"),
+        ("de", 2, "2 Rückmeldungen von A bis B"),
+        ("de_simple", 1, "1 Nachricht von A bis B"),
+        ("en", 1, "1 piece of feedback from A to B"),
+        ("ru", 21, "Обращения с A по B: 21"),
+    ],
+)
+def test_stats_count_the_items(
+    catalogues: Catalogues, language: str, n: int, expected: str
+) -> None:
+    text = catalogues.get(language).ngettext(
+        "{n} Rückmeldung von {start} bis {end}", "{n} Rückmeldungen von {start} bis {end}", n
+    )
+    assert text.format(n=n, start="A", end="B") == expected
