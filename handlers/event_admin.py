@@ -198,15 +198,18 @@ class EventAdminCommands:
         assert moved is not None
         overview = await self._deps.store.events.overview([event.id or 0])
         people = overview[event.id or 0]
+        told = people.registered + people.waitlisted
         return [
             Reply(
-                turn._(
-                    "„{title}“ ist verschoben auf {when}. {n} Angemeldete bekommen Bescheid."
-                ).format(
-                    title=event.title,
-                    when=turn.when(moved[0].starts_at),
-                    n=people.registered + people.waitlisted,
-                ),
+                turn._("„{title}“ ist verschoben auf {when}.").format(
+                    title=event.title, when=turn.when(moved[0].starts_at)
+                )
+                + " "
+                + turn.ngettext(
+                    "{n} angemeldete Person bekommt Bescheid.",
+                    "{n} Angemeldete bekommen Bescheid.",
+                    told,
+                ).format(n=told),
                 files=(calendar_file(moved[0]),),
             )
         ]

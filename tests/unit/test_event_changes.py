@@ -52,6 +52,7 @@ async def test_a_postponed_event_moves_every_reminder_with_it(
     cora = GroupMember(app.handle, "cora", "g-bildung")
     await cora.command("/postpone rt2026 2026-11-16 Der Saal ist belegt")
     assert "16. Nov. 2026" in cora.last_text and cora.replies[-1].files
+    assert "1 angemeldete Person bekommt Bescheid." in cora.last_text  # Rosa; Eva only follows
 
     (old,) = await event_rows(app, "deadline")
     assert old.state == "skipped" and old.idempotency_key.startswith(f"ev{event.id}:s1:")

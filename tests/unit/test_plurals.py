@@ -288,3 +288,24 @@ def test_stats_count_the_items(
         "{n} Rückmeldung von {start} bis {end}", "{n} Rückmeldungen von {start} bis {end}", n
     )
     assert text.format(n=n, start="A", end="B") == expected
+
+
+@pytest.mark.parametrize(
+    ("language", "n", "expected"),
+    [
+        ("de", 1, "1 angemeldete Person bekommt Bescheid."),
+        ("de", 12, "12 Angemeldete bekommen Bescheid."),
+        ("en", 1, "1 registrant is being told."),
+        ("ru", 21, "21 зарегистрированный получит уведомление."),
+        ("ru", 3, "3 зарегистрированных получат уведомление."),
+        ("uk", 22, "22 зареєстровані отримають повідомлення."),
+        ("uk", 25, "25 зареєстрованих отримають повідомлення."),
+    ],
+)
+def test_a_postponement_counts_the_registrants_told(
+    catalogues: Catalogues, language: str, n: int, expected: str
+) -> None:
+    text = catalogues.get(language).ngettext(
+        "{n} angemeldete Person bekommt Bescheid.", "{n} Angemeldete bekommen Bescheid.", n
+    )
+    assert text.format(n=n) == expected
