@@ -33,6 +33,7 @@ ACTIONS = frozenset(
         "press_button",
         "age_callback_query",
         "fail_next",
+        "route_webhook",
         "hang_next",
         "clear_faults",
         "set_limits",

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 Handler = Callable[["FakeBotApi", Params], Any]
 _COMMAND_RE = re.compile(r"^[a-z0-9_]{1,32}$")
+SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")  # what setWebhook accepts as secret_token
 CALLBACK_TTL = 15.0
 
 
@@ -77,12 +78,17 @@ def set_webhook(api: FakeBotApi, p: Params) -> bool:
     url = p.string("url") or ""
     if url and not url.startswith("https://"):
         raise bad("bad webhook: An HTTPS URL must be provided for webhook")
+    secret = p.string("secret_token") or ""
+    if secret and not SECRET_TOKEN.fullmatch(secret):
+        raise bad("bad webhook: secret token contains unallowed characters")
     if p.flag("drop_pending_updates"):
         api.updates.clear()
     allowed = p.obj("allowed_updates")
     if isinstance(allowed, list):
         api.allowed_updates = frozenset(allowed) if allowed else DEFAULT_ALLOWED
     api.webhook_url = url
+    api.webhook.secret = secret
+    api.webhook.wake()
     return True
 
 
@@ -90,6 +96,7 @@ def delete_webhook(api: FakeBotApi, p: Params) -> bool:
     if p.flag("drop_pending_updates"):
         api.updates.clear()
     api.webhook_url = ""
+    api.webhook.secret = ""
     return True
 
 
@@ -99,6 +106,9 @@ def get_webhook_info(api: FakeBotApi, p: Params) -> JSON:
         "has_custom_certificate": False,
         "pending_update_count": len(api.updates),
     }
+    if api.webhook.last_error_date is not None:
+        info["last_error_date"] = api.webhook.last_error_date
+        info["last_error_message"] = api.webhook.last_error_message
     if api.webhook_url:
         info["max_connections"] = 40
         if api.allowed_updates != DEFAULT_ALLOWED:

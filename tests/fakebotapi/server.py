@@ -21,7 +21,8 @@ from .inject import Injector
 from .limits import Clock, FloodLimits
 from .methods_misc import ASYNC_METHODS, METHODS
 from .params import Params, read_params
-from .state import CallRecord
+from .state import JSON, CallRecord
+from .webhook import WebhookPusher
 
 DEFAULT_TOKEN = "123456789:AAFakeTokenForTestsOnly_abcdefghijkl"
 
@@ -84,6 +85,7 @@ class FakeBotApi(Injector):
         super().__init__(token, clock, wall)
         self.limits = FloodLimits(clock, enabled=limits)
         self.webhook_url = ""
+        self.webhook = WebhookPusher(self)
         self.commands: dict[tuple[str, str], list[dict[str, str]]] = {}
         self.faults: list[Fault] = []
         self.app = web.Application(client_max_size=64 * 1024 * 1024)
@@ -102,9 +104,11 @@ class FakeBotApi(Injector):
         await self._runner.setup()
         await web.TCPSite(self._runner, host, port).start()
         self.host, self.port = host, int(self._runner.addresses[0][1])
+        self.webhook.start()
         return self
 
     async def stop(self) -> None:
+        await self.webhook.stop()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -123,7 +127,17 @@ class FakeBotApi(Injector):
         """Pass to ``telegram.Bot(base_file_url=...)``."""
         return f"{self.url}/file/bot"
 
+    def enqueue(self, kind: str, obj: JSON) -> int | None:
+        update_id = super().enqueue(kind, obj)
+        if update_id is not None:
+            self.webhook.wake()
+        return update_id
+
     # ---- test controls -----------------------------------------------------------
+    def route_webhook(self, public_origin: str, local_origin: str) -> None:
+        """Deliver webhook updates for `public_origin` to `local_origin` (the TLS proxy)."""
+        self.webhook.route(public_origin, local_origin)
+
     def set_limits(self, enabled: bool) -> None:
         """Switch flood control at run time; history restarts so tests are deterministic."""
         self.limits.enabled = enabled
