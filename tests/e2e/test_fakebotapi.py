@@ -10,6 +10,7 @@ import asyncio
 import time
 
 import aiohttp
+import aiohttp.web
 import httpx
 import pytest
 from telegram import (
@@ -25,6 +26,7 @@ from tests.fakebotapi import DEFAULT_TOKEN, FakeBotApi, FakeClock
 from tests.fakebotapi.limits import FloodLimits
 from tests.fakebotapi.pytest_fixtures import fake_api, fake_bot, fake_clock
 from tests.fakebotapi.textparse import parse
+from tests.fakebotapi.webhook import SECRET_HEADER
 
 __all__ = ["fake_api", "fake_bot", "fake_clock"]  # fixtures used by name below
 
@@ -90,6 +92,47 @@ async def test_webhook_blocks_get_updates(fake_bot: Bot) -> None:
         await fake_bot.get_updates()
     await fake_bot.delete_webhook()
     assert await fake_bot.get_updates() == ()
+
+
+@pytest.mark.asyncio
+async def test_webhook_pushes_each_update_with_the_secret_and_retries_failures(
+    fake_api: FakeBotApi, fake_bot: Bot
+) -> None:
+    received: list[tuple[str | None, dict[str, object]]] = []
+    answers = [500, 200, 200]  # the bot's server fails once, then accepts
+
+    async def hook(request: aiohttp.web.Request) -> aiohttp.web.Response:
+        received.append((request.headers.get(SECRET_HEADER), await request.json()))
+        return aiohttp.web.Response(status=answers.pop(0))
+
+    app = aiohttp.web.Application()
+    app.router.add_post("/hook", hook)
+    runner = aiohttp.web.AppRunner(app)
+    await runner.setup()
+    site = aiohttp.web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        with pytest.raises(BadRequest, match="secret token contains unallowed characters"):
+            await fake_bot.set_webhook("https://bot.example.org/hook", secret_token="a b")
+        fake_api.route_webhook("https://bot.example.org", f"http://127.0.0.1:{port}")
+        assert await fake_bot.set_webhook("https://bot.example.org/hook", secret_token="s3cret")
+        user = fake_api.add_user("Lena")
+        fake_api.inject_text(user.id, "eins")
+        fake_api.inject_text(user.id, "zwei")
+        for _ in range(400):
+            if fake_api.webhook.delivered == 2:
+                break
+            await asyncio.sleep(0.01)
+        info = await fake_bot.get_webhook_info()
+    finally:
+        await runner.cleanup()
+
+    texts = [update["message"]["text"] for _, update in received]  # type: ignore[index]
+    assert texts == ["eins", "eins", "zwei"]  # the failed update again, then the next, in order
+    assert {secret for secret, _ in received} == {"s3cret"}
+    assert info.pending_update_count == 0
+    assert info.last_error_message == "Wrong response from the webhook: 500 Internal Server Error"
 
 
 @pytest.mark.asyncio
