@@ -249,63 +249,40 @@ async def test_a_limit_of_one_file_is_one_datei(make_app: MakeApp, settings: Set
     assert alice.last_text == "Sie können höchstens 1 Datei anhängen."
 
 
-@pytest.mark.parametrize(
-    ("language", "n", "expected"),
-    [
-        ("de", 1, "Die Mitteilung geht an 1 Empfänger:in."),
-        ("de", 4, "Die Mitteilung geht an 4 Empfänger:innen."),
-        ("en", 1, "The announcement goes to 1 recipient."),
-        ("ru", 21, "Сообщение будет отправлено 21 получателю."),
-        ("ru", 5, "Сообщение будет отправлено 5 получателям."),
-        ("uk", 1, "Повідомлення буде надіслано 1 одержувачу."),
-    ],
+ANNOUNCEMENT = (
+    "Die Mitteilung geht an {count} Empfänger:in.",
+    "Die Mitteilung geht an {count} Empfänger:innen.",
 )
-def test_the_announcement_counts_its_recipients(
-    catalogues: Catalogues, language: str, n: int, expected: str
-) -> None:
-    text = catalogues.get(language).ngettext(
-        "Die Mitteilung geht an {count} Empfänger:in.",
-        "Die Mitteilung geht an {count} Empfänger:innen.",
-        n,
-    )
-    assert text.format(count=n) == expected
+STATS = ("{n} Rückmeldung von {start} bis {end}", "{n} Rückmeldungen von {start} bis {end}")
+POSTPONED = ("{n} angemeldete Person bekommt Bescheid.", "{n} Angemeldete bekommen Bescheid.")
 
 
 @pytest.mark.parametrize(
-    ("language", "n", "expected"),
+    ("forms", "language", "n", "expected"),
     [
-        ("de", 1, "1 Rückmeldung von A bis B"),
-        ("de", 2, "2 Rückmeldungen von A bis B"),
-        ("de_simple", 1, "1 Nachricht von A bis B"),
-        ("en", 1, "1 piece of feedback from A to B"),
-        ("ru", 21, "Обращения с A по B: 21"),
+        (ANNOUNCEMENT, "de", 1, "Die Mitteilung geht an 1 Empfänger:in."),
+        (ANNOUNCEMENT, "de", 4, "Die Mitteilung geht an 4 Empfänger:innen."),
+        (ANNOUNCEMENT, "en", 1, "The announcement goes to 1 recipient."),
+        (ANNOUNCEMENT, "ru", 21, "Сообщение будет отправлено 21 получателю."),
+        (ANNOUNCEMENT, "ru", 5, "Сообщение будет отправлено 5 получателям."),
+        (ANNOUNCEMENT, "uk", 1, "Повідомлення буде надіслано 1 одержувачу."),
+        (STATS, "de", 1, "1 Rückmeldung von A bis B"),
+        (STATS, "de", 2, "2 Rückmeldungen von A bis B"),
+        (STATS, "de_simple", 1, "1 Nachricht von A bis B"),
+        (STATS, "en", 1, "1 piece of feedback from A to B"),
+        (STATS, "ru", 21, "Обращения с A по B: 21"),
+        (POSTPONED, "de", 1, "1 angemeldete Person bekommt Bescheid."),
+        (POSTPONED, "de", 12, "12 Angemeldete bekommen Bescheid."),
+        (POSTPONED, "en", 1, "1 registrant is being told."),
+        (POSTPONED, "ru", 21, "21 зарегистрированный получит уведомление."),
+        (POSTPONED, "ru", 3, "3 зарегистрированных получат уведомление."),
+        (POSTPONED, "uk", 22, "22 зареєстровані отримають повідомлення."),
+        (POSTPONED, "uk", 25, "25 зареєстрованих отримають повідомлення."),
     ],
 )
-def test_stats_count_the_items(
-    catalogues: Catalogues, language: str, n: int, expected: str
+def test_counted_texts_for_administrators_and_coordinators(
+    catalogues: Catalogues, forms: tuple[str, str], language: str, n: int, expected: str
 ) -> None:
-    text = catalogues.get(language).ngettext(
-        "{n} Rückmeldung von {start} bis {end}", "{n} Rückmeldungen von {start} bis {end}", n
-    )
-    assert text.format(n=n, start="A", end="B") == expected
-
-
-@pytest.mark.parametrize(
-    ("language", "n", "expected"),
-    [
-        ("de", 1, "1 angemeldete Person bekommt Bescheid."),
-        ("de", 12, "12 Angemeldete bekommen Bescheid."),
-        ("en", 1, "1 registrant is being told."),
-        ("ru", 21, "21 зарегистрированный получит уведомление."),
-        ("ru", 3, "3 зарегистрированных получат уведомление."),
-        ("uk", 22, "22 зареєстровані отримають повідомлення."),
-        ("uk", 25, "25 зареєстрованих отримають повідомлення."),
-    ],
-)
-def test_a_postponement_counts_the_registrants_told(
-    catalogues: Catalogues, language: str, n: int, expected: str
-) -> None:
-    text = catalogues.get(language).ngettext(
-        "{n} angemeldete Person bekommt Bescheid.", "{n} Angemeldete bekommen Bescheid.", n
-    )
-    assert text.format(n=n) == expected
+    """The announcement's recipients, /stats' items, a postponement's registrants."""
+    text = catalogues.get(language).ngettext(*forms, n)
+    assert text.format(count=n, n=n, start="A", end="B") == expected
