@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import re
 from dataclasses import replace
 from functools import partial
@@ -27,6 +28,11 @@ from handlers.menu import command_menu
 from handlers.messages import FILE_TOO_LARGE, Address, Attachment, Incoming, Platform, Reply
 
 logger = logging.getLogger(__name__)
+
+# PTB 22 hands out durations (`RetryAfter.retry_after`) as numbers and warns, on every 429,
+# that they will become timedeltas; the bot reads either (`retry_after_seconds`), so it
+# takes the coming form now.
+os.environ.setdefault("PTB_TIMEDELTA", "true")
 
 ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
 CONCURRENT_UPDATES = 256
