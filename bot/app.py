@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.clock import SystemClock
-from bot.config import WEEKDAYS, Settings
 from bot.report_drafts import ReportDrafts
 from bot.scheduler import Planner
 from bot.serial import KeyedSerializer
+from bot.settings import WEEKDAYS, Settings
 from handlers.clock import Clock
 from handlers.context import Deps, HandlerSettings
 from handlers.deadlines import DigestPlanner, EscalationPlanner

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
-from bot.config import DeliverySettings
+from bot.settings import DeliverySettings
 
 LATENCIES_KEPT = 10_000
 _CONFIGURED = DeliverySettings()  # the defaults live in one place: the settings

@@ -36,11 +36,11 @@ from nio import (
 )
 
 from bot.app import App
-from bot.config import MatrixSettings
 from bot.matrix_map import ChoiceMemory, FileToFetch, to_incoming
 from bot.matrix_media import SyncTokens, download
 from bot.matrix_send import MatrixSender
 from bot.sending import Unreachable
+from bot.settings import MatrixSettings
 from handlers.messages import FILE_TOO_LARGE, Attachment, Incoming, Platform
 
 logger = logging.getLogger(__name__)

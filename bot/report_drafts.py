@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from bot.config import DatabaseSettings, Settings
+from bot.settings import DatabaseSettings, Settings
 from handlers.context import Deps
 from handlers.messages import Attachment
 

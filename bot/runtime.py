@@ -10,7 +10,6 @@ import time
 from datetime import timedelta
 
 from bot.app import App
-from bot.config import Settings
 from bot.console import ConsoleChannel
 from bot.delivery import Delivery, DeliveryPolicy
 from bot.logs import redact
@@ -18,6 +17,7 @@ from bot.matrix import MatrixChannel
 from bot.ratelimit import ChatLimits
 from bot.scheduler import PlanScheduler
 from bot.sending import ProactiveSender
+from bot.settings import Settings
 from bot.telegram import TelegramChannel
 from bot.telegram_outgoing import TelegramOutgoing
 from handlers.messages import Platform

@@ -19,8 +19,8 @@ from telegram.ext import Application, ContextTypes, TypeHandler
 from telegram.request import BaseRequest
 
 from bot.app import App
-from bot.config import TelegramSettings
 from bot.ratelimit import ChatLimits
+from bot.settings import TelegramSettings
 from bot.telegram_map import FileToFetch, files_to_fetch, to_incoming
 from bot.telegram_request import BotApiRequest
 from bot.telegram_send import TelegramSender, Unreachable

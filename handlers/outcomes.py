@@ -12,7 +12,7 @@ from handlers.labels import localized_name, state_label
 from handlers.messages import Choice, Reply
 from handlers.public_text import public_text
 from storage.models import FieldOfAction, ItemState
-from storage.report import Recommendation
+from storage.recommendations import Recommendation
 
 OUTCOMES_PAYLOAD = "oc:"
 PER_PAGE = 5

@@ -2,8 +2,9 @@
 
 Everything a report shows comes from here: counts by dimension aggregated in SQL, the
 submission and first-answer times the median and the charts are made of, the overdue items,
-every recommendation with its outcome, and the events with their registrations. Nothing
-here names a resident: the report is published, so no contact column is ever read.
+every recommendation with its outcome (`storage.recommendations`), and the events with their
+registrations (`storage.report_events`). Nothing here names a resident: the report is
+published, so no contact column is ever read.
 """
 
 from __future__ import annotations
@@ -13,39 +14,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func
+from sqlalchemy import and_
 from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
 from storage.db import Database
 from storage.items import is_open
-from storage.models import (
-    FeedbackItem,
-    FieldOfAction,
-    ItemEvent,
-    ItemKind,
-    ItemState,
-    WorkingGroup,
+from storage.models import FeedbackItem, FieldOfAction, WorkingGroup
+from storage.recommendations import (
+    Recommendation,
+    decided_counts,
+    decided_recommendations,
+    year_recommendations,
 )
 from storage.report_events import EventFigures, count_by, year_events
-
-# The states in which a recommendation has an outcome the working group decided on.
-DECIDED_STATES = (ItemState.IMPLEMENTED, ItemState.DECLINED)
-
-
-@dataclass(frozen=True, slots=True)
-class Recommendation:
-    """A suggestion and what became of it; `note` is the working group's reason, the text
-    given with its latest change of state."""
-
-    reference: str
-    created_at: datetime
-    field_key: str
-    group_key: str
-    state: str
-    text: str
-    note: str | None
-    decided_at: datetime | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,25 +113,13 @@ class ReportStore:
         `/outcomes`; `before_id` pages on (ids are the decisions' history rows)."""
 
         def work(session: Session) -> list[tuple[int, Recommendation]]:
-            return _decided(session, field_key, limit, before_id)
+            return decided_recommendations(session, field_key, limit, before_id)
 
         return await self._db.run(work)
 
     async def decided_counts(self) -> dict[tuple[str, str], int]:
         """(field, outcome) → how many recommendations ended so, over all years."""
-
-        def work(session: Session) -> dict[tuple[str, str], int]:
-            stances = _stances(_decided_filter(None))
-            query = (
-                select(FeedbackItem.field_key, ItemEvent.state, func.count())
-                .join(stances, stances.c.item_id == col(FeedbackItem.id))
-                .join(ItemEvent, col(ItemEvent.id) == stances.c.event_id)
-                .where(col(ItemEvent.state).in_([str(s) for s in DECIDED_STATES]))
-                .group_by(col(FeedbackItem.field_key), col(ItemEvent.state))
-            )
-            return {(str(f), str(s)): int(n) for f, s, n in session.execute(query).all()}
-
-        return await self._db.run(work)
+        return await self._db.run(decided_counts)
 
 
 def _in_year(start: datetime, end: datetime) -> Any:
@@ -207,122 +177,9 @@ def _year_figures(
         created=created,
         answered=answered,
         overdue=overdue,
-        recommendations=_recommendations(session, start, end),
+        recommendations=year_recommendations(session, year),
         events=year_events(session, start, end),
     )
-
-
-def _stance_changes(item_filter: Any) -> list[Any]:
-    """The changes of state other than closing of the items `item_filter` selects: what the
-    working group decided stays its outcome when the item is closed afterwards."""
-    return [
-        col(FeedbackItem.id) == col(ItemEvent.item_id),
-        item_filter,
-        col(ItemEvent.action) == "state",
-        col(ItemEvent.state) != ItemState.CLOSED,
-    ]
-
-
-def _stances(item_filter: Any) -> Any:
-    """Per item that `item_filter` selects, its latest stance (see `_stance_changes`)."""
-    return (
-        select(func.max(ItemEvent.id).label("event_id"), col(ItemEvent.item_id).label("item_id"))
-        .where(*_stance_changes(item_filter))
-        .group_by(col(ItemEvent.item_id))
-        .subquery()
-    )
-
-
-def _outcome(state: str, stance: str | None) -> str:
-    """An item's outcome: its state, or for a closed item the decision made before."""
-    if state == ItemState.CLOSED and stance in DECIDED_STATES:
-        return str(stance)
-    return state
-
-
-def _decided_filter(field_key: str | None) -> Any:
-    conditions = [
-        col(FeedbackItem.kind) == ItemKind.SUGGESTION,
-        col(FeedbackItem.state).in_([str(s) for s in (*DECIDED_STATES, ItemState.CLOSED)]),
-    ]
-    if field_key is not None:
-        conditions.append(col(FeedbackItem.field_key) == field_key)
-    return and_(*conditions)
-
-
-def _recommendations(session: Session, start: datetime, end: datetime) -> list[Recommendation]:
-    """Every suggestion of the year with its outcome. The stances are read in a query of
-    their own and matched here: joined to the grouped history, PostgreSQL without fresh
-    statistics (after a restore) re-aggregated the history once per suggestion."""
-    suggestion = and_(_in_year(start, end), col(FeedbackItem.kind) == ItemKind.SUGGESTION)
-    history = session.execute(
-        core_select(
-            col(ItemEvent.item_id), col(ItemEvent.state), col(ItemEvent.text), col(ItemEvent.at)
-        )
-        .where(*_stance_changes(suggestion))
-        .order_by(col(ItemEvent.id))
-    )
-    stances = {int(item_id): (state, text, at) for item_id, state, text, at in history}
-    item = FeedbackItem
-    query = (
-        core_select(
-            *(
-                col(c)
-                for c in (
-                    item.id,
-                    item.reference,
-                    item.created_at,
-                    item.field_key,
-                    item.group_key,
-                    item.state,
-                    item.text,
-                )
-            )
-        )
-        .where(suggestion)
-        .order_by(col(item.created_at), col(item.id))
-    )
-    recommendations = []
-    for item_id, reference, created, field, group, state, text in session.execute(query):
-        stance, note, at = stances.get(int(item_id), (None, None, None))
-        outcome = _outcome(state, stance)
-        decided = at if outcome in DECIDED_STATES else None
-        recommendations.append(
-            Recommendation(reference, created, field, group, outcome, text, note, decided)
-        )
-    return recommendations
-
-
-def _decided(
-    session: Session, field_key: str | None, limit: int, before_id: int | None
-) -> list[tuple[int, Recommendation]]:
-    """The newest decisions first: one row per recommendation, its latest decision."""
-    stances = _stances(_decided_filter(field_key))
-    query = (
-        core_select(
-            stances.c.event_id,
-            FeedbackItem,
-            col(ItemEvent.state),
-            col(ItemEvent.text),
-            col(ItemEvent.at),
-        )
-        .join(stances, stances.c.item_id == col(FeedbackItem.id))
-        .join(ItemEvent, col(ItemEvent.id) == stances.c.event_id)
-        .where(col(ItemEvent.state).in_([str(s) for s in DECIDED_STATES]))
-        .order_by(stances.c.event_id.desc())
-        .limit(limit)
-    )
-    if before_id is not None:
-        query = query.where(stances.c.event_id < before_id)
-    return [
-        (
-            int(event_id),
-            Recommendation(
-                i.reference, i.created_at, i.field_key, i.group_key, stance, i.text, text, at
-            ),
-        )
-        for event_id, i, stance, text, at in session.execute(query).all()
-    ]
 
 
 def _item_rows(session: Session, start: datetime, end: datetime) -> Iterator[ItemRow]:

@@ -9,7 +9,8 @@ import io
 from zoneinfo import ZoneInfo
 
 from handlers.public_text import public_text
-from storage.report import ItemRow, Recommendation
+from storage.recommendations import Recommendation
+from storage.report import ItemRow
 
 COLUMNS = (
     "reference",
