@@ -19,6 +19,7 @@ from telegram.request import BaseRequest, HTTPXRequest
 from bot.app import build_app
 from bot.config import Settings, load_settings
 from bot.logs import configure_logging
+from bot.memory import settle_after_start
 from bot.telegram import TelegramChannel
 from bot.telegram_request import BotApiRequest
 from storage.db import Database
@@ -108,6 +109,7 @@ async def serve(args: argparse.Namespace) -> None:
         if task.done():
             task.result()
         await asyncio.sleep(0.01)
+    settle_after_start()  # as bot.runtime.serve does once it is up
     print("ready", flush=True)
     try:
         await task

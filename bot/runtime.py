@@ -14,6 +14,7 @@ from bot.console import ConsoleChannel
 from bot.delivery import Delivery, DeliveryPolicy
 from bot.logs import redact
 from bot.matrix import MatrixChannel
+from bot.memory import settle_after_start
 from bot.ratelimit import ChatLimits
 from bot.scheduler import PlanScheduler
 from bot.sending import ProactiveSender
@@ -97,6 +98,7 @@ async def serve(app: App, settings: Settings) -> int:
         interval=timedelta(seconds=settings.delivery.plan_interval_seconds),
     )
     scheduler.start()
+    settle_after_start()
     try:
         stopper = asyncio.create_task(stop.wait(), name="stop")
         await asyncio.wait([*tasks, delivering, stopper], return_when=asyncio.FIRST_COMPLETED)
