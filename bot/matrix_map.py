@@ -68,8 +68,10 @@ def to_incoming(
         message_id=event.event_id,
     )
     content = event.source.get("content", {})
-    if not isinstance(content, dict) or "m.new_content" in content:
-        return None  # an edit of an earlier message: the original was handled already
+    if not isinstance(content, dict):
+        return None
+    if "m.new_content" in content:
+        return _edit(base, content)
     reply_to = in_reply_to(content)
     if isinstance(event, MegolmEvent):
         return replace(base, unsupported=UNDECRYPTABLE), None
@@ -93,6 +95,20 @@ def to_incoming(
     if event.source.get("type") == "m.room.message" and msgtype:
         return replace(base, unsupported=str(msgtype)), None  # m.location, unknown types
     return None
+
+
+def _edit(base: Incoming, content: dict[str, Any]) -> tuple[Incoming, None] | None:
+    """A change to an earlier text (`m.replace`): the new text, for the original's id."""
+    relates = content.get("m.relates_to") or {}
+    new = content.get("m.new_content")
+    if not isinstance(relates, dict) or relates.get("rel_type") != "m.replace":
+        return None
+    if not isinstance(new, dict) or not isinstance(new.get("body"), str):
+        return None
+    original = relates.get("event_id")
+    if not isinstance(original, str):
+        return None
+    return replace(base, text=new["body"], edited=True, message_id=original), None
 
 
 def file_to_fetch(event: Event) -> FileToFetch | None:

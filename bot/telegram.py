@@ -34,7 +34,7 @@ logger = logging.getLogger(__name__)
 # takes the coming form now.
 os.environ.setdefault("PTB_TIMEDELTA", "true")
 
-ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
+ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]
 CONCURRENT_UPDATES = 256
 POLL_TIMEOUT = 30
 

@@ -49,7 +49,7 @@ def to_incoming(update: Update, bot_username: str = "") -> Incoming | None:
         if message is None or query.data is None:
             return None
         return _from(query.from_user, message, payload=query.data)
-    message = update.message
+    message = update.message or update.edited_message
     if message is None or message.from_user is None or message.from_user.is_bot:
         return None
     incoming = _from(
@@ -59,6 +59,7 @@ def to_incoming(update: Update, bot_username: str = "") -> Incoming | None:
         unsupported=unsupported_kind(message),
         reply_to=_replied_to(message),
         quoted_text=_quoted_text(message),
+        edited=update.edited_message is not None,
     )
     if message.text and _starts_with_command(message):
         command = parse_command(message.text)

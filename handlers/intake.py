@@ -7,6 +7,7 @@ from typing import Any
 
 from handlers.choices import build_choices, match_typed
 from handlers.context import Deps, Turn
+from handlers.guards import check_length
 from handlers.i18n import N_
 from handlers.labels import KIND_LABELS, kind_label, localized_name
 from handlers.messages import Reply
@@ -21,6 +22,7 @@ logger = logging.getLogger(__name__)
 FLOW = "feedback"
 TEXT, KIND, FIELD, ANONYMITY, CONFIRM = "text", "kind", "field", "anon", "confirm"
 CHOICE_STEPS = (KIND, FIELD, ANONYMITY, CONFIRM)
+SOURCE = "source"  # flow data: the id of the message the text came in
 NEW_ITEM = N_("Neue Rückmeldung")
 
 
@@ -66,12 +68,14 @@ class FeedbackFlow:
                 )
             )
         text = incoming.text.strip()
+        # The message the text came in, so that a later change to it can replace the text.
+        written = {"text": text, SOURCE: incoming.message_id}
         if state is None:
             if text:
-                return [*replies, await self._ask(turn, KIND, {"text": text})]
+                return [*replies, await self._ask(turn, KIND, written)]
             return [*replies, await self._ask(turn, TEXT, {})]
         if state.step == TEXT and text:
-            return [*replies, await self._ask(turn, KIND, {**state.data, "text": text})]
+            return [*replies, await self._ask(turn, KIND, {**state.data, **written})]
         if state.step in CHOICE_STEPS and text:
             options = await self._options(turn, state.step)
             value = match_typed(text, options)
@@ -87,6 +91,36 @@ class FeedbackFlow:
                 )
             )
         return [*replies, await self._prompt(turn, state.step, state.data, state.version)]
+
+    async def on_edit(self, turn: Turn) -> list[Reply]:
+        """A message changed after sending: while its item is still being written, the new
+        text replaces the old and the current question comes again (its earlier buttons go
+        stale); otherwise the change cannot reach anything, which the person is told."""
+        incoming, state = turn.incoming, turn.state
+        text = incoming.text.strip()
+        if (
+            state is not None
+            and state.flow == FLOW
+            and state.step in CHOICE_STEPS
+            and incoming.message_id is not None
+            and state.data.get(SOURCE) == incoming.message_id
+            and text
+            and incoming.command is None
+        ):
+            too_long = check_length(turn, text, self._deps.settings)
+            if too_long is not None:
+                return [too_long]
+            prompt = await self._ask(turn, state.step, {**state.data, "text": text})
+            return [Reply(turn._("Geändert: Ihre Rückmeldung hat jetzt den neuen Text.")), prompt]
+        return [
+            Reply(
+                turn._(
+                    "Eine geänderte Nachricht kann ich nur übernehmen, solange die Rückmeldung "
+                    "dazu noch nicht abgeschickt ist. Schicken Sie Ergänzungen bitte als neue "
+                    "Nachricht."
+                )
+            )
+        ]
 
     async def on_choice(self, turn: Turn, state: ConversationState, value: str) -> list[Reply]:
         """An option of the current step was chosen (pressed or typed)."""

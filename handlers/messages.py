@@ -57,7 +57,8 @@ class Incoming:
 
     `command` is set for "/name args" texts (lower case, without the slash and any
     "@botname"); `payload` is set when a button was pressed; `unsupported` names a kind of
-    message the bot cannot use (sticker, voice, location, ...).
+    message the bot cannot use (sticker, voice, location, ...); `edited` marks the new text
+    of a message the person changed after sending it.
     """
 
     platform: Platform
@@ -75,6 +76,7 @@ class Incoming:
     message_id: str | None = None
     reply_to: str | None = None  # the id of the bot's message this one answers
     quoted_text: str | None = None  # that message's text, where the platform passes it along
+    edited: bool = False  # a change to an earlier message; `message_id` is that message's
 
     @property
     def address(self) -> Address:

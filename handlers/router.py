@@ -112,6 +112,8 @@ class Router:
         if verdict is Verdict.DROP:
             logger.info("flood: dropped an update from %s:%s", incoming.platform, incoming.user_id)
             return []
+        if incoming.edited and incoming.is_group:
+            return []  # coordinators tidying their own messages in the group
         if incoming.is_group and not (incoming.command or incoming.payload or incoming.reply_to):
             # In groups the bot takes commands, buttons and replies to its own messages (all
             # Telegram delivers to a bot in privacy mode); other chatter leaves no trace.
@@ -125,6 +127,8 @@ class Router:
                 self._deps.settings.flood_messages_per_minute,
             )
             return [flood_warning(turn)]
+        if incoming.edited:
+            return await self.feedback.on_edit(turn)
         if incoming.command is not None:
             return await self._command(turn, incoming.command)
         if incoming.payload is not None:

@@ -99,6 +99,10 @@ class Resident:
             return await self.send(self.incoming(text=text, command=parsed.name, args=parsed.args))
         return await self.send(self.incoming(text=text))
 
+    async def edit(self, message_id: str, text: str) -> list[Reply]:
+        """Change the text of an earlier message (`message_id` is that message's)."""
+        return await self.send(self.incoming(text=text, edited=True, message_id=message_id))
+
     async def command(self, text: str) -> list[Reply]:
         assert parse_command(text) is not None, f"{text!r} is not a command"
         return await self.say(text)

@@ -279,3 +279,29 @@ async def test_english_language_code_preselects_english(bot: RunningBot) -> None
     assert prompt.text == "What kind of feedback is this?"
     contact = await bot.contact(emma.id)
     assert contact.language == "en"
+
+
+async def test_an_edited_text_replaces_the_draft_before_it_is_sent(bot: RunningBot) -> None:
+    rosa = bot.resident("Rosa")
+    sent = bot.api.inject_text(rosa.id, "Der Sprachkurs ist zu frueh")
+    prompt = await bot.message_with(rosa.id, KIND_QUESTION)
+    bot.press(rosa.id, prompt, "Kritik")
+    await bot.edited(prompt, 1)
+
+    bot.api.edit_text(rosa.id, sent["message_id"], "Der Sprachkurs beginnt zu früh am Morgen")
+    await bot.message_with(rosa.id, "Geändert: Ihre Rückmeldung hat jetzt den neuen Text.")
+    *_, changed, again = await bot.messages(rosa.id, 3)  # the question anew, as a new message
+    assert changed.text == "Geändert: Ihre Rückmeldung hat jetzt den neuen Text."
+    assert again.text == FIELD_QUESTION and again.message_id != prompt.message_id
+    for step, label in enumerate(("Bildung und Sprache", "Anonym bleiben", "Abschicken"), 1):
+        bot.press(rosa.id, again, label)
+        await bot.edited(again, step)
+
+    assert again.text is not None and REFERENCE.search(again.text)
+    (item,) = await bot.items()
+    assert item.text == "Der Sprachkurs beginnt zu früh am Morgen"
+
+    bot.api.edit_text(rosa.id, sent["message_id"], "Noch eine Änderung")
+    await bot.message_with(rosa.id, "solange die Rückmeldung dazu noch nicht abgeschickt ist")
+    (item,) = await bot.items()
+    assert item.text == "Der Sprachkurs beginnt zu früh am Morgen"

@@ -28,6 +28,7 @@ ACTIONS = frozenset(
         "unblock_user",
         "deactivate_user",
         "inject_text",
+        "edit_text",
         "inject_photo",
         "inject_document",
         "press_button",

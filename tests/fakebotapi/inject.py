@@ -86,6 +86,17 @@ class Injector(World):
             extra["entities"] = [{"offset": 0, "length": utf16_len(cmd), "type": "bot_command"}]
         return self._inject(user_id, chat_id, extra, reply_to_message_id)
 
+    def edit_text(self, user_id: int, message_id: int, text: str) -> JSON:
+        """The user changes the text of a message they sent; Telegram sends edited_message."""
+        user, chat = self._user_chat(user_id, None)
+        original = self.message(chat.id, message_id)
+        if original is None or original.get("from", {}).get("id") != user.id:
+            raise ValueError(f"user {user_id} sent no message {message_id}")
+        original["text"] = text
+        edited = {**original, "edit_date": int(self.wall())}
+        self.enqueue("edited_message", edited)
+        return edited
+
     def inject_photo(
         self,
         user_id: int,

@@ -41,7 +41,7 @@ async def test_free_text_starts_the_flow_with_the_kind_question(app: App, alice:
     assert alice.choices == KINDS
     state = await state_of(app, alice)
     assert state is not None and state.step == "kind"
-    assert state.data == {"text": "Abends mehr Deutschkurse, bitte"}
+    assert state.data == {"text": "Abends mehr Deutschkurse, bitte", "source": "1"}
 
 
 async def test_feedback_command_without_text_asks_for_it(app: App, alice: Resident) -> None:
@@ -228,7 +228,10 @@ async def test_a_photo_with_caption_starts_the_flow_with_its_text(
 
     assert alice.last_text == "Was für eine Rückmeldung ist das?"
     state = await state_of(app, alice)
-    assert state is not None and state.data == {"text": "Kaputter Aufzug am Bahnhof"}
+    assert state is not None and state.data == {
+        "text": "Kaputter Aufzug am Bahnhof",
+        "source": "1",
+    }
 
 
 async def test_platform_language_english_is_preselected_and_remembered(app: App) -> None:

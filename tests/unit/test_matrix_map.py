@@ -76,7 +76,20 @@ def test_files_notices_edits_and_undecryptable() -> None:
     assert none is None and audio.unsupported == "m.audio"
     assert to_incoming(event({"msgtype": "m.notice", "body": "bot"}), ROOM, is_group=False) is None
     edit = {"msgtype": "m.text", "body": "* x", "m.new_content": {"body": "x"}}
-    assert to_incoming(event(edit), ROOM, is_group=False) is None
+    assert to_incoming(event(edit), ROOM, is_group=False) is None  # replaces nothing named
+    changed, _ = incoming(
+        {
+            "msgtype": "m.text",
+            "body": "* Mehr Bänke am Markt",
+            "m.new_content": {"msgtype": "m.text", "body": "Mehr Bänke am Markt"},
+            "m.relates_to": {"rel_type": "m.replace", "event_id": "$original"},
+        }
+    )
+    assert (changed.text, changed.edited, changed.message_id) == (
+        "Mehr Bänke am Markt",
+        True,
+        "$original",
+    )
     encrypted = {
         "algorithm": "m.megolm.v1.aes-sha2",
         "ciphertext": "abc",
