@@ -98,13 +98,14 @@ class FeedbackFlow:
         stale); otherwise the change cannot reach anything, which the person is told."""
         incoming, state = turn.incoming, turn.state
         text = incoming.text.strip()
+        if not text or incoming.unsupported is not None:
+            return []  # e.g. a live location moving on: nothing a person wrote changed
         if (
             state is not None
             and state.flow == FLOW
             and state.step in CHOICE_STEPS
             and incoming.message_id is not None
             and state.data.get(SOURCE) == incoming.message_id
-            and text
             and incoming.command is None
         ):
             too_long = check_length(turn, text, self._deps.settings)

@@ -85,3 +85,8 @@ async def test_changes_in_a_group_chat_get_no_answer(app: App) -> None:
         cora.incoming(text="korrigiert", edited=True, message_id="3", is_group=True)
     )
     assert replies == []
+
+
+async def test_a_live_location_moving_on_gets_no_answer(app: App, alice: Resident) -> None:
+    moved = alice.incoming(edited=True, message_id="1", unsupported="location")
+    assert await alice.send(moved) == []
