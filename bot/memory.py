@@ -2,10 +2,11 @@
 
 Start-up leaves several hundred thousand long-lived objects (python-telegram-bot, nio,
 SQLAlchemy's schema and mappers, the catalogues). Python's collector rescans them in every
-full collection, which on a 2-core VM stalled the loop for 60-90 ms at a time and made the
-slowest 1 % of replies take 11 ms at 200 updates a second (bench/README.md). Frozen, they are
-never scanned again; a larger young generation makes the cheap collections rarer. Together:
-p99 8-9 ms and no stall over 21 ms in the same run.
+full collection, which on a 2-core VM stalled the loop for 65-90 ms at a time and made the
+slowest 1 % of replies take 11 ms at 200 updates a second. Frozen, they are never scanned
+again; a larger young generation makes the cheap collections rarer. Together: p99 8.3-9.4 ms,
+and the largest stall 19-21 ms in four runs of five (`python -m bench.telegram_intake --mode
+rate`; bench/README.md).
 """
 
 from __future__ import annotations

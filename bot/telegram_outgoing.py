@@ -6,25 +6,25 @@ failure and decides itself when to try again, so nothing here retries or sleeps.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any, TypeVar
 
-from telegram import Bot, InputFile
+from telegram import Bot, InputFile, Message
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
 from bot.sending import RateLimited, Rejected, TemporaryFailure, Unreachable
 from bot.telegram_api import BotApi
-from bot.telegram_send import (
+from bot.telegram_parts import (
     MAX_CAPTION,
+    UploadedFiles,
     as_markup,
     keyboard,
-    retry_after_seconds,
     split_text,
     utf16_length,
     without_none,
 )
+from bot.telegram_send import retry_after_seconds
 from handlers.messages import Attachment, Reply
 
 T = TypeVar("T")
@@ -34,7 +34,7 @@ class TelegramOutgoing:
     def __init__(self, bot: Bot) -> None:
         self._bot = bot
         self._api = BotApi.of(bot)
-        self._file_ids: dict[str, str] = {}  # sha256 → Telegram file_id: upload each file once
+        self._uploads = UploadedFiles()
 
     async def send_once(self, chat_id: str, reply: Reply, *, is_group: bool) -> str | None:
         """Send `reply`: text (split at 4,096), buttons on its last piece, then the files; a
@@ -67,20 +67,19 @@ class TelegramOutgoing:
         markup: dict[str, Any] | None,
     ) -> int:
         """Send one file as a document (through the `Bot`: it uploads); returns its id."""
-        digest = hashlib.sha256(file.data).hexdigest()
-        known = self._file_ids.get(digest)
-        document: str | InputFile = known or InputFile(file.data, filename=file.file_name)
-        message = await attempt(
-            partial(
+
+        async def send_document(document: str | InputFile) -> Message:
+            request = partial(
                 self._bot.send_document,
                 chat_id,
                 document,
                 caption=caption,
                 reply_markup=as_markup(markup),
             )
-        )
-        if known is None and message.document is not None:
-            self._file_ids[digest] = message.document.file_id
+            return await attempt(request)
+
+        message = await self._uploads.send(file, send_document)
+        assert message is not None  # `attempt` raises rather than return nothing
         return message.message_id
 
 

@@ -8,7 +8,6 @@ logged with their context and dropped, because sending the same request again ca
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import warnings
 from collections import OrderedDict
@@ -17,17 +16,26 @@ from datetime import timedelta
 from functools import partial
 from typing import Any, TypeVar
 
-from telegram import Bot, ForceReply, InlineKeyboardMarkup, InputFile
+from telegram import Bot, InputFile, Message
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
 from bot.telegram_api import BotApi
+from bot.telegram_parts import (
+    MAX_CAPTION,
+    MAX_TEXT,
+    UploadedFiles,
+    as_markup,
+    keyboard,
+    new_message_markup,
+    split_text,
+    utf16_length,
+    without_none,
+)
 from handlers.messages import Attachment, Reply
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-MAX_TEXT = 4096
-MAX_CAPTION = 1024
 MAX_CALLBACK_TEXT = 200
 BACKOFF_START, BACKOFF_CAP = 0.5, 30.0
 EDITS_REMEMBERED = 10_000  # messages whose latest edited text is kept (oldest forgotten)
@@ -48,57 +56,6 @@ def retry_after_seconds(error: RetryAfter) -> float:
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
-def utf16_length(text: str) -> int:
-    return len(text.encode("utf-16-le")) // 2
-
-
-def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
-    """Cut `text` into pieces Telegram accepts, preferring line breaks, then spaces."""
-    pieces: list[str] = []
-    rest = text
-    while utf16_length(rest) > limit:
-        cut = limit
-        while utf16_length(rest[:cut]) > limit:
-            cut -= 1
-        window = rest[:cut]
-        at = max(window.rfind("\n"), window.rfind(" "))
-        cut = at + 1 if at > cut // 2 else cut
-        pieces.append(rest[:cut].rstrip())
-        rest = rest[cut:]
-    if rest.strip() or not pieces:
-        pieces.append(rest)
-    return pieces
-
-
-def keyboard(reply: Reply) -> dict[str, Any] | None:
-    """The reply's choices as an inline keyboard, in the Bot API's JSON."""
-    if not reply.choices:
-        return None
-    width = max(1, reply.choice_columns)
-    buttons = [{"text": c.label, "callback_data": c.payload} for c in reply.choices]
-    return {"inline_keyboard": [buttons[i : i + width] for i in range(0, len(buttons), width)]}
-
-
-def new_message_markup(reply: Reply) -> dict[str, Any] | None:
-    """The buttons of a new message, or Telegram's reply field when an answer is expected."""
-    if reply.expects_reply and not reply.choices:
-        return {"force_reply": True}
-    return keyboard(reply)
-
-
-def as_markup(markup: dict[str, Any] | None) -> InlineKeyboardMarkup | ForceReply | None:
-    """The same markup as PTB objects, for the calls made through the `Bot` (files)."""
-    if markup is None:
-        return None
-    if "inline_keyboard" in markup:
-        return InlineKeyboardMarkup.de_json(markup)
-    return ForceReply(selective=False)
-
-
-def without_none(**values: Any) -> dict[str, Any]:
-    return {name: value for name, value in values.items() if value is not None}
-
-
 class TelegramSender:
     def __init__(
         self,
@@ -113,7 +70,7 @@ class TelegramSender:
         self._pace = pace
         self._max_attempts = max_attempts
         self._sleep = sleep
-        self._uploaded: dict[str, str] = {}  # sha256 of a file → Telegram file_id
+        self._uploads = UploadedFiles()
         # (chat, message) → the text this sender last edited into that message
         self._edited: OrderedDict[tuple[str, str], str] = OrderedDict()
 
@@ -193,22 +150,20 @@ class TelegramSender:
         markup: dict[str, Any] | None,
     ) -> None:
         """Upload a file once; later sends of the same bytes reuse Telegram's file_id."""
-        digest = attachment.platform_file_id or _digest(attachment.data)
-        known = self._uploaded.get(digest)
-        document: str | InputFile = known or InputFile(
-            attachment.data, filename=attachment.file_name
-        )
-        if self._pace is not None:
-            await self._pace(chat_id)
-        message = await self.call(
-            "sendDocument",
-            chat_id,
-            lambda: self.bot.send_document(
-                chat_id, document, caption=caption, reply_markup=as_markup(markup)
-            ),
-        )
-        if message is not None and known is None and message.document is not None:
-            self._uploaded[digest] = message.document.file_id
+
+        async def send_document(document: str | InputFile) -> Message | None:
+            if self._pace is not None:
+                await self._pace(chat_id)
+            request = partial(
+                self.bot.send_document,
+                chat_id,
+                document,
+                caption=caption,
+                reply_markup=as_markup(markup),
+            )
+            return await self.call("sendDocument", chat_id, request)
+
+        await self._uploads.send(attachment, send_document)
 
     async def answer_button(
         self,
@@ -282,7 +237,3 @@ class TelegramSender:
         self._edited.move_to_end(key)
         while len(self._edited) > EDITS_REMEMBERED:
             self._edited.popitem(last=False)
-
-
-def _digest(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()

@@ -60,7 +60,7 @@ class FeedbackFlow:
                 ]
             replies.append(
                 Reply(
-                    turn.tr.ngettext(
+                    turn.ngettext(
                         "Datei angehängt ({n} Datei bei dieser Rückmeldung).",
                         "Datei angehängt ({n} Dateien bei dieser Rückmeldung).",
                         held,

@@ -57,7 +57,7 @@ def item_card(
         )
     if attachments:
         lines.append(
-            speaker.tr.ngettext("{n} Anhang", "{n} Anhänge", attachments).format(n=attachments)
+            speaker.ngettext("{n} Anhang", "{n} Anhänge", attachments).format(n=attachments)
         )
     lines += ["", item.text]
     return "\n".join(lines)

@@ -16,7 +16,7 @@ from storage.db import Database
 from storage.links import linked_ids_query
 from storage.models import Contact, ConversationState, OutboxMessage, OutboxState
 from storage.outbox import WAITING
-from storage.rows import column_keys, connection, detached, table
+from storage.rows import column_keys, detached, table
 from storage.upsert import insert_on
 
 # last_seen_at is for retention, which counts in months: refreshing it at most every few
@@ -72,7 +72,7 @@ class ContactStore:
         """
 
         def work(session: Session) -> tuple[Contact, bool, ConversationState | None]:
-            contact, created, state = _get_or_add(connection(session), key, now)
+            contact, created, state = _get_or_add(session.connection(), key, now)
             return contact, created, state if with_state else None
 
         return await self._db.run(work, quick=True)

@@ -7,13 +7,13 @@ import hashlib
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Insert, Update, bindparam, delete, func, update
+from sqlalchemy import Insert, bindparam, delete, func, update
 from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
 from storage.db import Database
 from storage.models import Attachment, ConversationState
-from storage.rows import connection, detached, table
+from storage.rows import detached, table
 from storage.upsert import insert_on
 
 # A contact whose flow ended keeps an idle row, so its version never restarts: a button from
@@ -22,28 +22,14 @@ IDLE = ""
 
 _STATES = table(ConversationState)
 _STATE_BY_CONTACT = core_select(_STATES).where(_STATES.c.contact_id == bindparam("contact"))
-# end_flow(contact) guarded by the version the resident confirmed (FeedbackStore.add_item).
-END_FLOW_AT_VERSION = (
+# Ends the contact's flow, if any, and moves its version on.
+END_FLOW = (
     update(_STATES)
-    .where(
-        _STATES.c.contact_id == bindparam("contact"),
-        _STATES.c.flow != IDLE,
-        _STATES.c.version == bindparam("at_version"),
-    )
+    .where(_STATES.c.contact_id == bindparam("contact"), _STATES.c.flow != IDLE)
     .values(flow=IDLE, step=IDLE, data={}, version=_STATES.c.version + 1)
 )
-
-
-def end_flow(contact_id: int) -> Update:
-    """The statement that ends the contact's flow, if any, and moves its version on."""
-    return (
-        update(ConversationState)
-        .where(
-            col(ConversationState.contact_id) == contact_id,
-            col(ConversationState.flow) != IDLE,
-        )
-        .values(flow=IDLE, step=IDLE, data={}, version=col(ConversationState.version) + 1)
-    )
+# The same, only at the version the resident confirmed (FeedbackStore.add_item).
+END_FLOW_AT_VERSION = END_FLOW.where(_STATES.c.version == bindparam("at_version"))
 
 
 class ConversationStore:
@@ -63,7 +49,7 @@ class ConversationStore:
         values["updated_at"] = now
 
         def work(session: Session) -> int:
-            db = connection(session)
+            db = session.connection()
             return int(db.execute(_set_state_statement(db.dialect.name), values).scalar_one())
 
         return await self._db.run(work, quick=True)
@@ -77,7 +63,7 @@ class ConversationStore:
                     col(Attachment.contact_id) == contact_id, col(Attachment.item_id).is_(None)
                 )
             )
-            return bool(session.execute(end_flow(contact_id)).rowcount)  # type: ignore[attr-defined]
+            return bool(session.connection().execute(END_FLOW, {"contact": contact_id}).rowcount)
 
         return await self._db.run(work)
 
@@ -128,8 +114,8 @@ class ConversationStore:
 
 def current_state(session: Session, contact_id: int) -> ConversationState | None:
     """The contact's flow step in `session`'s transaction; None when in no flow."""
-    row = connection(session).execute(_STATE_BY_CONTACT, {"contact": contact_id}).first()
-    return detached(ConversationState, dict(row._mapping)) if row and row.flow != IDLE else None
+    row = session.connection().execute(_STATE_BY_CONTACT, {"contact": contact_id}).first()
+    return detached(ConversationState, row._mapping) if row and row.flow != IDLE else None
 
 
 @functools.cache

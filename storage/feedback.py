@@ -27,7 +27,7 @@ from storage.models import (
     ReferenceCounter,
 )
 from storage.outbox import NewMessage, add_messages
-from storage.rows import column_keys, connection, detached, table
+from storage.rows import detached, table
 from storage.upsert import insert_on
 
 Notify = Callable[[FeedbackItem, list[GroupChat], list[int]], list[NewMessage]]
@@ -44,7 +44,6 @@ _ATTACH = (
     .returning(_FILES.c.id)
 )
 _CHATS_OF = core_select(_CHATS).where(_CHATS.c.group_key == bindparam("group"))
-_CHAT_KEYS = column_keys(GroupChat)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +122,7 @@ class FeedbackStore:
         """
 
         def work(session: Session) -> FeedbackItem | None:
-            db = connection(session)
+            db = session.connection()
             if conversation_version is not None:
                 guard = {"contact": new.contact_id, "at_version": conversation_version}
                 if not db.execute(END_FLOW_AT_VERSION, guard).rowcount:
@@ -156,7 +155,7 @@ class FeedbackStore:
             files = sorted(int(i) for i in attached.scalars().all())
             if notify is not None:
                 chats = [
-                    detached(GroupChat, dict(zip(_CHAT_KEYS, row, strict=True)))
+                    detached(GroupChat, row._mapping)
                     for row in db.execute(_CHATS_OF, {"group": group.group_key})
                 ]
                 add_messages(session, notify(item, chats, files), now)

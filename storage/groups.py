@@ -14,7 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.db import Database
 from storage.models import Coordinator, FieldOfAction, GroupChat, GroupField, WorkingGroup
-from storage.rows import column_keys, connection, detached, table
+from storage.rows import detached, table
 from storage.upsert import insert_for
 
 
@@ -41,7 +41,7 @@ class UnknownField(LookupError):
     """The item names a field of action the store does not know."""
 
 
-_GROUPS, _GROUP_KEYS = table(WorkingGroup), column_keys(WorkingGroup)
+_GROUPS = table(WorkingGroup)
 _GROUP_BY_KEY = core_select(_GROUPS).where(_GROUPS.c.key == bindparam("group"))
 _FIELDS, _OWNERS = table(FieldOfAction), table(GroupField)
 _OWNER, _DEFAULT = _GROUPS.alias("owner"), _GROUPS.alias("fallback")
@@ -166,7 +166,7 @@ class GroupStore:
         return fields
 
     async def get_group(self, key: str) -> WorkingGroup | None:
-        return await self._db.run(lambda session: get_group(connection(session), key), quick=True)
+        return await self._db.run(lambda session: get_group(session.connection(), key), quick=True)
 
     async def list_group_chats(self, group_key: str) -> list[GroupChat]:
         """The chats or rooms where `group_key` receives its notifications."""
@@ -182,7 +182,7 @@ class GroupStore:
 
 def get_group(db: Connection, key: str) -> WorkingGroup | None:
     row = db.execute(_GROUP_BY_KEY, {"group": key}).first()
-    return detached(WorkingGroup, dict(zip(_GROUP_KEYS, row, strict=True))) if row else None
+    return detached(WorkingGroup, row._mapping) if row else None
 
 
 class Route(NamedTuple):

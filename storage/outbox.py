@@ -19,7 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.db import Database
 from storage.models import OutboxMessage, OutboxState
-from storage.rows import connection, table
+from storage.rows import table
 from storage.types import UTCDateTime
 from storage.upsert import insert_on
 
@@ -254,7 +254,7 @@ def add_messages(session: Session, messages: Sequence[NewMessage], now: datetime
         }
         for m in messages
     ]
-    db = connection(session)
+    db = session.connection()
     # A list of parameter sets still goes out as one multi-row INSERT (SQLAlchemy's
     # "insertmanyvalues"), from a statement compiled once per dialect: `.values(rows)` has no
     # cache key, and was compiled anew on every call.

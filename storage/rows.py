@@ -5,8 +5,9 @@ Python than SQLite spends on it: a statement built anew (and its cache key compu
 call, the ORM's execution and loading layers, identity-map bookkeeping and unit-of-work
 flushes. The hot store methods therefore run statements built once, at import, against the
 tables (so that JSON and `UTCDateTime` values still pass through their column types), on the
-session's connection, and turn rows into model instances with `detached`: the same objects
-a query in a session closed afterwards would have returned.
+session's connection (`session.connection()`: no ORM execution layer), and turn rows into
+model instances with `detached`: the same objects a query in a session closed afterwards
+would have returned.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ import functools
 from collections.abc import Mapping
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Connection, Table
-from sqlalchemy.orm import Session, configure_mappers, make_transient_to_detached
+from sqlalchemy import Table
+from sqlalchemy.orm import configure_mappers, make_transient_to_detached
 from sqlalchemy.orm.instrumentation import ClassManager, manager_of_class
 from sqlmodel import SQLModel
 
@@ -33,24 +34,18 @@ def column_keys(model: type[SQLModel]) -> tuple[str, ...]:
     return tuple(column.key for column in table(model).columns)
 
 
-def connection(session: Session) -> Connection:
-    """The connection of the session's transaction: Core statements run on it without the
-    ORM's execution layer (and without sqlmodel's nag about `session.execute`)."""
-    return session.connection()
-
-
 @functools.cache
 def _manager(model: type[SQLModel]) -> ClassManager[Any]:
     configure_mappers()  # instances need the mapper's attribute implementations
     return manager_of_class(model)
 
 
-def detached(model: type[M], values: Mapping[str, Any]) -> M:
+def detached(model: type[M], values: Mapping[Any, Any]) -> M:
     """An instance of `model` holding `values`, as if loaded by a query whose session has
     closed: created without `__init__` (as the ORM loads rows), no history, identity key set.
 
-    `values` must hold every column; one left out would be expired, and reading it from a
-    detached instance raises.
+    `values` (a dict, or a row's `_mapping`) must hold every column; one left out would be
+    expired, and reading it from a detached instance raises.
     """
     instance = cast(M, _manager(model).new_instance())
     instance.__dict__.update(values)
