@@ -11,13 +11,17 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
+from sqlalchemy import make_url
+from sqlalchemy.exc import ArgumentError
+
 from bot import cli_demo, cli_events, cli_groups, cli_report
 from bot.app import App, build_app
 from bot.config import ConfigError, Settings, load_settings
 from bot.console import ConsoleChannel
-from bot.logs import configure_logging
+from bot.logs import configure_logging, redact
 from bot.progress import ProgressBar
 from bot.runtime import serve
+from bot.telegram import TokenRejected
 from handlers.announce import UnknownAudience, enqueue_announcement
 from storage.db import Database
 from storage.schema import current_revision, upgrade_to_head
@@ -34,10 +38,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"mitreden: configuration error: {error}", file=sys.stderr)
         return 2
     configure_logging(settings.bot.log_level, settings.bot.log_format)
+    redact(*secrets_of(settings))
     try:
         return int(asyncio.run(args.action(settings, args)) or 0)
     except KeyboardInterrupt:
         return 130
+    except TokenRejected as error:
+        logger.critical("%s", error)
+        return 2
+    except Exception:
+        # Through logging, not Python's own traceback print: the same redaction and format
+        # (a JSON line with log_format "json") as every other line.
+        logger.critical("mitreden stopped by an unexpected error", exc_info=True)
+        return 1
+
+
+def secrets_of(settings: Settings) -> list[str]:
+    """Every secret the settings hold, to be kept out of all output."""
+    try:
+        database = make_url(settings.database.url).password or ""
+    except ArgumentError:  # its error quotes the URL: keep all of it out
+        database = settings.database.url
+    return [
+        settings.telegram.token,
+        settings.telegram.webhook_secret,
+        settings.matrix.password,
+        settings.matrix.access_token,
+        str(database),
+    ]
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -1,4 +1,9 @@
-"""Logging set-up: readable text for a terminal, one JSON object a line for production."""
+"""Logging set-up: readable text for a terminal, one JSON object a line for production.
+
+Secrets are taken out of the finished line, after the message, its arguments and any
+traceback are formatted: a library's exception may quote the bot token in its text (PTB's
+`InvalidToken` at start-up does), and a filter on the message alone would let it through.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,23 @@ import logging
 from typing import Any
 
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+MIN_SECRET = 8  # shorter values would redact ordinary words
+REDACTED = "[redacted]"
+
+# Libraries whose DEBUG (or INFO) lines hold what must not be logged: httpx logs every
+# request at INFO, and the URL holds the bot token; python-telegram-bot logs whole updates
+# (residents' names and texts) and every call's parameters at DEBUG; nio and its key store
+# (peewee) would log events and keys at DEBUG.
+QUIET = {
+    "httpx": logging.WARNING,
+    "httpcore": logging.WARNING,
+    "apscheduler": logging.WARNING,
+    "aiosqlite": logging.WARNING,
+    "alembic.runtime.migration": logging.WARNING,
+    "nio": logging.WARNING,
+    "peewee": logging.WARNING,
+    "telegram": logging.INFO,
+}
 
 
 class JsonFormatter(logging.Formatter):
@@ -22,49 +44,65 @@ class JsonFormatter(logging.Formatter):
         entry.update({k: v for k, v in record.__dict__.items() if k not in _STANDARD})
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
+        if record.stack_info:
+            entry["stack"] = self.formatStack(record.stack_info)
         return json.dumps(entry, default=str, ensure_ascii=False)
 
 
+class RedactingFormatter(logging.Formatter):
+    """Formats with `inner`, then replaces every secret in the finished line, traceback and
+    JSON included."""
+
+    def __init__(self, inner: logging.Formatter) -> None:
+        super().__init__()
+        self._inner = inner
+        self._secrets: list[str] = []
+
+    def add(self, *secrets: str) -> None:
+        """Redact these too. A Telegram token's part after the colon is redacted on its own
+        as well: it is the secret, and it may appear apart (URL-encoded, cut off)."""
+        for secret in secrets:
+            for value in (secret, secret.partition(":")[2]):
+                forms = (value, json.dumps(value, ensure_ascii=False)[1:-1])
+                for form in forms:
+                    if len(form) >= MIN_SECRET and form not in self._secrets:
+                        self._secrets.append(form)
+        self._secrets.sort(key=len, reverse=True)  # a secret before its own parts
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = self._inner.format(record)
+        for secret in self._secrets:
+            if secret in line:
+                line = line.replace(secret, REDACTED)
+        return line
+
+
 def configure_logging(level: str = "INFO", fmt: str = "text") -> None:
+    inner = (
+        JsonFormatter()
+        if fmt == "json"
+        else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    )
     handler = logging.StreamHandler()
-    if fmt == "json":
-        handler.setFormatter(JsonFormatter())
-    else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(RedactingFormatter(inner))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    # httpx logs every request at INFO, and the URL holds the bot token.
-    # nio and its key store (peewee) would log events and keys at DEBUG.
-    for noisy in (
-        "httpx",
-        "httpcore",
-        "apscheduler",
-        "aiosqlite",
-        "alembic.runtime.migration",
-        "nio",
-        "peewee",
-    ):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    logging.captureWarnings(True)  # warnings through the same redaction, not to stderr
+    quiet_libraries()
 
 
-class RedactSecrets(logging.Filter):
-    """Replace secrets (bot token, passwords) wherever they would appear in a log line."""
-
-    def __init__(self, secrets: list[str]) -> None:
-        super().__init__()
-        self._secrets = [s for s in secrets if len(s) >= 8]
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if any(secret in message for secret in self._secrets):
-            for secret in self._secrets:
-                message = message.replace(secret, "[redacted]")
-            record.msg, record.args = message, None
-        return True
+def quiet_libraries() -> None:
+    """Raise the level of the libraries in `QUIET`, at any root level (DEBUG included)."""
+    for name, least in QUIET.items():
+        logging.getLogger(name).setLevel(least)
 
 
 def redact(*secrets: str) -> None:
-    """Install a redacting filter on every root handler."""
+    """Take `secrets` out of every line the root handlers write from now on."""
     for handler in logging.getLogger().handlers:
-        handler.addFilter(RedactSecrets(list(secrets)))
+        formatter = handler.formatter
+        if not isinstance(formatter, RedactingFormatter):
+            formatter = RedactingFormatter(formatter or logging.Formatter())
+            handler.setFormatter(formatter)
+        formatter.add(*(secret for secret in secrets if secret))

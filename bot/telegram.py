@@ -8,6 +8,7 @@ resident's next answer never meets the state of the one before it uncommitted.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import re
@@ -15,6 +16,7 @@ from dataclasses import replace
 from functools import partial
 
 from telegram import BotCommand, Update
+from telegram.error import InvalidToken
 from telegram.ext import Application, ContextTypes, TypeHandler
 from telegram.request import BaseRequest
 
@@ -24,6 +26,8 @@ from bot.settings import TelegramSettings
 from bot.telegram_map import FileToFetch, files_to_fetch, to_incoming
 from bot.telegram_request import BotApiRequest
 from bot.telegram_send import TelegramSender, Unreachable
+from bot.telegram_updates import TolerantBot, UnreadableUpdates
+from bot.telegram_webhook import WebhookServer
 from handlers.menu import command_menu
 from handlers.messages import FILE_TOO_LARGE, Address, Attachment, Incoming, Platform, Reply
 
@@ -37,6 +41,20 @@ os.environ.setdefault("PTB_TIMEDELTA", "true")
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]
 CONCURRENT_UPDATES = 256
 POLL_TIMEOUT = 30
+# getUpdates waits up to POLL_TIMEOUT for news, then this long for the answer to arrive.
+POLL_READ_GRACE = 10.0
+WEBHOOK_PATH = "/telegram"
+
+
+class TokenRejected(Exception):
+    """Telegram answered 401: the token is wrong or was revoked. The message holds no token
+    (PTB's `InvalidToken` at start-up quotes it in full)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Telegram rejected the token (telegram.token: MITREDEN_TELEGRAM_TOKEN or "
+            "telegram.token_file); check it against the one @BotFather shows"
+        )
 
 
 class TelegramChannel:
@@ -56,17 +74,19 @@ class TelegramChannel:
         self._settings = settings
         self._app = app
         self._limits = limits
-        builder = (
-            Application.builder()
-            .token(settings.token)
-            .base_url(settings.base_url)
-            .base_file_url(settings.base_file_url)
-            .concurrent_updates(CONCURRENT_UPDATES)
-            .arbitrary_callback_data(False)
-        )
+        self.unreadable = UnreadableUpdates()  # updates skipped because they cannot be read
         # Our own BaseRequest instead of PTB's httpx one: far less CPU per call (bench/README.md).
-        builder = builder.request(request or BotApiRequest(CONCURRENT_UPDATES))
-        builder = builder.get_updates_request(updates_request or BotApiRequest(1))
+        self._bot = TolerantBot(
+            settings.token,
+            base_url=settings.base_url,
+            base_file_url=settings.base_file_url,
+            request=request or BotApiRequest(CONCURRENT_UPDATES),
+            get_updates_request=updates_request or BotApiRequest(1, read_timeout=POLL_READ_GRACE),
+            unreadable=self.unreadable,
+        )
+        builder = Application.builder().bot(self._bot).concurrent_updates(CONCURRENT_UPDATES)
+        if settings.mode == "webhook":
+            builder = builder.updater(None)  # updates come through `WebhookServer`
         self.application = builder.build()
         self.application.add_handler(TypeHandler(Update, self._on_update))
         self.application.add_error_handler(self._on_error)
@@ -76,32 +96,69 @@ class TelegramChannel:
         self._username = ""
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Serve until `stop` is set; then finish the updates in hand and shut down."""
+        """Serve until `stop` is set; then finish the updates in hand and shut down.
+
+        Raises:
+            TokenRejected: Telegram refused the token, at start or (polling) later on.
+        """
+        try:
+            await self._serve(stop)
+        except InvalidToken:
+            raise TokenRejected() from None
+        if self._bot.token_rejected.is_set():
+            raise TokenRejected()
+
+    async def _serve(self, stop: asyncio.Event) -> None:
         async with self.application:
             self._username = self.application.bot.username or ""
             await self.register_commands()
-            await self.application.start()
+            webhook = None
             updater = self.application.updater
-            assert updater is not None
-            if self._settings.mode == "webhook":
-                await updater.start_webhook(
-                    listen=self._settings.webhook_listen,
-                    port=self._settings.webhook_port,
-                    url_path="telegram",
-                    webhook_url=self._settings.webhook_url,
-                    secret_token=self._settings.webhook_secret or None,
-                    allowed_updates=ALLOWED_UPDATES,
-                )
-            else:
-                await updater.start_polling(
-                    allowed_updates=ALLOWED_UPDATES, timeout=POLL_TIMEOUT, poll_interval=0
-                )
-            logger.info("telegram: serving as @%s (%s)", self._username, self._settings.mode)
             try:
-                await stop.wait()
+                # Receiving first, then handling, as PTB's `Application.run_polling` does.
+                if updater is None:
+                    webhook = await self._start_webhook()
+                else:
+                    await updater.start_polling(
+                        allowed_updates=ALLOWED_UPDATES, timeout=POLL_TIMEOUT, poll_interval=0
+                    )
+                await self.application.start()
+                logger.info("telegram: serving as @%s (%s)", self._username, self._settings.mode)
+                await _first_of(stop, self._bot.token_rejected)
             finally:
-                await updater.stop()
-                await self.application.stop()
+                if webhook is not None:
+                    await webhook.stop()
+                if updater is not None and updater.running:
+                    # A token rejected while polling ended the updater's polling with it;
+                    # `run` reports it.
+                    with contextlib.suppress(InvalidToken):
+                        await updater.stop()
+                if self.application.running:
+                    await self.application.stop()
+
+    async def _start_webhook(self) -> WebhookServer:
+        """Listen for Telegram's pushes, then tell Telegram where to push (as PTB does)."""
+        settings = self._settings
+        server = WebhookServer(
+            self._bot,
+            self.application.update_queue,
+            self.unreadable,
+            listen=settings.webhook_listen,
+            port=settings.webhook_port,
+            path=WEBHOOK_PATH,
+            secret=settings.webhook_secret,
+        )
+        await server.start()
+        try:
+            await self._bot.set_webhook(
+                settings.webhook_url,
+                allowed_updates=ALLOWED_UPDATES,
+                secret_token=settings.webhook_secret or None,
+            )
+        except BaseException:
+            await server.stop()
+            raise
+        return server
 
     async def register_commands(self) -> None:
         """The command menu in every shipped language, and the default one."""
@@ -215,3 +272,13 @@ class TelegramChannel:
             ids,
             exc_info=context.error,
         )
+
+
+async def _first_of(*events: asyncio.Event) -> None:
+    """Wait until one of `events` is set."""
+    waiters = [asyncio.ensure_future(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()

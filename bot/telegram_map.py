@@ -29,6 +29,10 @@ UNSUPPORTED_KINDS = (
     "story",
 )
 
+# The `start` parameter of the deep link a group chat gets instead of a resident's own data:
+# the private chat opens and Telegram sends "/start group", which greets as /start does.
+START_FROM_GROUP = "group"
+
 
 @dataclass(frozen=True, slots=True)
 class FileToFetch:
@@ -43,18 +47,20 @@ class FileToFetch:
 
 def to_incoming(update: Update, bot_username: str = "") -> Incoming | None:
     """The `Incoming` for an update from a person; None for updates the bot ignores."""
+    link = private_link(bot_username)
     query = update.callback_query
     if query is not None:
         message = query.message
         if message is None or query.data is None:
             return None
-        return _from(query.from_user, message, payload=query.data)
+        return _from(query.from_user, message, payload=query.data, private_link=link)
     message = update.message or update.edited_message
     if message is None or message.from_user is None or message.from_user.is_bot:
         return None
     incoming = _from(
         message.from_user,
         message,
+        private_link=link,
         text=message.text or message.caption or "",
         unsupported=unsupported_kind(message),
         reply_to=_replied_to(message),
@@ -69,6 +75,13 @@ def to_incoming(update: Update, bot_username: str = "") -> Incoming | None:
                 return None  # a command for another bot in the same group
             return _replace(incoming, command=command.name, args=command.args)
     return incoming
+
+
+def private_link(bot_username: str) -> str | None:
+    """The deep link that opens the private chat with the bot; None while its name is unknown."""
+    if not bot_username:
+        return None
+    return f"https://t.me/{bot_username}?start={START_FROM_GROUP}"
 
 
 def files_to_fetch(message: Message | None) -> list[FileToFetch]:
@@ -140,9 +153,16 @@ def _from(user: User, message: MaybeInaccessibleMessage, **fields: Any) -> Incom
         platform=Platform.TELEGRAM,
         user_id=UserId(str(user.id)),
         chat_id=ChatId(str(message.chat.id)),
-        display_name=user.full_name,
+        display_name=_display_name(user),
         language_code=user.language_code,
         is_group=message.chat.type != "private",
         message_id=str(message.message_id),
         **fields,
     )
+
+
+def _display_name(user: User) -> str:
+    """The name as Telegram shows it: first and last name, else @username, else none.
+    (PTB's `full_name` is None for the empty first name Telegram allows.)"""
+    full = " ".join(part for part in (user.first_name, user.last_name) if part)
+    return full or (f"@{user.username}" if user.username else "")

@@ -36,16 +36,21 @@ logger = logging.getLogger(__name__)
 
 FORM = "application/x-www-form-urlencoded"
 ROUTES_KEPT = 256  # Bot API method URLs whose split is remembered
+# A send that times out is sent again (the sender's and the outbox's retries), and Telegram
+# may well have delivered it: a slow moment of the Bot API must not double messages. PTB's
+# default of 5 s did (sends held past it went out twice, 5 of 5); Telegram answers within a
+# second when well, and a send waiting 30 s holds up only its own chat.
+READ_TIMEOUT = 30.0
 
 
 class BotApiRequest(BaseRequest):
     """`telegram.request.BaseRequest`: small POSTs kept alive, files on aiohttp; defaults as
-    PTB's `HTTPXRequest`."""
+    PTB's `HTTPXRequest`, but for a read timeout long enough not to repeat slow sends."""
 
     def __init__(
         self,
         connection_pool_size: int = 256,
-        read_timeout: float | None = 5.0,
+        read_timeout: float | None = READ_TIMEOUT,
         write_timeout: float | None = 5.0,
         connect_timeout: float | None = 5.0,
         pool_timeout: float | None = 1.0,

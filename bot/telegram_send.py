@@ -177,7 +177,9 @@ class TelegramSender:
         """Answer a pressed button: the callback first, the prompt edited in place, the rest sent.
 
         A notice becomes the callback's passing hint; the first reply that replaces the prompt
-        is written into the pressed message, which also takes its keyboard away.
+        is written into the pressed message, which also takes its keyboard away. A notice
+        that is a `refusal` (someone who may not press it) leaves the message as it is: its
+        buttons still hold for the others in the chat.
         `pressed_text` is the message's text as the person saw it when pressing: if this
         sender has edited the message since (a fast double press), its keyboard belongs to
         the newer question and stays. A pressed message without text (a file with a caption,
@@ -195,7 +197,11 @@ class TelegramSender:
             "editMessageReplyMarkup",
             {"chat_id": chat_id, "message_id": int(message_id)},
         )
-        if notice is not None and self._still_shows(chat_id, message_id, pressed_text):
+        if (
+            notice is not None
+            and not notice.refusal
+            and self._still_shows(chat_id, message_id, pressed_text)
+        ):
             # A button that no longer applies: take the stale keyboard away.
             await self.call("editMessageReplyMarkup", chat_id, take_keyboard_away)
         edited = False

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from telegram.request import BaseRequest
 
 from bot.app import App, build_app
 from bot.config import Settings
@@ -151,10 +152,11 @@ StartBot = Callable[..., Awaitable[RunningBot]]
 async def start_bot(
     settings: Settings, clock: AppClock, tmp_path: Path
 ) -> AsyncIterator[StartBot]:
-    """Start the real bot against a fresh fake server; `telegram_changes` adjust settings."""
+    """Start the real bot against a fresh fake server; `telegram_changes` adjust settings,
+    `request` replaces the channel's HTTP backend for Bot API calls (e.g. other timeouts)."""
     running: list[RunningBot] = []
 
-    async def start(**telegram_changes: Any) -> RunningBot:
+    async def start(request: BaseRequest | None = None, **telegram_changes: Any) -> RunningBot:
         server_clock = FakeClock()
         api = FakeBotApi(DEFAULT_TOKEN, clock=server_clock)
         await api.start("127.0.0.1", 0)
@@ -169,7 +171,7 @@ async def start_bot(
         db = Database(f"sqlite+aiosqlite:///{tmp_path}/e2e-{len(running)}.db")
         await db.create_all()
         app = await build_app(full, clock=clock, db=db, migrate=False)
-        channel = TelegramChannel(telegram, app)
+        channel = TelegramChannel(telegram, app, request=request)
         sleeps = RecordedSleeps(server_clock)
         channel.sender = TelegramSender(channel.application.bot, sleep=sleeps)
         bot = RunningBot(api, app, channel, full, server_clock, sleeps)

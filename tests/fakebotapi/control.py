@@ -28,6 +28,8 @@ ACTIONS = frozenset(
         "unblock_user",
         "deactivate_user",
         "inject_text",
+        "inject_message",
+        "revoke_token",
         "edit_text",
         "inject_photo",
         "inject_document",

@@ -86,6 +86,12 @@ class Injector(World):
             extra["entities"] = [{"offset": 0, "length": utf16_len(cmd), "type": "bot_command"}]
         return self._inject(user_id, chat_id, extra, reply_to_message_id)
 
+    def inject_message(self, user_id: int, content: JSON, chat_id: int | None = None) -> int:
+        """A message whose content (``{"poll": {...}}``, ...) is taken as given, e.g. as an
+        older or another Bot API server words it; returns its update_id."""
+        self._inject(user_id, chat_id, dict(content), None)
+        return self._next_update_id
+
     def edit_text(self, user_id: int, message_id: int, text: str) -> JSON:
         """The user changes the text of a message they sent; Telegram sends edited_message."""
         user, chat = self._user_chat(user_id, None)

@@ -138,6 +138,10 @@ class FakeBotApi(Injector):
         """Deliver webhook updates for `public_origin` to `local_origin` (the TLS proxy)."""
         self.webhook.route(public_origin, local_origin)
 
+    def revoke_token(self, new_token: str) -> None:
+        """The owner revoked the token at @BotFather: calls with the old one answer 401."""
+        self.token = new_token
+
     def set_limits(self, enabled: bool) -> None:
         """Switch flood control at run time; history restarts so tests are deterministic."""
         self.limits.enabled = enabled
