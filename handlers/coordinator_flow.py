@@ -4,10 +4,12 @@ answering back (`/reply REF text` or a reply to the bot's message about their it
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 
 from handlers.context import Deps, Turn
 from handlers.coordinator import CoordinatorCommands
+from handlers.guards import private_chat_only
 from handlers.i18n import N_
 from handlers.labels import state_label
 from handlers.messages import Choice, Reply
@@ -23,6 +25,7 @@ logger = logging.getLogger(__name__)
 
 FLOW = "coordinator"
 SET = "set"
+BARE_NUMBER = re.compile(r"\d+\s*[.):]?")
 
 
 class CoordinatorFlow:
@@ -36,8 +39,8 @@ class CoordinatorFlow:
         action, _, rest = payload.removeprefix(ITEM_PAYLOAD).partition(":")
         reference, _, value = rest.partition(":")
         loaded = await self._actions.load(turn, action, reference)
-        if isinstance(loaded, list):
-            return [Reply(loaded[0].text, notice=True)]
+        if isinstance(loaded, list):  # a refusal stays one: the card keeps its buttons
+            return [Reply(loaded[0].text, notice=True, refusal=loaded[0].refusal)]
         role, item = loaded
         try:
             if action == TAKE:
@@ -105,8 +108,10 @@ class CoordinatorFlow:
             return [
                 Reply(turn._("Bitte schreiben Sie einen Text oder brechen Sie mit /cancel ab."))
             ]
-        await self._deps.store.conversations.clear_state(turn.contact_id)
         reference = str(state.data.get("ref", ""))
+        if turn.incoming.is_group and is_bare_number(text):
+            return [unknown_choice(turn, reference)]  # the question stays open
+        await self._deps.store.conversations.clear_state(turn.contact_id)
         loaded = await self._actions.load(turn, "reply", reference)
         if isinstance(loaded, list):
             return loaded
@@ -152,12 +157,18 @@ class CoordinatorFlow:
             reference = find_reference(incoming.quoted_text)
         if reference is None:
             return None
+        if incoming.is_group and is_bare_number(incoming.text):
+            return [unknown_choice(turn, reference)]
         role = await role_of(self._deps, turn)
         if role.is_coordinator and incoming.is_group:
             loaded = await self._actions.load(turn, "reply", reference)
             if isinstance(loaded, list):
                 return loaded
             return await self._actions.reply(turn, *loaded, incoming.text.strip())
+        if incoming.is_group:
+            # Answered here, a resident's reply to the card of her own (anonymous) item would
+            # tell the whole group who wrote it: she writes back in the private chat.
+            return [private_chat_only(turn)]
         return await self.resident_answer(turn, reference, incoming.text.strip())
 
     async def resident_answer(self, turn: Turn, reference: str, text: str) -> list[Reply]:
@@ -204,6 +215,23 @@ class CoordinatorFlow:
                 ).format(reference=item.reference)
             )
         ]
+
+
+def is_bare_number(text: str) -> bool:
+    """Whether `text` is only a number ("1", "2)", "3."): in a group chat that is a choice
+    from a list whose message the bot no longer knows (Matrix shows buttons as numbers),
+    never an answer to pass on to a resident."""
+    return BARE_NUMBER.fullmatch(text.strip()) is not None
+
+
+def unknown_choice(turn: Turn, reference: str) -> Reply:
+    return Reply(
+        turn._(
+            "Eine Zahl allein gebe ich nicht als Antwort weiter: Zu welcher Auswahl sie "
+            "gehört, weiß ich nicht (mehr). /item {reference} zeigt die Rückmeldung mit ihrer "
+            "Auswahl neu."
+        ).format(reference=reference)
+    )
 
 
 __all__ = ["FLOW", "CoordinatorFlow", "item_actions"]

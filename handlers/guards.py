@@ -30,11 +30,21 @@ def stale_button(turn: Turn) -> Reply:
     )
 
 
+def private_chat_only(turn: Turn) -> Reply:
+    """What a group chat gets for a command about the sender's own data: a pointer to the
+    private chat and nothing personal (no reference, no name, no text, no file)."""
+    text = turn._(
+        "Das geht nur im privaten Chat mit mir, damit Ihre Daten nicht in der Gruppe stehen."
+    )
+    link = turn.incoming.private_link
+    return Reply(f"{text}\n{link}" if link else text)
+
+
 def check_message(turn: Turn, settings: HandlerSettings) -> Reply | None:
     """The answer to a message the bot cannot take as it is; None when it can."""
     incoming = turn.incoming
     if incoming.unsupported == FILE_TOO_LARGE:
-        limit = settings.max_file_bytes / 1_000_000
+        limit = settings.max_file_bytes_on(incoming.platform) / 1_000_000
         return Reply(
             turn._(
                 "Diese Datei ist zu groß. Ich kann Dateien bis {limit} MB annehmen. Es wurde "

@@ -58,7 +58,9 @@ class Incoming:
     `command` is set for "/name args" texts (lower case, without the slash and any
     "@botname"); `payload` is set when a button was pressed; `unsupported` names a kind of
     message the bot cannot use (sticker, voice, location, ...); `edited` marks the new text
-    of a message the person changed after sending it.
+    of a message the person changed after sending it. `private_link` opens a private chat
+    with the bot (a Telegram deep link, a matrix.to link to the bot's account): what a
+    command about a person's own data answers in a group chat, where it must not show it.
     """
 
     platform: Platform
@@ -77,6 +79,7 @@ class Incoming:
     reply_to: str | None = None  # the id of the bot's message this one answers
     quoted_text: str | None = None  # that message's text, where the platform passes it along
     edited: bool = False  # a change to an earlier message; `message_id` is that message's
+    private_link: str | None = None  # None where the channel has no link to a private chat
 
     @property
     def address(self) -> Address:
@@ -99,7 +102,10 @@ class Reply:
     was pressed (Telegram edits it, so an old keyboard cannot be pressed twice); channels that
     cannot edit send it as a new message. `notice` marks a short remark about a pressed button
     that a channel may show as a passing hint (Telegram's callback answer) instead of a message.
-    `expects_reply` asks for the next message as a reply to this one (Telegram's ForceReply).
+    `refusal` marks the answer to someone who may not do what they asked (a button on a card in
+    a working group's chat pressed by someone who is not its coordinator): the buttons still
+    hold for those who may, so the pressed message stays as it is. `expects_reply` asks for the
+    next message as a reply to this one (Telegram's ForceReply).
     """
 
     text: str
@@ -109,6 +115,7 @@ class Reply:
     choice_columns: int = 1
     notice: bool = False
     expects_reply: bool = False
+    refusal: bool = False
 
 
 @dataclass(frozen=True, slots=True)

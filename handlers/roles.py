@@ -52,5 +52,8 @@ def refuse(turn: Turn, command: str) -> list[Reply]:
         turn.incoming.user_id,
     )
     return [
-        Reply(turn._("Diesen Befehl können nur Koordinator:innen einer Arbeitsgruppe verwenden."))
+        Reply(
+            turn._("Diesen Befehl können nur Koordinator:innen einer Arbeitsgruppe verwenden."),
+            refusal=True,
+        )
     ]

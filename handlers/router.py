@@ -22,6 +22,7 @@ from handlers.guards import (
     check_length,
     check_message,
     flood_warning,
+    private_chat_only,
     stale_button,
     unknown_command,
 )
@@ -33,6 +34,7 @@ from handlers.notify import ITEM_PAYLOAD
 from handlers.outcomes import OUTCOMES_PAYLOAD, OutcomeHandlers
 from handlers.privacy import FLOW as FORGET_FLOW
 from handlers.privacy import PrivacyHandlers
+from handlers.roles import role_of
 from handlers.status import StatusHandlers
 from storage.contacts import ContactKey
 from storage.models import ConversationState
@@ -40,6 +42,31 @@ from storage.models import ConversationState
 logger = logging.getLogger(__name__)
 
 Command = Callable[[Turn], Awaitable[list[Reply]]]
+
+# Commands that show or change the sender's own data. In a group chat they answer only with a
+# pointer to the private chat (`private_chat_only`), whoever sends them, in any group the bot
+# is in. Decided per turn in `_private_in_group`: /cancel (of a resident's own flow) and
+# /reply (by a resident, not a coordinator); `_events_command` keeps coordinators' overview.
+PRIVATE_COMMANDS = frozenset(
+    {
+        "start",
+        "language",
+        "privacy",
+        "mydata",
+        "forget",
+        "stop",
+        "link",
+        "feedback",
+        "status",
+        "mine",
+        "myevents",
+        "docs",
+        "subscribe",
+        "unsubscribe",
+    }
+)
+# Flows a resident goes through for themselves: their buttons and /cancel belong in private.
+PRIVATE_FLOWS = frozenset({FEEDBACK_FLOW, FORGET_FLOW, EVENT_FLOW})
 
 
 class ChoiceFlow(Protocol):
@@ -167,17 +194,44 @@ class Router:
         command = self.commands.get(name)
         if command is None:
             return [unknown_command(turn, name)]
+        if turn.incoming.is_group and await self._private_in_group(turn, name):
+            return [private_chat_only(turn)]
         # The limit is on what the command carries ("/feedback <text>"), not on its name.
         too_long = check_length(
             turn, turn.incoming.text.strip().partition(" ")[2], self._deps.settings
         )
         return [too_long] if too_long is not None else await command(turn)
 
+    async def _private_in_group(self, turn: Turn, name: str) -> bool:
+        """Whether command `name` would show or change the sender's own data (asked only in
+        group chats, where the answer is then a pointer to the private chat)."""
+        if name in PRIVATE_COMMANDS:
+            return True
+        if name == "cancel":
+            return turn.state is not None and turn.state.flow in PRIVATE_FLOWS
+        if name == "reply":  # a resident writing back about their own item
+            return not (await role_of(self._deps, turn)).is_coordinator
+        return False
+
+    def _private_button(self, turn: Turn, payload: str) -> bool:
+        """Whether a pressed button belongs to a resident's own business (language, events,
+        the steps of a private flow); such buttons act only in the private chat."""
+        if is_event_button(payload) or payload.startswith(LANGUAGE_PAYLOAD):
+            return True
+        state = turn.state
+        return (
+            parse_payload(payload) is not None
+            and state is not None
+            and state.flow in PRIVATE_FLOWS
+        )
+
     async def _feedback_command(self, turn: Turn) -> list[Reply]:
         text = turn.incoming.text.strip().partition(" ")[2].strip()
         return await self.feedback.start(turn, text)
 
     async def _events_command(self, turn: Turn) -> list[Reply]:
+        if turn.incoming.is_group:  # registering is private; coordinators' overview is not
+            return await self.event_admin.overview(turn) or [private_chat_only(turn)]
         return [*await self.events.events(turn), *await self.event_admin.overview(turn)]
 
     async def _help(self, turn: Turn) -> list[Reply]:
@@ -186,6 +240,8 @@ class Router:
         return [Reply(text, first.choices, choice_columns=first.choice_columns), *rest]
 
     async def _button(self, turn: Turn, payload: str) -> list[Reply]:
+        if turn.incoming.is_group and self._private_button(turn, payload):
+            return [private_chat_only(turn)]
         if is_event_button(payload):
             return await self.events.on_button(turn, payload)
         if payload.startswith(LANGUAGE_PAYLOAD):

@@ -176,3 +176,28 @@ async def test_answer_button_in_the_group_opens_a_reply_that_reaches_the_residen
     )
     await bot.message_with(group.id, f"Ihre Antwort auf {REF} ist unterwegs.")
     await bot.message_with(rosa.id, "Ja, dienstags um 18 Uhr.")
+
+
+async def test_a_resident_replying_to_her_card_in_the_group_is_not_unmasked(
+    bot: RunningBot,
+) -> None:
+    """Rosa sits in the working group's chat without coordinating it. Her reply to the card of
+    her own anonymous item would, answered there, tell everyone who wrote it: the group gets
+    only the pointer to the private chat, and nothing goes on to the item."""
+    rosa = bot.resident("Rosa")
+    cora = bot.resident("Cora")
+    group = bot.api.add_group("UAG Bildung", [cora.id, rosa.id])
+    await bot.app.store.membership.add_coordinator("uag-bildung", "telegram", str(cora.id))
+    await bot.app.store.membership.add_group_chat("uag-bildung", "telegram", str(group.id))
+    await submit(bot, rosa.id, "Mehr Deutschkurse am Abend")
+    card = await bot.message_with(group.id, "Neue Rückmeldung")
+    await sent_is_recorded(bot, group.id, card.message_id)
+
+    bot.api.inject_text(
+        rosa.id, "Das war mein Vorschlag.", group.id, reply_to_message_id=card.message_id
+    )
+    pointer = await bot.message_with(group.id, "Das geht nur im privaten Chat mit mir")
+    assert REF not in (pointer.text or "")
+    assert not [m for m in bot.api.messages_to(group.id) if "Antwort der Person" in (m.text or "")]
+    history = await bot.app.store.feedback.get_history(REF)
+    assert "resident_reply" not in [event.action for event in history]
