@@ -67,7 +67,8 @@ class CoordinatorActions:
                 Reply(
                     turn._("{reference} gehört nicht zu Ihren Arbeitsgruppen.").format(
                         reference=item.reference
-                    )
+                    ),
+                    refusal=True,
                 )
             ]
         return role, item
@@ -200,6 +201,15 @@ class CoordinatorActions:
             values,
             outgoing,
         )
+        if not outgoing:
+            return [
+                Reply(
+                    turn._(
+                        "{reference} ist jetzt {state}. Die Person ist nicht erreichbar und "
+                        "erfährt es nicht."
+                    ).format(reference=item.reference, state=state_label(turn, state))
+                )
+            ]
         return [
             Reply(
                 turn._("{reference} ist jetzt {state}. Die Person wurde informiert.").format(
@@ -226,14 +236,11 @@ class CoordinatorActions:
             values["first_answered_at"] = turn.now
         if item.state in (S.RECEIVED, S.IN_PROGRESS):
             values["state"] = S.ANSWERED
+        outgoing = resident_notification(author, item, message, turn.now)
         await self._apply(
-            item,
-            Change(role.actor, "reply", role.name, text=text),
-            turn.now,
-            values,
-            resident_notification(author, item, message, turn.now),
+            item, Change(role.actor, "reply", role.name, text=text), turn.now, values, outgoing
         )
-        if author is None or author.blocked_at is not None or not author.chat_id:
+        if not outgoing:  # "on its way" only when it is
             return [
                 Reply(
                     turn._(

@@ -102,12 +102,15 @@ def group_notifications(
 def resident_notification(
     author: Contact | None, item: FeedbackItem, text: str, now: datetime
 ) -> list[NewMessage]:
-    """A message to the item's author, on the platform and chat they wrote from; none when
-    they are gone, unreachable or forgotten."""
+    """A message to the item's author about their own item, on the platform and chat they
+    wrote from; none when they are gone, unreachable or forgotten.
+
+    `/stop` does not hold it back: it ends only what the bot sends on its own, and the
+    resident was promised answers to their own messages. A coordinator's confirmation says
+    the person is told exactly when this returns a message.
+    """
     if author is None or not author.chat_id or author.blocked_at is not None:
         return []
-    if author.stopped_at is not None:
-        return []  # they asked for no messages on the bot's own initiative (/stop)
     payload = reply_to_payload(Reply(text))
     key = f"resident:{item.reference}:{uuid.uuid4().hex}"
     return [

@@ -10,6 +10,7 @@ import logging
 from handlers.choices import build_choices
 from handlers.context import Deps, Turn
 from handlers.messages import Attachment, Reply
+from handlers.public_text import anonymous_text
 from storage.models import ConversationState
 
 logger = logging.getLogger(__name__)
@@ -108,7 +109,7 @@ class PrivacyHandlers:
             await self._deps.store.conversations.clear_state(turn.contact_id)
             return [Reply(turn._("Abgebrochen. Es wurde nichts gelöscht."), replaces_prompt=True)]
         erased = await self._deps.store.privacy.erase_contact(
-            turn.contact_id, keep_items_anonymous=value == KEEP_ANONYMOUS
+            turn.contact_id, keep_items_anonymous=value == KEEP_ANONYMOUS, scrub=anonymous_text
         )
         logger.info("contact %s erased on request: %s", turn.contact_id, erased)
         return [

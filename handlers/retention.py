@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from handlers.context import Deps
+from handlers.public_text import anonymous_text
 from storage.privacy import Erased
 
 logger = logging.getLogger(__name__)
@@ -30,8 +31,8 @@ async def purge(deps: Deps, now: datetime, *, dry_run: bool) -> Purge:
     finished = await privacy.list_finished_before(items_before)
     if dry_run:
         return Purge(len(inactive), len(finished))
-    erased = await privacy.erase_inactive(contacts_before)
-    anonymised = await privacy.anonymise_finished(items_before)
+    erased = await privacy.erase_inactive(contacts_before, scrub=anonymous_text)
+    anonymised = await privacy.anonymise_finished(items_before, scrub=anonymous_text)
     logger.info(
         "retention: %d inactive contact(s) erased, %d finished item(s) anonymised",
         erased.contacts,

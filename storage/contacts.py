@@ -143,19 +143,21 @@ class ContactStore:
         await self._db.run(lambda session: session.execute(statement))
 
     async def set_stopped(self, contact_id: int, now: datetime | None) -> int:
-        """`/stop` (now) or `/start` (None). Stopping also skips what is still waiting to be
-        sent to them. Returns how many waiting messages were skipped."""
+        """`/stop` (now) or `/start` (None), for the person: the contact and every contact
+        linked to it (/link). Stopping also skips what is still waiting to be sent to them on
+        the bot's own initiative; messages about their own items (an answer, a new state)
+        still go out, as /stop promises. Returns how many waiting messages were skipped."""
 
         def work(session: Session) -> int:
-            session.execute(
-                update(Contact).where(col(Contact.id) == contact_id).values(stopped_at=now)
-            )
+            ids = list(session.exec(linked_ids_query(contact_id)).all())
+            session.execute(update(Contact).where(col(Contact.id).in_(ids)).values(stopped_at=now))
             if now is None:
                 return 0
             waiting = (
                 update(OutboxMessage)
                 .where(
-                    col(OutboxMessage.contact_id) == contact_id,
+                    col(OutboxMessage.contact_id).in_(ids),
+                    col(OutboxMessage.reference).is_(None),
                     col(OutboxMessage.state).in_(WAITING),
                 )
                 .values(state=OutboxState.SKIPPED, last_error="stopped by the resident")
@@ -191,7 +193,9 @@ def _get_or_add(
         seen = {
             "last_seen_at": now,
             "chat_id": key.chat_id or contact["chat_id"],
-            "blocked_at": None,  # writing to the bot again makes them reachable
+            # Writing to the bot again in the private chat makes them reachable; a message
+            # in a group says nothing about whether they still block the bot.
+            "blocked_at": None if key.chat_id else contact["blocked_at"],
             "display_name": key.display_name or contact["display_name"],
         }
         changed = {name: value for name, value in seen.items() if value != contact[name]}

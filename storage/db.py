@@ -54,7 +54,9 @@ class Database:
         parsed = make_url(url)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         self.is_postgres = parsed.get_backend_name() == "postgresql"
-        options: dict[str, Any] = {"echo": echo}
+        # A failing statement's error (and so its logged traceback) would otherwise carry its
+        # parameters: residents' names and texts.
+        options: dict[str, Any] = {"echo": echo, "hide_parameters": True}
         if self.is_sqlite:
             _ensure_parent_directory(parsed.database)
             options["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
@@ -75,11 +77,19 @@ class Database:
         if self.is_sqlite:
             sync_url = parsed.set(drivername="sqlite")
             self._sync_engine = create_engine(
-                sync_url, echo=echo, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+                sync_url,
+                echo=echo,
+                hide_parameters=True,
+                connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
             )
             event.listen(self._sync_engine, "connect", _configure_sqlite)
             self._loop_engine = create_engine(
-                sync_url, echo=echo, connect_args={"timeout": 0}, pool_size=1, max_overflow=0
+                sync_url,
+                echo=echo,
+                hide_parameters=True,
+                connect_args={"timeout": 0},
+                pool_size=1,
+                max_overflow=0,
             )
             event.listen(self._loop_engine, "connect", _configure_loop_sqlite)
             self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")

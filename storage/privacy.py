@@ -1,21 +1,28 @@
 """Residents' rights in the database: everything stored about a contact (`/mydata`), erasing
-it (`/forget`, and retention for contacts gone quiet), and anonymising old closed items."""
+it (`/forget`, and retention for contacts gone quiet), and anonymising old closed items.
+
+Items kept as anonymous texts keep no name of their author: the caller's `Scrub` masks the
+person's names in the item's text and in every text of its history, in the same transaction
+that cuts the item from the person."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, or_, update
+from sqlalchemy import and_, delete, or_, update
 from sqlmodel import Session, col, select
 
 from storage.db import Database
 from storage.models import (
     Attachment,
+    BotMessage,
     Contact,
     ConversationState,
     FeedbackItem,
+    HandledMessage,
     ItemEvent,
     ItemState,
     OutboxMessage,
@@ -24,6 +31,10 @@ from storage.models import (
 
 FINISHED = (ItemState.IMPLEMENTED, ItemState.DECLINED, ItemState.CLOSED)
 
+# (a kept text, what names its author: display names and account ids) -> the text without
+# them. The rule of what a name looks like in a text is the handlers' (handlers.public_text).
+Scrub = Callable[[str, Sequence[str]], str]
+
 
 @dataclass(frozen=True, slots=True)
 class Erased:
@@ -31,6 +42,7 @@ class Erased:
     items_deleted: int = 0
     items_kept_anonymous: int = 0
     outbox_rows: int = 0
+    texts_masked: int = 0  # item texts and history entries that named the person
 
 
 class PrivacyStore:
@@ -79,11 +91,14 @@ class PrivacyStore:
 
         return await self._db.run(work)
 
-    async def erase_contact(self, contact_id: int, *, keep_items_anonymous: bool) -> Erased:
+    async def erase_contact(
+        self, contact_id: int, *, keep_items_anonymous: bool, scrub: Scrub
+    ) -> Erased:
         """Erase the contact and every personal trace: platform ids, names, chat ids, files,
-        messages to or about them. Their items are deleted, or kept as anonymous texts."""
+        messages to or about them. Their items are deleted, or kept as anonymous texts with
+        the person's names masked by `scrub`."""
         return await self._db.run(
-            lambda session: _erase(session, [contact_id], keep_items_anonymous)
+            lambda session: _erase(session, [contact_id], keep_items_anonymous, scrub)
         )
 
     async def list_inactive(self, before: datetime) -> list[int]:
@@ -91,14 +106,17 @@ class PrivacyStore:
         query = select(Contact.id).where(col(Contact.last_seen_at) < before)
         return await self._db.run(lambda session: [i for i in session.exec(query) if i])
 
-    async def erase_inactive(self, before: datetime) -> Erased:
+    async def erase_inactive(self, before: datetime, *, scrub: Scrub) -> Erased:
+        """Erase the contacts not seen since `before`; their items stay as anonymous texts,
+        the person's names masked by `scrub`."""
+
         def work(session: Session) -> Erased:
             ids = [
                 i
                 for i in session.exec(select(Contact.id).where(col(Contact.last_seen_at) < before))
                 if i
             ]
-            return _erase(session, ids, keep_items_anonymous=True)
+            return _erase(session, ids, keep_items_anonymous=True, scrub=scrub)
 
         return await self._db.run(work)
 
@@ -107,11 +125,15 @@ class PrivacyStore:
         a person or carrying files."""
         return await self._db.run(lambda session: list(session.exec(_finished(before))))
 
-    async def anonymise_finished(self, before: datetime) -> int:
+    async def anonymise_finished(self, before: datetime, *, scrub: Scrub) -> int:
+        """Cut finished items last changed before `before` from their authors: files gone,
+        the authors' names masked by `scrub` in the texts that stay. Returns how many."""
+
         def work(session: Session) -> int:
             references = list(session.exec(_finished(before)))
             if not references:
                 return 0
+            _scrub_texts(session, col(FeedbackItem.reference).in_(references), scrub)
             ids = select(FeedbackItem.id).where(col(FeedbackItem.reference).in_(references))
             session.execute(delete(Attachment).where(col(Attachment.item_id).in_(ids)))
             session.execute(
@@ -133,7 +155,9 @@ def _finished(before: datetime) -> Any:
     )
 
 
-def _erase(session: Session, contact_ids: list[int], keep_items_anonymous: bool) -> Erased:
+def _erase(
+    session: Session, contact_ids: list[int], keep_items_anonymous: bool, scrub: Scrub
+) -> Erased:
     if not contact_ids:
         return Erased()
     contacts = session.exec(select(Contact).where(col(Contact.id).in_(contact_ids))).all()
@@ -159,7 +183,26 @@ def _erase(session: Session, contact_ids: list[int], keep_items_anonymous: bool)
         )
     )
     outbox_rows = int(session.execute(outbox).rowcount)  # type: ignore[attr-defined]
+    session.execute(  # what the bot offered in their chats, and its answers about their items
+        delete(BotMessage).where(
+            or_(
+                col(BotMessage.reference).in_(references),
+                *[
+                    (col(BotMessage.platform) == p) & (col(BotMessage.chat_id) == c)
+                    for p, c in chats
+                ],
+            )
+        )
+    )
+    for platform, chat in chats:
+        session.execute(
+            delete(HandledMessage).where(
+                col(HandledMessage.platform) == platform, col(HandledMessage.chat_id) == chat
+            )
+        )
+    masked = 0
     if keep_items_anonymous:
+        masked = _scrub_texts(session, col(FeedbackItem.contact_id).in_(contact_ids), scrub)
         session.execute(
             update(FeedbackItem)
             .where(col(FeedbackItem.contact_id).in_(contact_ids))
@@ -180,7 +223,54 @@ def _erase(session: Session, contact_ids: list[int], keep_items_anonymous: bool)
         items_deleted=0 if keep_items_anonymous else items,
         items_kept_anonymous=items if keep_items_anonymous else 0,
         outbox_rows=outbox_rows,
+        texts_masked=masked,
     )
+
+
+def _scrub_texts(session: Session, items: Any, scrub: Scrub) -> int:
+    """Mask, in the texts of the items that `items` selects and in their history, the names
+    of each item's author: the coordinator who greeted them by name, the reply they signed.
+
+    Returns:
+        How many texts changed.
+    """
+    items = and_(items, col(FeedbackItem.contact_id).is_not(None))  # an author to name
+    names = _names_of_authors(session, items)
+    if not names:
+        return 0
+    changed = 0
+    for item in session.exec(select(FeedbackItem).where(items)).all():
+        masked = scrub(item.text, names.get(item.contact_id or 0, ()))
+        if masked != item.text:
+            item.text, changed = masked, changed + 1
+    history = (
+        select(ItemEvent, FeedbackItem.contact_id)
+        .join(FeedbackItem, col(FeedbackItem.id) == col(ItemEvent.item_id))
+        .where(items, col(ItemEvent.text).is_not(None))
+    )
+    for event, author in session.exec(history).all():
+        masked = scrub(event.text or "", names.get(author or 0, ()))
+        if masked != event.text:
+            event.text, changed = masked, changed + 1
+    session.flush()
+    return changed
+
+
+def _names_of_authors(session: Session, items: Any) -> dict[int, tuple[str, ...]]:
+    """What names the authors of the items `items` selects, by author's contact id: the
+    display name and account id of the contact and of every contact linked to it (/link),
+    since the person's name on the other platform names them as well."""
+    authors = select(FeedbackItem.contact_id).where(items)
+    contacts = session.exec(select(Contact).where(col(Contact.id).in_(authors))).all()
+    persons = {c.person_id for c in contacts if c.person_id is not None}
+    linked = session.exec(select(Contact).where(col(Contact.person_id).in_(persons))).all()
+    by_person: dict[int, set[str]] = {}
+    for contact in (*contacts, *linked):
+        person = contact.person_id or contact.id or 0
+        by_person.setdefault(person, set()).update(
+            n for n in (contact.display_name, contact.user_id) if n
+        )
+    return {c.id: tuple(sorted(by_person[c.person_id or c.id or 0])) for c in contacts if c.id}
 
 
 def _plain(row: Any, exclude: set[str] | None = None) -> dict[str, Any]:

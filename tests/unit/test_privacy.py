@@ -13,18 +13,31 @@ from sqlalchemy import text
 from sqlmodel import SQLModel
 
 from bot.app import App
-from handlers.messages import Incoming, Reply, reply_to_payload
+from handlers.announce import enqueue_announcement
+from handlers.messages import Incoming, Platform, Reply, reply_to_payload
+from handlers.public_text import anonymous_text
 from handlers.retention import purge
 from storage.items import Change
-from storage.models import Attachment, Contact, FeedbackItem, ItemState, OutboxMessage, OutboxState
+from storage.models import (
+    Attachment,
+    Contact,
+    FeedbackItem,
+    ItemEvent,
+    ItemState,
+    OutboxMessage,
+    OutboxState,
+)
 from storage.outbox import NewMessage
 from tests.support import (
+    BILDUNG_CHAT,
     FakeClock,
     Resident,
     count,
+    outbox_rows,
     photo,
     rows,
 )
+from tests.unit.test_link import link, residents
 
 # Identifiers distinctive enough to find in any column.
 NAME = "Zuleyha Quartermaine"
@@ -38,8 +51,10 @@ class Zuleyha(Resident):
 
 
 async def scan_for(app: App, needles: list[str]) -> list[str]:
-    """Every (table, column) whose value contains one of `needles`, in every table."""
+    """Every (table, column) whose value contains one of `needles`, in any letter case, in
+    every table."""
     found: list[str] = []
+    wanted = [needle.casefold() for needle in needles]
     async with app.db.engine.connect() as connection:
         for table in SQLModel.metadata.sorted_tables:
             result = await connection.execute(text(f"SELECT * FROM {table.name}"))
@@ -47,7 +62,7 @@ async def scan_for(app: App, needles: list[str]) -> list[str]:
                 for column, value in row.items():
                     if isinstance(value, bytes):
                         value = value.decode("utf-8", "replace")
-                    if any(needle in str(value) for needle in needles):
+                    if any(needle in str(value).casefold() for needle in wanted):
                         found.append(f"{table.name}.{column}")
     return found
 
@@ -126,9 +141,17 @@ async def test_forget_leaves_no_identifier_in_any_table(coordination: App, keep:
         await resident.press(label)
     reference = resident.last_text.split("Referenz: ")[1].split()[0]
     cora = Resident(app.handle, "cora")
-    await cora.command(f"/reply {reference} Danke, wir prüfen das.")
-    await resident.command(f"/reply {reference} Gerne auch samstags.")
-    needles = ["u-zq7331", "c-zq7331", NAME, "zq7331-face"]
+    # A coordinator greets the resident by name, and the resident signs the answer back.
+    await cora.command(f"/reply {reference} Hallo Zuleyha, danke, wir prüfen das.")
+    await resident.command(f"/reply {reference} Gerne auch samstags. Zuleyha Quartermaine")
+    needles = ["u-zq7331", "c-zq7331", "Zuleyha", "Quartermaine", "zq7331-face"]
+    history = await rows(app.db, ItemEvent)
+    assert {e.action for e in history if e.text and "Zuleyha" in e.text} == {
+        "reply",
+        "resident_reply",
+    }
+    to_group = await outbox_rows(app.db, BILDUNG_CHAT)
+    assert any(f"Von: {NAME}" in r.payload["text"] for r in to_group)  # "Antwort der Person"
     assert await scan_for(app, needles)  # the scan does find them before
 
     await resident.command("/forget")
@@ -143,6 +166,9 @@ async def test_forget_leaves_no_identifier_in_any_table(coordination: App, keep:
         assert item.text == "Bitte mehr Deutschkurse am Abend"
         assert item.contact_id is None and item.anonymous
         assert await count(app.db, Attachment) == 0
+        kept = {e.action: e.text for e in await rows(app.db, ItemEvent)}
+        assert kept["reply"] == "Hallo […], danke, wir prüfen das."
+        assert kept["resident_reply"] == "Gerne auch samstags. […]"
     else:
         assert items == []
 
@@ -164,7 +190,7 @@ async def test_retention_erases_quiet_contacts_and_anonymises_old_finished_items
     (item,) = await rows(app.db, FeedbackItem)
     await app.store.items.apply(
         item.reference,
-        Change("telegram:u-cora", "state", state=ItemState.CLOSED),
+        Change("telegram:u-cora", "state", state=ItemState.CLOSED, text="Erledigt, danke Alice!"),
         clock.now(),
         values={"state": ItemState.CLOSED},
     )
@@ -180,6 +206,8 @@ async def test_retention_erases_quiet_contacts_and_anonymises_old_finished_items
     (item,) = await rows(app.db, FeedbackItem)
     assert item.contact_id is None and await count(app.db, Attachment) == 0
     assert await count(app.db, Contact) == 2  # 400 days is not yet 730
+    history = await app.store.items.list_history(item.id or 0)
+    assert history[-1].text == "Erledigt, danke […]!"  # anonymised: her name too
 
     clock.advance(timedelta(days=340))
     await bob.say("/help")
@@ -191,23 +219,99 @@ async def test_retention_erases_quiet_contacts_and_anonymises_old_finished_items
 async def test_stop_holds_every_proactive_message_until_start(app: App, alice: Resident) -> None:
     await alice.say("/help")
     (contact,) = await rows(app.db, Contact)
-    waiting = NewMessage(
-        "test:waiting",
-        "telegram",
-        "c-alice",
-        reply_to_payload(Reply("x")),
-        app.clock.now(),
-        contact_id=contact.id,
-    )
-    await app.store.outbox.enqueue([waiting], app.clock.now())
+    waiting = [
+        NewMessage(
+            key,
+            "telegram",
+            "c-alice",
+            reply_to_payload(Reply("x")),
+            app.clock.now(),
+            contact_id=contact.id,
+            reference=reference,
+        )
+        for key, reference in (("test:invitation", None), ("test:answer", "F-2026-0001"))
+    ]
+    await app.store.outbox.enqueue(waiting, app.clock.now())
 
     await alice.command("/stop")
     assert "/start" in alice.last_text
-    (row,) = await rows(app.db, OutboxMessage)
-    assert row.state == OutboxState.SKIPPED
+    states = {r.idempotency_key: r.state for r in await rows(app.db, OutboxMessage)}
+    # An answer about her own item still goes out, as the confirmation promises.
+    assert states == {"test:invitation": OutboxState.SKIPPED, "test:answer": OutboxState.PENDING}
     assert await app.store.contacts.count_reachable(subscribed_only=False) == 0
 
     await alice.command("/start")
     (contact,) = await rows(app.db, Contact)
     assert contact.stopped_at is None
     assert await app.store.contacts.count_reachable(subscribed_only=False) == 1
+
+
+async def test_after_stop_a_linked_resident_is_answered_where_they_wrote_last(
+    coordination: App, clock: FakeClock
+) -> None:
+    app = coordination
+    telegram, matrix = residents(app)
+    await telegram.submit("Mehr Deutschkurse am Abend")
+    reference = "F-2026-0001"
+    await link(telegram, matrix)
+    clock.advance(timedelta(minutes=1))
+    await matrix.say("/mine")  # Matrix is the platform used last
+    await telegram.command("/stop")  # for the person: on Matrix too
+    assert {c.stopped_at for c in await rows(app.db, Contact)} == {clock.now()}
+
+    cora = Resident(app.handle, "cora")
+    await cora.command(f"/reply {reference} Der Kurs startet im September.")
+    assert cora.last_text == f"Ihre Antwort auf {reference} ist unterwegs."
+    await cora.command(f"/state {reference} implemented Der Kurs ist eingerichtet.")
+    assert cora.last_text.endswith("Die Person wurde informiert.")
+    await enqueue_announcement(app.store, "all", "Einladung zum Runden Tisch", clock.now())
+
+    to_anna = [r for r in await outbox_rows(app.db) if r.chat_id == "c-anna"]
+    assert [(r.platform, r.reference) for r in to_anna] == [
+        ("matrix", reference),
+        ("matrix", reference),
+    ]
+    assert "September" in to_anna[0].payload["text"]
+    assert "Der Kurs ist eingerichtet." in to_anna[1].payload["text"]
+
+
+@pytest.mark.parametrize(
+    ("written", "kept"),
+    [
+        ("Hallo Amira, danke!", "Hallo […], danke!"),
+        ("Viele Grüße\nAMIRA YILMAZ", "Viele Grüße\n[…]"),  # line breaks stay
+        ("Amiras Idee und Yilmaz’s Frage", "[…] Idee und […] Frage"),
+        ("Schreiben Sie an a.yilmaz@example.org oder @amira_y", "Schreiben Sie an […] oder […]"),
+        ("Grüße von amira (Matrix)", "Grüße von […] (Matrix)"),  # a Matrix id's local part
+        ("Wir treffen uns an der Schule, An.", "Wir treffen uns an der Schule, […]."),
+        ("Amiral und Samira bleiben", None),  # other words that contain the name
+    ],
+)
+def test_a_kept_text_loses_the_names_and_contact_details(written: str, kept: str | None) -> None:
+    names = ["Amira Yilmaz", "@amira:example.org", "An K."]
+    assert anonymous_text(written, names) == (kept or written)
+
+
+class Matrixname(Resident):
+    """Anna on Matrix, under another display name than on Telegram."""
+
+    def incoming(self, **values: Any) -> Incoming:
+        return replace(super().incoming(**values), display_name="Anuschka Brzezinski")
+
+
+async def test_forget_masks_the_names_the_person_has_on_a_linked_platform(
+    coordination: App,
+) -> None:
+    app = coordination
+    telegram = Resident(app.handle, "anna")
+    matrix = Matrixname(app.handle, "anna", platform=Platform.MATRIX)
+    await telegram.submit("Mehr Deutschkurse am Abend")
+    await link(telegram, matrix)
+    cora = Resident(app.handle, "cora")
+    await cora.command("/reply F-2026-0001 Hallo Anna (Anuschka Brzezinski auf Matrix)!")
+
+    await telegram.command("/forget")
+    await telegram.press("Löschen, Rückmeldungen anonym behalten")
+
+    (reply,) = [e for e in await rows(app.db, ItemEvent) if e.action == "reply"]
+    assert reply.text == "Hallo […] ([…] auf Matrix)!"

@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy.exc import StatementError
+from sqlalchemy import insert
+from sqlalchemy.exc import IntegrityError, StatementError
 
 from storage.contacts import ContactKey
 from storage.db import Database
@@ -356,3 +357,14 @@ async def test_conversation_state_row_belongs_to_a_contact(
 
     assert state.contact_id == alice
     assert state.updated_at == NOW
+
+
+async def test_a_failing_statement_does_not_carry_its_parameters(backend: Database) -> None:
+    """The error of a failing statement is logged with its traceback: it must not hold the
+    resident's name or text it was about to store."""
+    values = {"platform": "telegram", "user_id": None, "chat_id": "1"}
+    values |= {"display_name": "Amira Yilmaz", "created_at": NOW, "last_seen_at": NOW}
+    for quick in (False, True):
+        with pytest.raises(IntegrityError) as raised:
+            await backend.run(lambda s: s.execute(insert(Contact).values(values)), quick=quick)
+        assert "Amira" not in str(raised.value)
