@@ -18,7 +18,7 @@ from handlers.deadlines import DigestPlanner, EscalationPlanner
 from handlers.event_planner import EventPlanner
 from handlers.event_texts import calendar_file
 from handlers.i18n import Catalogues
-from handlers.messages import Attachment, Incoming, Reply, reply_from_payload
+from handlers.messages import Attachment, Incoming, Platform, Reply, reply_from_payload
 from handlers.report_planner import REPORT_DRAFT, ReportPlanner
 from handlers.retention import RetentionPlanner
 from handlers.router import Router
@@ -124,6 +124,10 @@ def handler_settings(settings: Settings) -> HandlerSettings:
         flood_messages_per_minute=bot.flood_messages_per_minute,
         max_attachments_per_item=bot.max_attachments_per_item,
         max_file_bytes=settings.telegram.max_download_bytes,
+        max_file_bytes_by_platform={
+            Platform.TELEGRAM: settings.telegram.max_download_bytes,
+            Platform.MATRIX: settings.matrix.max_download_bytes,
+        },
         administrators=bot.administrators,
         digest_weekday=WEEKDAYS.index(settings.coordination.digest_weekday),
         digest_hour=settings.coordination.digest_hour,

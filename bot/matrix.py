@@ -3,9 +3,15 @@
 The bot keeps one device (`matrix.device_id`) and its keys in `matrix.store_dir`, so
 encrypted chats survive restarts. It syncs in its own loop: every event of a sync is handled
 (per room in order, rooms side by side, each message in its chat's turn) before the sync
-token is saved, so a restart neither repeats nor misses a message; a lost connection or a
-restarting homeserver is retried with growing pauses. Invitations to direct chats and to the
-working groups' rooms are accepted. The plaintext of messages is never logged.
+token is saved, so a restart misses no message. A bot killed after answering but before the
+token was saved gets the same messages again: those answered are recorded with their answers
+and skipped. One killed between an answer and its record handles the message again, but its
+answers carry the same transaction ids as before (derived from the event they answer), so
+the homeserver drops the repeats. A lost connection or a restarting homeserver is retried
+with growing pauses. The choices the bot offered and the items its answers named are kept in the
+database (`ChoiceMemory`), so that answers to them still work after a restart. Invitations
+to direct chats and to the working groups' rooms are accepted. The plaintext of messages is
+never logged.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import contextlib
 import logging
 from collections import OrderedDict
 from dataclasses import replace
+from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -34,14 +41,15 @@ from nio import (
     SyncResponse,
     WhoamiResponse,
 )
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.app import App
 from bot.matrix_map import ChoiceMemory, FileToFetch, to_incoming
 from bot.matrix_media import SyncTokens, download
-from bot.matrix_send import MatrixSender
+from bot.matrix_send import MatrixSender, reply_base
 from bot.sending import Unreachable
 from bot.settings import MatrixSettings
-from handlers.messages import FILE_TOO_LARGE, Attachment, Incoming, Platform
+from handlers.messages import FILE_TOO_LARGE, Attachment, Incoming, Platform, Reply
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +57,7 @@ SYNC_TIMEOUT_MS = 30_000
 SYNC_FILTER = {"room": {"timeline": {"limit": 200}}, "presence": {"not_types": ["*"]}}
 SEEN_EVENTS = 5000  # event ids remembered, so that no event is ever handled twice
 NETWORK_ERRORS = (ClientError, TimeoutError, ConnectionError, OSError)
+FORGET_EVERY = timedelta(days=1)  # how often records older than the store keeps are dropped
 
 
 def group_rooms(app: App) -> set[str]:
@@ -99,10 +108,11 @@ class MatrixChannel:
             config=config,
         )
         self.ready = asyncio.Event()  # set once the rooms are known after (re)start
-        self.memory = ChoiceMemory()
+        self.memory = ChoiceMemory(app.store.bot_messages, app.clock)
         self.sender = MatrixSender(self.client, self.memory, ready=self.ready)
         self._groups = group_rooms(app)
         self._seen: OrderedDict[str, None] = OrderedDict()
+        self._forgotten_at: datetime | None = None  # when old records were last dropped
 
     async def run(self, stop: asyncio.Event) -> None:
         """Sync until `stop` is set, surviving lost connections and homeserver restarts."""
@@ -115,11 +125,12 @@ class MatrixChannel:
                 if response is None:
                     break
                 await self._keep_keys()
-                await self._handle_sync(response, backlog=first and token is None)
+                await self._handle_sync(response, backlog=first and token is None, replay=first)
                 token = response.next_batch
                 self._tokens.save(token)
                 first = False
                 self.ready.set()
+                await self._forget_old_choices()
         finally:
             await self.client.close()
 
@@ -193,17 +204,36 @@ class MatrixChannel:
         except (*NETWORK_ERRORS, LocalProtocolError) as error:
             logger.warning("matrix: key maintenance failed: %s", type(error).__name__)
 
-    async def _handle_sync(self, response: SyncResponse, *, backlog: bool) -> None:
+    async def _handle_sync(self, response: SyncResponse, *, backlog: bool, replay: bool) -> None:
         for room_id, invite in response.rooms.invite.items():
             await self._on_invite(room_id, invite)
         if backlog:
             return  # the very first sync: history from before the bot existed is not answered
+        if replay:
+            await self._skip_answered(response)
         await asyncio.gather(
             *(
                 self._handle_room(room_id, info.timeline.events)
                 for room_id, info in response.rooms.join.items()
             )
         )
+
+    async def _skip_answered(self, response: SyncResponse) -> None:
+        """The first sync after a restart hands over what came after the saved position,
+        which may include messages answered just before the bot was killed: mark those seen.
+        (One killed between its answer and this record is handled again; its answers keep
+        their transaction ids, so the homeserver drops the ones sent before.)"""
+        for room_id, info in response.rooms.join.items():
+            ids = [e.event_id for e in info.timeline.events if e.sender != self.client.user_id]
+            try:
+                answered = await self.memory.answered(room_id, ids) if ids else set()
+            except SQLAlchemyError:
+                logger.exception("matrix: answered events in %s unknown; handled again", room_id)
+                continue
+            for event_id in answered:
+                self._seen[event_id] = None
+            if answered:
+                logger.info("matrix: %d answered event(s) in %s skipped", len(answered), room_id)
 
     async def _on_invite(self, room_id: str, invite: InviteInfo) -> None:
         direct = any(
@@ -242,7 +272,8 @@ class MatrixChannel:
             return
         room = self.client.rooms.get(room_id)
         name = (room.user_name(event.sender) if room else None) or event.sender
-        mapped = to_incoming(event, room_id, is_group=self.is_group(room_id), display_name=name)
+        group, me = self.is_group(room_id), self.client.user_id
+        mapped = to_incoming(event, room_id, is_group=group, display_name=name, bot_id=me)
         if mapped is None:
             return
         incoming, wanted = mapped
@@ -253,14 +284,34 @@ class MatrixChannel:
         async with self._app.chat_turn(incoming):
             if wanted is not None:
                 incoming = await self._with_file(incoming, wanted)
-            incoming = self.memory.resolve(incoming)
+            incoming = await self.memory.resolve(incoming)
             replies = await self._app.handle_in_turn(incoming)
+            sent: list[tuple[str | None, Reply]] = []
             try:
-                for reply in replies:
-                    await self.sender.send(room_id, reply)
+                for index, reply in enumerate(replies):
+                    base = reply_base(event.event_id, index)
+                    sent.append((await self.sender.send(room_id, reply, base), reply))
             except Unreachable:
                 await self._app.mark_unreachable(Platform.MATRIX, room_id)
-            self.memory.offered(room_id, None, replies)
+            sent += [(None, reply) for reply in replies[len(sent) :]]
+            await self.memory.offered(
+                room_id, sent, is_group=incoming.is_group, answering=event.event_id
+            )
+
+    async def _forget_old_choices(self) -> None:
+        """Once a day: drop the choices, references and answered events kept longer than
+        the store keeps them, so that the tables do not grow with the bot's whole history."""
+        now = self._app.clock.now()
+        if self._forgotten_at is not None and now - self._forgotten_at < FORGET_EVERY:
+            return
+        self._forgotten_at = now
+        try:
+            gone = await self.memory.forget_old()
+        except SQLAlchemyError:
+            logger.exception("matrix: old choices not forgotten; tried again tomorrow")
+            return
+        if gone:
+            logger.info("matrix: %d old message record(s) forgotten", gone)
 
     async def _membership(self, room_id: str, event: RoomMemberEvent) -> None:
         """A resident who leaves their direct chat is unreachable there; the bot leaves too."""

@@ -1,14 +1,15 @@
 """Matrix events → `Incoming`, and `Reply` → message contents, as pure functions.
 
 Matrix has no buttons that every client shows, so choices go out as a numbered list; the
-resident answers with the number or the label (`ChoiceMemory` maps that back to the button's
-payload). Commands may start with "/" or with "!" (Element keeps "/" for its own commands).
+resident answers with the number or the label (`ChoiceMemory`, the one part here that keeps
+state, in the database, maps that back to the button's payload). Commands may start with "/"
+or with "!" (Element keeps "/" for its own commands).
 Files are described here but downloaded by the channel, which knows the size limit.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -28,6 +29,7 @@ from nio import (
 )
 
 from handlers.choices import match_typed
+from handlers.clock import Clock
 from handlers.messages import (
     UNDECRYPTABLE,
     ChatId,
@@ -38,8 +40,8 @@ from handlers.messages import (
     UserId,
     parse_command,
 )
-
-MEMORY_SIZE = 2000  # remembered prompts (rooms and group messages), oldest forgotten first
+from storage.bot_messages import KEEP, KEEP_HANDLED, PROMPT, BotMessageStore, SentMessage
+from storage.feedback import find_reference
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,10 +57,12 @@ class FileToFetch:
 
 
 def to_incoming(
-    event: Event, room_id: str, *, is_group: bool, display_name: str = ""
+    event: Event, room_id: str, *, is_group: bool, display_name: str = "", bot_id: str = ""
 ) -> tuple[Incoming, FileToFetch | None] | None:
     """The `Incoming` for a message event (and the file it carries); None for events the bot
-    ignores (state changes, reactions, its own echoes are filtered by the channel)."""
+    ignores (state changes, reactions, its own echoes are filtered by the channel).
+
+    `bot_id` is the bot's own user id, for the link to a direct chat with it."""
     base = Incoming(
         platform=Platform.MATRIX,
         user_id=UserId(event.sender),
@@ -66,6 +70,7 @@ def to_incoming(
         display_name=display_name,
         is_group=is_group,
         message_id=event.event_id,
+        private_link=private_link(bot_id),
     )
     content = event.source.get("content", {})
     if not isinstance(content, dict):
@@ -95,6 +100,11 @@ def to_incoming(
     if event.source.get("type") == "m.room.message" and msgtype:
         return replace(base, unsupported=str(msgtype)), None  # m.location, unknown types
     return None
+
+
+def private_link(bot_id: str) -> str | None:
+    """A link that shows the bot's account in any Matrix client, with "send a message" on it."""
+    return f"https://matrix.to/#/{bot_id}" if bot_id else None
 
 
 def _edit(base: Incoming, content: dict[str, Any]) -> tuple[Incoming, None] | None:
@@ -185,47 +195,80 @@ def file_content(
 
 
 class ChoiceMemory:
-    """The choices last offered, so that a typed number or label presses the button.
+    """The choices the bot offered in rooms and the items its answers named, kept in the
+    database (`storage.bot_messages`) so that a restart forgets neither.
 
     In a direct chat the last prompt of the room counts (as on the console). In a group room
     several item cards stand side by side, so a typed choice counts only as a reply to the
-    card that offered it.
+    message that offered it: a notification's card, or the bot's own answer (the state menu,
+    an `!item` card, `!pending`'s next page). An answer in a direct chat that names one item
+    (the confirmation with its reference, a status answer) is kept with that item, so that a
+    reply to it reaches the working group; in group rooms only notifications name items (as
+    on Telegram), so that a coordinator's remark on the bot's answer never reaches a resident.
+    With them it keeps which messages it answered, for the batch a restart hands over again.
     """
 
-    def __init__(self, size: int = MEMORY_SIZE) -> None:
-        self._size = size
-        self._rooms: OrderedDict[str, tuple[Choice, ...]] = OrderedDict()
-        self._messages: OrderedDict[str, tuple[Choice, ...]] = OrderedDict()
+    def __init__(self, store: BotMessageStore, clock: Clock) -> None:
+        self._store = store
+        self._clock = clock
 
-    def offered(self, room_id: str, event_id: str | None, replies: list[Reply]) -> None:
-        """Remember what a turn (or a proactive message) offered; a turn without choices
-        ends the room's prompt."""
-        choices = next((r.choices for r in reversed(replies) if r.choices), ())
-        _put(self._rooms, room_id, choices, self._size)
-        if event_id and choices:
-            _put(self._messages, event_id, choices, self._size)
-
-    def resolve(self, incoming: Incoming) -> Incoming:
-        """`incoming` with the payload of the choice it types, if it types one."""
-        if incoming.command or incoming.payload or not incoming.text.strip():
-            return incoming
-        if incoming.is_group:
-            choices = self._messages.get(incoming.reply_to or "", ())
+    async def offered(
+        self,
+        room_id: str,
+        sent: Sequence[tuple[str | None, Reply]],
+        *,
+        is_group: bool,
+        answering: str | None,
+    ) -> None:
+        """Keep what the replies to the event `answering` (or a proactive message, None)
+        offered and named, each with the id of its event (None if it was not sent), and that
+        `answering` was answered. In a direct chat a turn without choices ends the room's
+        prompt."""
+        messages: list[SentMessage] = []
+        if is_group:
+            messages = [
+                SentMessage(event_id, _pairs(reply.choices))
+                for event_id, reply in sent
+                if event_id and reply.choices
+            ]
         else:
-            choices = self._rooms.get(incoming.chat_id, ())
+            last = next((reply.choices for _, reply in reversed(sent) if reply.choices), ())
+            messages.append(SentMessage(PROMPT, _pairs(last)))
+            for event_id, reply in sent:
+                reference = find_reference(reply.text) if answering and event_id else None
+                if event_id and reference:
+                    messages.append(SentMessage(event_id, reference=reference))
+        if messages or answering:
+            await self._store.add_messages(
+                Platform.MATRIX, room_id, messages, self._clock.now(), answering=answering
+            )
+
+    async def answered(self, room_id: str, event_ids: Sequence[str]) -> set[str]:
+        """Those of the events that were answered already (before a restart)."""
+        return await self._store.list_handled(Platform.MATRIX, room_id, event_ids)
+
+    async def resolve(self, incoming: Incoming) -> Incoming:
+        """`incoming` with the payload of the choice it types, if it types one."""
+        if incoming.command or incoming.payload or incoming.edited or not incoming.text.strip():
+            return incoming
+        if incoming.is_group and not incoming.reply_to:
+            return incoming
+        offered = incoming.reply_to if incoming.is_group else PROMPT
+        assert offered is not None
+        choices = await self._store.get_choices(incoming.platform, incoming.chat_id, offered)
         if not choices:
             return incoming
-        payload = match_typed(incoming.text, [(c.label, c.payload) for c in choices])
+        payload = match_typed(incoming.text, choices)
         if payload is None:
             return incoming
         return replace(incoming, payload=payload, text="", reply_to=None)
 
+    async def forget_old(self) -> int:
+        """Drop what was offered longer ago than `KEEP` and the answered events older than
+        `KEEP_HANDLED`; returns how many rows went."""
+        now = self._clock.now()
+        return await self._store.delete_before(now - KEEP, now - KEEP_HANDLED)
 
-def _put(
-    memory: OrderedDict[str, tuple[Choice, ...]], key: str, value: tuple[Choice, ...], size: int
-) -> None:
-    memory.pop(key, None)
-    if value:
-        memory[key] = value
-        while len(memory) > size:
-            memory.popitem(last=False)
+
+def _pairs(choices: Sequence[Choice]) -> tuple[tuple[str, str], ...]:
+    return tuple((choice.label, choice.payload) for choice in choices)

@@ -1,10 +1,13 @@
 """Replies and proactive messages into Matrix rooms, nio's error values as `SendError`s.
 
-Every event is sent with a transaction id. For an outbox row it is derived from the row's
-idempotency key, so a send repeated after a timeout or a crash is deduplicated by the
-homeserver; a direct reply keeps its ids over the retries in place. Encrypted rooms are sent
-to every device of their members, verified or not (`ignore_unverified_devices`): residents
-do not verify a city's bot, and refusing to send would leave them without an answer.
+Every event is sent with a transaction id the homeserver deduplicates (per device): a send
+repeated with the same id gets the first send's event back instead of a second message. For
+an outbox row it is derived from the row's idempotency key; for a direct reply from the event
+it answers and its place among the answers (`reply_base`), so a message handled again after
+a restart (the bot died before it saved the sync position) is not answered twice, and a
+reply retried in place is not sent twice. Encrypted rooms are sent to every device of their
+members, verified or not (`ignore_unverified_devices`): residents do not verify a city's
+bot, and refusing to send would leave them without an answer.
 """
 
 from __future__ import annotations
@@ -53,6 +56,12 @@ def txn_base(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
+def reply_base(event_id: str, index: int) -> str:
+    """The transaction id stem of the `index`-th reply to the event `event_id`: the same on
+    every handling of that event."""
+    return txn_base(f"{event_id}:{index}")
+
+
 def send_error(response: ErrorResponse) -> SendError:
     """What a nio error response means for the one who sent."""
     status = getattr(response.transport_response, "status", None)
@@ -96,13 +105,14 @@ class MatrixSender:
         key = current_key.get()
         base = txn_base(key) if key else uuid.uuid4().hex
         event_id = await self.send_reply(chat_id, reply, base)
-        self._memory.offered(chat_id, event_id, [reply])
+        await self._memory.offered(chat_id, [(event_id, reply)], is_group=is_group, answering=None)
         return event_id
 
-    async def send(self, chat_id: str, reply: Reply) -> str | None:
-        """A direct reply: retried in place (the homeserver's wait honoured) with the same
-        transaction ids. Raises `Unreachable` when the bot may no longer write there."""
-        base = uuid.uuid4().hex
+    async def send(self, chat_id: str, reply: Reply, base: str) -> str | None:
+        """A direct reply with the transaction id stem `base` (`reply_base`): retried in
+        place (the homeserver's wait honoured) with the same transaction ids. Returns the
+        first event's id, None when it was given up. Raises `Unreachable` when the bot may
+        no longer write there."""
         for attempt in range(1, DIRECT_ATTEMPTS + 1):
             try:
                 return await self.send_reply(chat_id, reply, base)

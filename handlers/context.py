@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -23,7 +24,9 @@ class HandlerSettings:
     max_text_length: int = 4000
     flood_messages_per_minute: int = 20
     max_attachments_per_item: int = 10
-    max_file_bytes: int = 20_000_000
+    max_file_bytes: int = 20_000_000  # for a platform without a limit of its own below
+    # The largest file each channel takes ("matrix": matrix.max_download_bytes, ...).
+    max_file_bytes_by_platform: Mapping[str, int] = field(default_factory=dict)
     administrators: tuple[str, ...] = ()  # "platform:user_id"
     digest_weekday: int = 0  # Monday
     digest_hour: int = 8
@@ -38,6 +41,10 @@ class HandlerSettings:
     report_reminder_days: tuple[int, ...] = (28, 7)  # before the report is due
     report_draft_format: str = "pdf"
     report_language: str = ""
+
+    def max_file_bytes_on(self, platform: str) -> int:
+        """The largest file the channel of `platform` takes."""
+        return self.max_file_bytes_by_platform.get(platform, self.max_file_bytes)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, bindparam, func, tuple_, update
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.db import Database
@@ -17,6 +17,7 @@ from storage.links import LinkStore
 from storage.models import (
     OPEN_STATES,
     Attachment,
+    BotMessage,
     Contact,
     FeedbackItem,
     ItemEvent,
@@ -256,13 +257,23 @@ class ItemStore:
     async def reference_for_message(
         self, platform: str, chat_id: str, message_id: str
     ) -> str | None:
-        """The item a sent notification was about, for replies to that notification."""
+        """The item a message of the bot was about, for replies to it: a notification from
+        the outbox, or a direct answer that named the item (kept in `bot_message`)."""
         query = select(OutboxMessage.reference).where(
             OutboxMessage.platform == platform,
             OutboxMessage.chat_id == chat_id,
             OutboxMessage.sent_message_id == message_id,
         )
-        return await self._db.run(lambda session: session.exec(query).first())
+        answered = select(BotMessage.reference).where(
+            BotMessage.platform == platform,
+            BotMessage.chat_id == chat_id,
+            BotMessage.message_id == message_id,
+        )
+
+        def work(session: Session) -> str | None:
+            return session.exec(query).first() or session.exec(answered).first()
+
+        return await self._db.run(work)
 
 
 async def _record(session: AsyncSession, item_id: int, change: Change, now: datetime) -> None:

@@ -245,6 +245,41 @@ class OutboxMessage(SQLModel, table=True):
     sent_message_id: str | None = Field(default=None, max_length=64)
 
 
+class BotMessage(SQLModel, table=True):
+    """A message the bot sent, as far as an answer to it needs it later: the choices it
+    offered (typed back by number or label where a channel shows no buttons) and the item
+    it was about. `message_id` "" holds a chat's current prompt: in a direct chat a typed
+    choice answers the latest question, whichever message it replies to. Kept for
+    `storage.bot_messages.KEEP`, so that restarts do not forget them and the table stays
+    small."""
+
+    __tablename__ = "bot_message"
+    __table_args__ = (Index("ix_bot_message_created", "created_at"),)
+
+    platform: str = Field(primary_key=True, max_length=16)
+    chat_id: str = Field(primary_key=True, max_length=255)
+    message_id: str = Field(primary_key=True, max_length=255)
+    # [[label, payload], ...] in the order they were offered
+    choices: list[list[str]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    reference: str | None = Field(default=None, max_length=32, index=True)
+    created_at: datetime = _time()
+
+
+class HandledMessage(SQLModel, table=True):
+    """A message from a person that the bot has handled and answered. A channel that saves
+    its position only after a batch of updates (Matrix's sync token) gets the batch again
+    when it was killed before; these rows say which of its messages were answered already.
+    Kept for `storage.bot_messages.KEEP_HANDLED`."""
+
+    __tablename__ = "handled_message"
+    __table_args__ = (Index("ix_handled_message_at", "handled_at"),)
+
+    platform: str = Field(primary_key=True, max_length=16)
+    chat_id: str = Field(primary_key=True, max_length=255)
+    message_id: str = Field(primary_key=True, max_length=255)
+    handled_at: datetime = _time()
+
+
 # The event tables live in their own module; importing them here registers them with every
 # table above, and keeps `from storage.models import Event` working.
 from storage.event_models import (  # noqa: E402
@@ -260,6 +295,7 @@ from storage.event_models import (  # noqa: E402
 __all__ = [
     "OPEN_STATES",
     "Attachment",
+    "BotMessage",
     "Contact",
     "ConversationState",
     "Coordinator",
@@ -271,6 +307,7 @@ __all__ = [
     "FieldOfAction",
     "GroupChat",
     "GroupField",
+    "HandledMessage",
     "ItemEvent",
     "ItemKind",
     "ItemState",

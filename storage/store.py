@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from storage.bot_messages import BotMessageStore
 from storage.contacts import ContactStore
 from storage.conversations import ConversationStore
 from storage.db import Database
@@ -34,6 +35,7 @@ class Store:
     registrations: RegistrationStore
     links: LinkStore
     report: ReportStore
+    bot_messages: BotMessageStore
 
     @classmethod
     def over(cls, db: Database) -> Store:
@@ -51,4 +53,5 @@ class Store:
             registrations=RegistrationStore(db),
             links=LinkStore(db),
             report=ReportStore(db),
+            bot_messages=BotMessageStore(db),
         )

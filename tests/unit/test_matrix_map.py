@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from nio import Event, RoomSendError
 
 from bot.matrix_map import ChoiceMemory, render_text, strip_reply_fallback, to_incoming
-from bot.matrix_send import send_error, txn_base, txn_id
+from bot.matrix_send import reply_base, send_error, txn_base, txn_id
 from bot.sending import RateLimited, TemporaryFailure, Unreachable
 from handlers.messages import UNDECRYPTABLE, Choice, Reply
+from storage.bot_messages import KEEP, KEEP_HANDLED, BotMessageStore
+from storage.db import Database
+from storage.items import ItemStore
+from tests.support import FakeClock
 
 ROOM = "!dm:localhost"
 
@@ -101,27 +106,55 @@ def test_files_notices_edits_and_undecryptable() -> None:
     assert broken.unsupported == UNDECRYPTABLE and broken.text == ""
 
 
-def test_choices_are_numbered_and_typed_back() -> None:
+async def test_choices_are_numbered_and_typed_back(backend: Database) -> None:
     reply = Reply("Welche Sprache?", (Choice("Deutsch", "lang:de"), Choice("English", "lang:en")))
     assert render_text(reply) == "Welche Sprache?\n\n1) Deutsch\n2) English"
-    memory = ChoiceMemory()
-    memory.offered(ROOM, "$menu", [reply])
+    clock = FakeClock()
+    memory = ChoiceMemory(BotMessageStore(backend), clock)
+    await memory.offered(ROOM, [("$menu", reply)], is_group=False, answering="$hi")
     typed, _ = incoming({"msgtype": "m.text", "body": "2"})
-    assert memory.resolve(typed).payload == "lang:en"
+    assert (await memory.resolve(typed)).payload == "lang:en"
     label, _ = incoming({"msgtype": "m.text", "body": "deutsch"})
-    assert memory.resolve(label).payload == "lang:de"
-    memory.offered(ROOM, None, [Reply("Danke")])  # a turn without choices ends the prompt
-    assert memory.resolve(typed).payload is None
-    # In a group room a typed choice counts only as a reply to the card that offered it.
+    assert (await memory.resolve(label)).payload == "lang:de"
+    # A turn without choices ends the prompt.
+    await memory.offered(ROOM, [("$thanks", Reply("Danke"))], is_group=False, answering="$2")
+    assert (await memory.resolve(typed)).payload is None
+    # In a group room a typed choice counts only as a reply to the message that offered it.
+    await memory.offered(ROOM, [("$menu", reply), (None, reply)], is_group=True, answering=None)
     group, _ = incoming({"msgtype": "m.text", "body": "2"}, group=True)
-    assert memory.resolve(group).payload is None
+    assert (await memory.resolve(group)).payload is None
     answer = {
         "msgtype": "m.text",
         "body": "2",
         "m.relates_to": {"m.in_reply_to": {"event_id": "$menu"}},
     }
     on_card, _ = incoming(answer, group=True)
-    assert memory.resolve(on_card).payload == "lang:en"
+    assert (await memory.resolve(on_card)).payload == "lang:en"
+    # The messages answered are known after a restart, for a week; the choices for `KEEP`.
+    assert await memory.answered(ROOM, ["$hi", "$2", "$other"]) == {"$hi", "$2"}
+    clock.advance(KEEP_HANDLED + timedelta(seconds=1))
+    assert await memory.forget_old() == 2
+    assert await memory.answered(ROOM, ["$hi", "$2"]) == set()
+    assert (await memory.resolve(on_card)).payload == "lang:en"
+    clock.advance(KEEP - KEEP_HANDLED)
+    assert await memory.forget_old() == 1
+    assert (await memory.resolve(on_card)).payload is None
+
+
+async def test_an_answer_in_a_direct_chat_keeps_the_item_it_names(backend: Database) -> None:
+    memory = ChoiceMemory(BotMessageStore(backend), FakeClock())
+    items = ItemStore(backend)
+    confirmation = Reply("Vielen Dank! Ihre Referenz: F-2026-0007")
+    listing = Reply("F-2026-0007 · eingegangen\nF-2026-0008 · eingegangen")
+    sent = [("$thanks", confirmation), ("$list", listing)]
+    await memory.offered(ROOM, sent, is_group=False, answering="$a")
+    await memory.offered(
+        "!group:localhost", [("$ok", confirmation)], is_group=True, answering="$b"
+    )
+    assert await items.reference_for_message("matrix", ROOM, "$thanks") == "F-2026-0007"
+    assert await items.reference_for_message("matrix", ROOM, "$list") is None  # which one?
+    # In a group room only notifications name items: a remark never reaches a resident.
+    assert await items.reference_for_message("matrix", "!group:localhost", "$ok") is None
 
 
 def test_errors_and_transaction_ids() -> None:
@@ -133,3 +166,6 @@ def test_errors_and_transaction_ids() -> None:
     key = "resident:F-2026-0001:abc"
     assert txn_base(key) == txn_base(key) != txn_base(key + "x")
     assert txn_id(txn_base(key), 0) != txn_id(txn_base(key), 1)
+    # A reply's ids follow from the event it answers: the same on every handling of it.
+    assert reply_base("$e1", 0) == reply_base("$e1", 0)
+    assert len({reply_base("$e1", 0), reply_base("$e1", 1), reply_base("$e2", 0)}) == 3

@@ -1,0 +1,140 @@
+"""What the bot's own messages offered and named, for the answers to them, and which
+messages from people it has answered.
+
+A channel without buttons (Matrix) lists choices as numbers and maps a typed number back to
+the button it stands for; a reply to the bot's message about an item belongs to that item.
+Both must hold across restarts, so they are kept here rather than in memory: per chat the
+current prompt, and per message the choices of a card in a group chat and the item a
+message to a resident named. Besides, the ids of the messages the bot answered: Matrix
+saves its sync position only after a whole batch, and a bot killed in between gets the batch
+again. Rows older than `KEEP` (`KEEP_HANDLED`) are deleted (`delete_before`), so the tables
+hold the last months' (days') messages, not the bot's whole history.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete
+from sqlmodel import Session, col, select
+
+from storage.db import Database
+from storage.models import BotMessage, HandledMessage
+from storage.rows import table
+from storage.upsert import insert_for
+
+PROMPT = ""  # the message id under which a chat's current prompt is kept
+# How long an answer to a message can still find what it offered and named: a coordinator
+# may reply to a card weeks later, a resident to a confirmation.
+KEEP = timedelta(days=90)
+# A batch comes again only after a crash, at the restart; a week covers a long outage.
+KEEP_HANDLED = timedelta(days=7)
+
+_TABLE = table(BotMessage)
+_HANDLED = table(HandledMessage)
+
+
+@dataclass(frozen=True, slots=True)
+class SentMessage:
+    """One message the bot sent into a chat (or, as `PROMPT`, the chat's current prompt)."""
+
+    message_id: str
+    choices: tuple[tuple[str, str], ...] = ()  # (label, payload) in the order offered
+    reference: str | None = None  # the item the message was about
+
+    @property
+    def matters(self) -> bool:
+        return bool(self.choices) or self.reference is not None
+
+
+class BotMessageStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def get_choices(
+        self, platform: str, chat_id: str, message_id: str = PROMPT
+    ) -> list[tuple[str, str]]:
+        """The (label, payload) pairs the message offered; the chat's current prompt by
+        default. Empty when it offered none or is no longer kept."""
+        query = select(BotMessage.choices).where(
+            BotMessage.platform == platform,
+            BotMessage.chat_id == chat_id,
+            BotMessage.message_id == message_id,
+        )
+        choices = await self._db.run(lambda session: session.exec(query).first(), quick=True)
+        return [(str(label), str(payload)) for label, payload in choices or []]
+
+    async def list_handled(
+        self, platform: str, chat_id: str, message_ids: Sequence[str]
+    ) -> set[str]:
+        """Those of `message_ids` (a person's messages in the chat) that were answered."""
+        query = select(HandledMessage.message_id).where(
+            HandledMessage.platform == platform,
+            HandledMessage.chat_id == chat_id,
+            col(HandledMessage.message_id).in_(list(message_ids)),
+        )
+        return await self._db.run(lambda session: set(session.exec(query).all()))
+
+    async def add_messages(
+        self,
+        platform: str,
+        chat_id: str,
+        messages: Sequence[SentMessage],
+        now: datetime,
+        *,
+        answering: str | None = None,
+    ) -> None:
+        """Keep what the messages offered and named, replacing what was kept under the same
+        ids; one that offers and names nothing deletes its row (so a prompt without choices
+        ends the chat's prompt). `answering`: the person's message they answered, which is
+        kept as handled."""
+
+        def work(session: Session) -> None:
+            if answering is not None:
+                session.execute(
+                    insert_for(session, _HANDLED)
+                    .values(
+                        platform=platform, chat_id=chat_id, message_id=answering, handled_at=now
+                    )
+                    .on_conflict_do_nothing()
+                )
+            for message in messages:
+                key = (
+                    (col(BotMessage.platform) == platform)
+                    & (col(BotMessage.chat_id) == chat_id)
+                    & (col(BotMessage.message_id) == message.message_id)
+                )
+                if not message.matters:
+                    session.execute(delete(BotMessage).where(key))
+                    continue
+                values = {
+                    "choices": [list(choice) for choice in message.choices],
+                    "reference": message.reference,
+                    "created_at": now,
+                }
+                session.execute(
+                    insert_for(session, _TABLE)
+                    .values(
+                        platform=platform, chat_id=chat_id, message_id=message.message_id, **values
+                    )
+                    .on_conflict_do_update(
+                        index_elements=["platform", "chat_id", "message_id"], set_=values
+                    )
+                )
+
+        await self._db.run(work, quick=True)
+
+    async def delete_before(self, before: datetime, handled_before: datetime) -> int:
+        """Forget the bot's messages kept since before `before`, and the handled messages
+        since before `handled_before`. Returns how many rows went."""
+
+        def work(session: Session) -> int:
+            sent = session.execute(delete(BotMessage).where(col(BotMessage.created_at) < before))
+            handled = session.execute(
+                delete(HandledMessage).where(col(HandledMessage.handled_at) < handled_before)
+            )
+            return int(sent.rowcount) + int(handled.rowcount)  # type: ignore[attr-defined]
+
+        return await self._db.run(work)
