@@ -8,7 +8,7 @@ CONFIG  ?= $(if $(wildcard config.toml),config.toml,config.example.toml)
 .PHONY: run shell test lint i18n catalogs bench clean synapse system
 
 # Synapse for the Matrix end-to-end tests, in a virtualenv of its own so that its pinned
-# dependencies never meet the bot's (tests/synapse.py starts it).
+# dependencies never meet the bot's (testkit/synapse.py starts it).
 SYNAPSE_VENV    := .venv-synapse
 SYNAPSE_VERSION := 1.163.*
 SYNAPSE_STAMP   := $(SYNAPSE_VENV)/.installed-$(subst *,x,$(SYNAPSE_VERSION))

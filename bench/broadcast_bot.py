@@ -18,7 +18,7 @@ from pathlib import Path
 
 from bot.app import App, build_app
 from bot.config import Settings, load_settings
-from bot.logs import configure_logging
+from bot.ops.logs import configure_logging
 from bot.runtime import serve
 from handlers.messages import Platform, Reply, reply_to_payload
 from storage.contacts import ContactKey

@@ -1,6 +1,6 @@
 """The broadcast benchmark's hands and eyes: the fake Bot API as a process, and its call log.
 
-The fake runs in its own process (`python -m tests.fakebotapi --limits on`), so its CPU is
+The fake runs in its own process (`python -m testkit.fakebotapi --limits on`), so its CPU is
 neither the bot's nor the driver's and can be watched for being the bottleneck. The driver
 only talks to it over `/_control`: users are created there, residents' texts injected there,
 and every figure is computed from its call log, the one place that sees what Telegram would
@@ -54,7 +54,7 @@ class FakeServer:
         self.process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "tests.fakebotapi",
+            "testkit.fakebotapi",
             "--port",
             "0",
             "--token",

@@ -10,7 +10,7 @@ What is measured:
 - fan-out tick: the tick at which one event's documents fall due (2,000 registrants);
 - documents to 10,000 registrants of one event: the enqueue tick, then delivery of
   `--deliver` of them by the production `Delivery` + `TelegramOutgoing` (`ChatLimits` at 30
-  messages a second) to `tests.fakebotapi` with its flood limits on; the fake's file store
+  messages a second) to `testkit.fakebotapi` with its flood limits on; the fake's file store
   shows how often the document was uploaded (once), the rest went by Telegram file_id.
 """
 
@@ -30,15 +30,15 @@ from sqlalchemy import insert, text
 from telegram import Bot
 
 from bot.app import App, build_app
+from bot.channels.telegram.outgoing import TelegramOutgoing
 from bot.config import load_settings
-from bot.delivery import Delivery, DeliveryPolicy
-from bot.ratelimit import ChatLimits
-from bot.telegram_outgoing import TelegramOutgoing
-from handlers.event_planner import EventPlanner
+from bot.delivery.loop import Delivery, DeliveryPolicy
+from bot.delivery.ratelimit import ChatLimits
+from handlers.events.planner import EventPlanner
 from storage.db import Database
 from storage.models import Contact, Event, EventStage, Registration
-from tests.fakebotapi.server import FakeBotApi
-from tests.support import EXAMPLE_CONFIG
+from testkit.fakebotapi.server import FakeBotApi
+from testkit.support import EXAMPLE_CONFIG
 
 START = datetime(2027, 9, 22, 8, 0, tzinfo=UTC)
 LIMIT = 30.0

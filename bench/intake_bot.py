@@ -17,11 +17,11 @@ from typing import Any
 from telegram.request import BaseRequest, HTTPXRequest
 
 from bot.app import build_app
+from bot.channels.telegram.channel import TelegramChannel
+from bot.channels.telegram.request import BotApiRequest
 from bot.config import Settings, load_settings
-from bot.logs import configure_logging
-from bot.memory import settle_after_start
-from bot.telegram import TelegramChannel
-from bot.telegram_request import BotApiRequest
+from bot.ops.logs import configure_logging
+from bot.ops.memory import settle_after_start
 from storage.db import Database
 
 REPO = Path(__file__).resolve().parent.parent

@@ -15,8 +15,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.fakebotapi.server import FakeBotApi
-from tests.fakebotapi.state import CallRecord
+from testkit.fakebotapi.server import FakeBotApi
+from testkit.fakebotapi.state import CallRecord
 
 REPLY_METHODS = frozenset({"sendMessage", "editMessageText", "editMessageReplyMarkup"})
 # The flow: a text, then the buttons of each question; payloads are "v<version>:<step>:<v>".

@@ -244,7 +244,7 @@ async def main_async(args: argparse.Namespace) -> None:
                 path = Path(tmp) / "bench.db"
                 await run_engine(engine, f"sqlite+aiosqlite:///{path}", path, args)
         elif engine == "postgres":
-            from tests.pgserver import PostgresNotFound, TemporaryPostgres
+            from testkit.pgserver import PostgresNotFound, TemporaryPostgres
 
             try:
                 server = TemporaryPostgres()

@@ -4,7 +4,7 @@ The target: `mitreden report` writes any format of a year with 100,000 items in 
 What is timed is `bot.report.build_report(app.deps, year, fmt)` on the production wiring
 (`build_app` over config.example.toml), the call the `report` command makes: reading the
 figures in one transaction, writing the document, drawing the charts, rendering the format.
-The data is `bot.demo.seed_demo` (a fixed seed): a plausible year of items with their history,
+The data is `bot.demo.year.seed_demo` (a fixed seed): a plausible year of items with their history,
 the round table and its workshops, seen on 24 November with the year not yet over.
 
     python -m bench.report --items 100000 --formats md,html,csv
@@ -30,7 +30,7 @@ from pathlib import Path
 
 from bot.app import build_app
 from bot.config import load_settings
-from bot.demo import seed_demo
+from bot.demo.year import seed_demo
 from bot.report import FORMATS, PdfUnavailable, build_report
 from storage.db import Database
 

@@ -3,13 +3,14 @@
 A profile of the Telegram intake benchmark put most of the bot's GIL time in the SQLite
 thread, almost all of it SQLAlchemy's Python work around four calls. This times each of them
 alone, on the production wiring (`build_app` from config.example.toml, with a notification
-chat per working group as `tests.support.coordination_settings` gives them):
+chat per working group as `testkit.support.coordination_settings` gives them):
 
 - `open_turn`: an existing contact seen again within `LAST_SEEN_RESOLUTION` (no refresh
   write), who is in the middle of the feedback flow, so the flow step is read as well;
 - `set_state`: the next step of the feedback flow (upsert, version returned);
 - `add_item`: the confirmation, with `conversation_version` and the real `notify` of the
-  intake flow (`handlers.notify.group_notifications`: one outbox message per group chat);
+  intake flow (`handlers.coordination.notify.group_notifications`: one outbox message per
+  group chat);
   no attachments. The `set_state` that gives each item its conversation is not timed;
 - `get_group`: the group the item was routed to, for the thank-you reply.
 
@@ -41,13 +42,13 @@ import storage.db
 from bench.measure import percentile
 from bot.app import App, build_app
 from bot.config import load_settings
-from handlers.notify import group_notifications
+from handlers.coordination.notify import group_notifications
 from storage.contacts import ContactKey
 from storage.db import Database
-from storage.feedback import NewItem
+from storage.items.feedback import NewItem
 from storage.models import FeedbackItem, GroupChat
 from storage.outbox import NewMessage
-from tests.support import EXAMPLE_CONFIG, coordination_settings
+from testkit.support import EXAMPLE_CONFIG, coordination_settings
 
 T = TypeVar("T")
 BUDGET_US = 100.0
@@ -246,7 +247,7 @@ async def main_async(args: argparse.Namespace) -> None:
         f"{os.cpu_count()} CPUs"
     )
     if args.postgres:
-        from tests.pgserver import TemporaryPostgres
+        from testkit.pgserver import TemporaryPostgres
 
         with TemporaryPostgres() as server:
             await bench(server.url, args)

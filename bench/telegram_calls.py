@@ -9,10 +9,10 @@ process that answers every call with a `Message` as Telegram does:
 - `Update.de_json`: PTB turning getUpdates' JSON into an `Update` (a pressed button, a text);
   the `Application` needs it for every update;
 - an `editMessageText` through PTB's `Bot` method against the same call through `BotApi`
-  (`bot/telegram_api.py`), both on `BotApiRequest`: PTB's parameter objects and the
+  (`bot/channels/telegram/api.py`), both on `BotApiRequest`: PTB's parameter objects and the
   `Message` built from the answer, against one JSON body and the answer read as JSON;
 - the HTTP exchange alone: an aiohttp session against `KeepAliveClient`
-  (`bot/http_keepalive.py`), the same small JSON POST.
+  (`bot/channels/telegram/http_keepalive.py`), the same small JSON POST.
 """
 
 from __future__ import annotations
@@ -29,9 +29,9 @@ from collections.abc import Awaitable, Callable
 import aiohttp
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
 
-from bot.http_keepalive import KeepAliveClient
-from bot.telegram_api import BotApi
-from bot.telegram_request import BotApiRequest
+from bot.channels.telegram.api import BotApi
+from bot.channels.telegram.http_keepalive import KeepAliveClient
+from bot.channels.telegram.request import BotApiRequest
 
 TOKEN = "123456789:AAFakeTokenForBenchmarksOnly_abcdefg"
 IN_FLIGHT = 50

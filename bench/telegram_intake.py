@@ -62,7 +62,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--postgres",
         action="store_true",
-        help="the bot on a throw-away PostgreSQL server (tests/pgserver.py) instead of SQLite",
+        help="the bot on a throw-away PostgreSQL server (testkit/pgserver.py) instead of SQLite",
     )
     parser.add_argument(
         "--profile",
@@ -168,7 +168,7 @@ async def run(args: argparse.Namespace) -> int:
         return await run_with(args, None)
     if args.bot != "mitreden":
         raise SystemExit("--postgres is for mitreden; the baseline keeps its state in a pickle")
-    from tests.pgserver import TemporaryPostgres
+    from testkit.pgserver import TemporaryPostgres
 
     with TemporaryPostgres() as server:
         return await run_with(args, server.url)

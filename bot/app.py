@@ -8,19 +8,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.clock import SystemClock
-from bot.report_drafts import ReportDrafts
-from bot.scheduler import Planner
+from bot.delivery.scheduler import Planner
+from bot.report.drafts import ReportDrafts
 from bot.serial import KeyedSerializer
 from bot.settings import WEEKDAYS, Settings
 from handlers.clock import Clock
 from handlers.context import Deps, HandlerSettings
-from handlers.deadlines import DigestPlanner, EscalationPlanner
-from handlers.event_planner import EventPlanner
-from handlers.event_texts import calendar_file
+from handlers.coordination.deadlines import DigestPlanner, EscalationPlanner
+from handlers.events.planner import EventPlanner
+from handlers.events.texts import calendar_file
 from handlers.i18n import Catalogues
 from handlers.messages import Attachment, Incoming, Platform, Reply, reply_from_payload
-from handlers.report_planner import REPORT_DRAFT, ReportPlanner
-from handlers.retention import RetentionPlanner
+from handlers.report.planner import REPORT_DRAFT, ReportPlanner
+from handlers.residents.retention import RetentionPlanner
 from handlers.router import Router
 from storage.db import Database
 from storage.groups import FieldSpec, GroupSpec

@@ -10,17 +10,17 @@ import time
 from datetime import timedelta
 
 from bot.app import App
-from bot.console import ConsoleChannel
-from bot.delivery import Delivery, DeliveryPolicy
-from bot.logs import redact
-from bot.matrix import MatrixChannel
-from bot.memory import settle_after_start
-from bot.ratelimit import ChatLimits
-from bot.scheduler import PlanScheduler
-from bot.sending import ProactiveSender
+from bot.channels.console import ConsoleChannel
+from bot.channels.matrix.channel import MatrixChannel
+from bot.channels.telegram.channel import TelegramChannel
+from bot.channels.telegram.outgoing import TelegramOutgoing
+from bot.delivery.loop import Delivery, DeliveryPolicy
+from bot.delivery.ratelimit import ChatLimits
+from bot.delivery.scheduler import PlanScheduler
+from bot.delivery.sending import ProactiveSender
+from bot.ops.logs import redact
+from bot.ops.memory import settle_after_start
 from bot.settings import Settings
-from bot.telegram import TelegramChannel
-from bot.telegram_outgoing import TelegramOutgoing
 from handlers.messages import Platform
 
 logger = logging.getLogger(__name__)

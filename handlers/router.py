@@ -6,17 +6,17 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
-from handlers.account import LANGUAGE_PAYLOAD, AccountHandlers
 from handlers.announce import FLOW as ANNOUNCEMENT_FLOW
 from handlers.announce import AnnouncementHandlers
 from handlers.choices import parse_payload
 from handlers.context import Deps, Turn
-from handlers.coordinator import PAGE_PAYLOAD, CoordinatorCommands
-from handlers.coordinator_flow import FLOW as COORDINATOR_FLOW
-from handlers.coordinator_flow import CoordinatorFlow
-from handlers.event_admin import EventAdminCommands
-from handlers.events import FLOW as EVENT_FLOW
-from handlers.events import EventHandlers, events_help, is_event_button
+from handlers.coordination.commands import PAGE_PAYLOAD, CoordinatorCommands
+from handlers.coordination.flow import FLOW as COORDINATOR_FLOW
+from handlers.coordination.flow import CoordinatorFlow
+from handlers.coordination.notify import ITEM_PAYLOAD
+from handlers.events.admin import EventAdminCommands
+from handlers.events.residents import FLOW as EVENT_FLOW
+from handlers.events.residents import EventHandlers, events_help, is_event_button
 from handlers.flood import FloodGuard, Verdict
 from handlers.guards import (
     check_length,
@@ -26,16 +26,16 @@ from handlers.guards import (
     stale_button,
     unknown_command,
 )
-from handlers.intake import FLOW as FEEDBACK_FLOW
-from handlers.intake import FeedbackFlow
-from handlers.link import LinkHandlers
 from handlers.messages import Incoming, Reply
-from handlers.notify import ITEM_PAYLOAD
-from handlers.outcomes import OUTCOMES_PAYLOAD, OutcomeHandlers
-from handlers.privacy import FLOW as FORGET_FLOW
-from handlers.privacy import PrivacyHandlers
+from handlers.residents.account import LANGUAGE_PAYLOAD, AccountHandlers
+from handlers.residents.intake import FLOW as FEEDBACK_FLOW
+from handlers.residents.intake import FeedbackFlow
+from handlers.residents.link import LinkHandlers
+from handlers.residents.outcomes import OUTCOMES_PAYLOAD, OutcomeHandlers
+from handlers.residents.privacy import FLOW as FORGET_FLOW
+from handlers.residents.privacy import PrivacyHandlers
+from handlers.residents.status import StatusHandlers
 from handlers.roles import role_of
-from handlers.status import StatusHandlers
 from storage.contacts import ContactKey
 from storage.models import ConversationState
 

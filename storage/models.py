@@ -33,7 +33,7 @@ class ItemState(enum.StrEnum):
 # one key range per query instead of one per state, rows come out in due-date order and
 # `ORDER BY answer_due_at, id LIMIT n` stops after n rows instead of sorting the open set.
 # Queries must spell the condition with these literal values, or the engines cannot prove
-# that the partial index applies (storage.items.is_open does).
+# that the partial index applies (storage.items.handling.is_open does).
 OPEN_STATES = (ItemState.RECEIVED, ItemState.IN_PROGRESS)
 _OPEN = text("state IN ('received', 'in_progress')")
 
@@ -282,7 +282,7 @@ class HandledMessage(SQLModel, table=True):
 
 # The event tables live in their own module; importing them here registers them with every
 # table above, and keeps `from storage.models import Event` working.
-from storage.event_models import (  # noqa: E402
+from storage.events.models import (  # noqa: E402
     Event,
     EventDocument,
     EventStage,

@@ -2,8 +2,8 @@
 
 Everything a report shows comes from here: counts by dimension aggregated in SQL, the
 submission and first-answer times the median and the charts are made of, the overdue items,
-every recommendation with its outcome (`storage.recommendations`), and the events with their
-registrations (`storage.report_events`). Nothing here names a resident: the report is
+every recommendation with its outcome (`storage.items.recommendations`), and the events with their
+registrations (`storage.events.report`). Nothing here names a resident: the report is
 published, so no contact column is ever read.
 """
 
@@ -19,15 +19,15 @@ from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
 from storage.db import Database
-from storage.items import is_open
-from storage.models import FeedbackItem, FieldOfAction, WorkingGroup
-from storage.recommendations import (
+from storage.events.report import EventFigures, count_by, year_events
+from storage.items.handling import is_open
+from storage.items.recommendations import (
     Recommendation,
     decided_counts,
     decided_recommendations,
     year_recommendations,
 )
-from storage.report_events import EventFigures, count_by, year_events
+from storage.models import FeedbackItem, FieldOfAction, WorkingGroup
 
 
 @dataclass(frozen=True, slots=True)

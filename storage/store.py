@@ -8,15 +8,15 @@ from storage.bot_messages import BotMessageStore
 from storage.contacts import ContactStore
 from storage.conversations import ConversationStore
 from storage.db import Database
-from storage.events import EventStore
-from storage.feedback import FeedbackStore
+from storage.events.registrations import RegistrationStore
+from storage.events.store import EventStore
 from storage.groups import GroupStore
-from storage.items import ItemStore
+from storage.items.feedback import FeedbackStore
+from storage.items.handling import ItemStore
 from storage.links import LinkStore
 from storage.membership import MembershipStore
 from storage.outbox import OutboxStore
 from storage.privacy import PrivacyStore
-from storage.registrations import RegistrationStore
 from storage.report import ReportStore
 
 

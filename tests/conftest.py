@@ -10,8 +10,8 @@ import pytest
 from bot.app import App, build_app
 from bot.config import Settings, load_settings
 from storage.db import Database
+from testkit.support import EXAMPLE_CONFIG, FakeClock, Resident, coordination_settings
 from tests.pg_fixtures import fresh_postgres_database, postgres_server  # noqa: F401
-from tests.support import EXAMPLE_CONFIG, FakeClock, Resident, coordination_settings
 
 
 @pytest.fixture
@@ -105,5 +105,5 @@ async def make_app(
 
 @pytest.fixture
 async def coordination(make_app: Callable[..., Awaitable[App]], settings: Settings) -> App:
-    """The app with coordinators, notification chats and an administrator (tests.support)."""
+    """The app with coordinators, notification chats and an administrator (testkit.support)."""
     return await make_app(coordination_settings(settings))

@@ -8,9 +8,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.app import App
-from bot.scheduler import Planner
+from bot.delivery.scheduler import Planner
 from storage.models import Contact, Event, Workshop
-from tests.support import Resident, outbox_rows, rows
+from testkit.support import Resident, outbox_rows, rows
 
 BERLIN = ZoneInfo("Europe/Berlin")
 TITLE = "Runder Tisch Integration 2026"

@@ -25,7 +25,7 @@ import asyncpg
 import pytest
 from sqlalchemy.engine import make_url
 
-from tests.pgserver import PostgresNotFound, ci_requires_postgres, postgres_url_for_tests
+from testkit.pgserver import PostgresNotFound, ci_requires_postgres, postgres_url_for_tests
 
 T = TypeVar("T")
 

@@ -1,6 +1,6 @@
 """`mitreden report`: the year report in Markdown, HTML, PDF or CSV.
 
-The figures are read in one transaction, the document is written by `handlers.report`, and
+The figures are read in one transaction, the document is written by `handlers.report.year`, and
 the charts and the PDF are drawn in a worker thread so that a running bot keeps answering.
 """
 
@@ -17,8 +17,8 @@ from bot.report.html import render_html
 from bot.report.markdown import render_markdown
 from bot.report.pdf import PdfUnavailable, render_pdf
 from handlers.context import Deps
-from handlers.report import year_bounds, year_report
-from handlers.report_document import ReportDocument
+from handlers.report.document import ReportDocument
+from handlers.report.year import year_bounds, year_report
 
 logger = logging.getLogger(__name__)
 FORMATS = ("md", "html", "pdf", "csv")

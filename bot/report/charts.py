@@ -8,7 +8,7 @@ import io
 
 from matplotlib.figure import Figure
 
-from handlers.report_document import Chart
+from handlers.report.document import Chart
 
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442")
 DPI = 150

@@ -9,7 +9,7 @@ import io
 from zoneinfo import ZoneInfo
 
 from handlers.public_text import public_text
-from storage.recommendations import Recommendation
+from storage.items.recommendations import Recommendation
 from storage.report import ItemRow
 
 COLUMNS = (

@@ -7,7 +7,7 @@ from __future__ import annotations
 import base64
 from html import escape
 
-from handlers.report_document import (
+from handlers.report.document import (
     Block,
     Chart,
     Entry,

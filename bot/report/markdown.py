@@ -3,7 +3,7 @@ none, as their text alternative."""
 
 from __future__ import annotations
 
-from handlers.report_document import Block, Chart, Entry, Paragraph, ReportDocument, Section, Table
+from handlers.report.document import Block, Chart, Entry, Paragraph, ReportDocument, Section, Table
 
 
 def render_markdown(document: ReportDocument, images: dict[str, str] | None = None) -> str:

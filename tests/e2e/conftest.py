@@ -18,14 +18,14 @@ import pytest
 from telegram.request import BaseRequest
 
 from bot.app import App, build_app
+from bot.channels.telegram.channel import TelegramChannel
+from bot.channels.telegram.send import TelegramSender
 from bot.config import Settings
-from bot.telegram import TelegramChannel
-from bot.telegram_send import TelegramSender
 from storage.db import Database
 from storage.models import Contact, FeedbackItem
-from tests.fakebotapi import DEFAULT_TOKEN, BotMessage, FakeBotApi, FakeClock, User
-from tests.support import FakeClock as AppClock
-from tests.support import rows
+from testkit.fakebotapi import DEFAULT_TOKEN, BotMessage, FakeBotApi, FakeClock, User
+from testkit.support import FakeClock as AppClock
+from testkit.support import rows
 
 WAIT_SECONDS = 5.0
 POLL_EVERY = 0.005

@@ -13,11 +13,11 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bot.delivery import Delivery, DeliveryPolicy
-from bot.telegram_outgoing import TelegramOutgoing
+from bot.channels.telegram.outgoing import TelegramOutgoing
+from bot.delivery.loop import Delivery, DeliveryPolicy
 from handlers.messages import Platform
+from testkit.fakebotapi import BotMessage
 from tests.e2e.conftest import RunningBot, StartBot
-from tests.fakebotapi import BotMessage
 
 pytestmark = pytest.mark.e2e
 REF = "F-2026-0001"

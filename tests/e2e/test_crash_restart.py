@@ -29,8 +29,8 @@ from storage.db import Database
 from storage.models import OutboxMessage
 from storage.outbox import NewMessage, OutboxStore
 from storage.schema import upgrade_to_head
-from tests.fakebotapi import DEFAULT_TOKEN
-from tests.support import DEFAULT_NOW, EXAMPLE_CONFIG, ROOT
+from testkit.fakebotapi import DEFAULT_TOKEN
+from testkit.support import DEFAULT_NOW, EXAMPLE_CONFIG, ROOT
 
 pytestmark = pytest.mark.e2e
 
@@ -70,7 +70,7 @@ class FakeServer:
 @pytest.fixture
 def fake_server() -> Iterator[FakeServer]:
     process = subprocess.Popen(
-        [sys.executable, "-m", "tests.fakebotapi", "--port", "0", "--limits", "off"],
+        [sys.executable, "-m", "testkit.fakebotapi", "--port", "0", "--limits", "off"],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,

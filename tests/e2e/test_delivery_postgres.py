@@ -13,12 +13,12 @@ from collections import Counter
 import pytest
 from sqlmodel import select
 
-from bot.delivery import Delivery, DeliveryPolicy
+from bot.delivery.loop import Delivery, DeliveryPolicy
 from handlers.messages import Reply
 from storage.db import Database
 from storage.models import OutboxMessage
 from storage.outbox import NewMessage, OutboxStore
-from tests.support import FakeClock
+from testkit.support import FakeClock
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
 

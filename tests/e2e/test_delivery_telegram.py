@@ -19,17 +19,17 @@ import pytest
 from telegram import Bot
 
 from bot.app import App, build_app
+from bot.channels.telegram.outgoing import TelegramOutgoing
 from bot.config import Settings
-from bot.delivery import Delivery, DeliveryPolicy
-from bot.ratelimit import ChatLimits
-from bot.telegram_outgoing import TelegramOutgoing
+from bot.delivery.loop import Delivery, DeliveryPolicy
+from bot.delivery.ratelimit import ChatLimits
 from handlers.messages import Platform
 from storage.contacts import ContactKey
 from storage.db import Database
 from storage.models import Contact, OutboxMessage, OutboxState
 from storage.outbox import NewMessage
-from tests.fakebotapi import DEFAULT_TOKEN, CallRecord, FakeBotApi
-from tests.support import rows
+from testkit.fakebotapi import DEFAULT_TOKEN, CallRecord, FakeBotApi
+from testkit.support import rows
 
 pytestmark = pytest.mark.e2e
 

@@ -22,11 +22,11 @@ from telegram import (
 )
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
 
-from tests.fakebotapi import DEFAULT_TOKEN, FakeBotApi, FakeClock
-from tests.fakebotapi.limits import FloodLimits
-from tests.fakebotapi.pytest_fixtures import fake_api, fake_bot, fake_clock
-from tests.fakebotapi.textparse import parse
-from tests.fakebotapi.webhook import SECRET_HEADER
+from testkit.fakebotapi import DEFAULT_TOKEN, FakeBotApi, FakeClock
+from testkit.fakebotapi.limits import FloodLimits
+from testkit.fakebotapi.pytest_fixtures import fake_api, fake_bot, fake_clock
+from testkit.fakebotapi.textparse import parse
+from testkit.fakebotapi.webhook import SECRET_HEADER
 
 __all__ = ["fake_api", "fake_bot", "fake_clock"]  # fixtures used by name below
 

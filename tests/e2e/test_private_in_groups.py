@@ -14,10 +14,10 @@ import pytest
 from sqlalchemy import select
 from sqlmodel import SQLModel
 
+from testkit.fakebotapi import BotMessage
+from testkit.support import FakeClock
 from tests.e2e.conftest import RunningBot
 from tests.e2e.test_coordinator_telegram import submit
-from tests.fakebotapi import BotMessage
-from tests.support import FakeClock
 
 pytestmark = pytest.mark.e2e
 

@@ -11,15 +11,15 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bot.delivery import Delivery, DeliveryPolicy
-from bot.telegram_outgoing import TelegramOutgoing
+from bot.channels.telegram.outgoing import TelegramOutgoing
+from bot.delivery.loop import Delivery, DeliveryPolicy
 from handlers.announce import enqueue_announcement
 from handlers.messages import Platform
 from storage.models import ItemEvent, OutboxMessage
+from testkit.fakebotapi import BotMessage, User
+from testkit.support import rows
 from tests.e2e.conftest import RunningBot, StartBot
 from tests.e2e.test_coordinator_telegram import sent_is_recorded
-from tests.fakebotapi import BotMessage, User
-from tests.support import rows
 from tests.unit.test_privacy import scan_for
 
 pytestmark = pytest.mark.e2e

@@ -9,10 +9,10 @@ import re
 
 import pytest
 
-from bot.telegram_send import Unreachable
+from bot.channels.telegram.send import Unreachable
 from handlers.messages import Address, Attachment, ChatId, Choice, Platform, Reply
+from testkit.fakebotapi import DEFAULT_TOKEN
 from tests.e2e.conftest import RunningBot
-from tests.fakebotapi import DEFAULT_TOKEN
 
 pytestmark = pytest.mark.e2e
 
@@ -167,7 +167,7 @@ async def test_token_never_reaches_the_log(
     bot: RunningBot, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    # As bot.logs.configure_logging does in production: httpx logs every URL at INFO.
+    # As bot.ops.logs.configure_logging does in production: httpx logs every URL at INFO.
     caplog.set_level(logging.WARNING, logger="httpx")
     caplog.set_level(logging.WARNING, logger="httpcore")
     anna = bot.resident("Anna")

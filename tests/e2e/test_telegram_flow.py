@@ -8,9 +8,9 @@ import re
 import pytest
 
 from storage.models import Attachment, ConversationState
+from testkit.fakebotapi import BotMessage
+from testkit.support import rows
 from tests.e2e.conftest import RunningBot, StartBot
-from tests.fakebotapi import BotMessage
-from tests.support import rows
 
 pytestmark = pytest.mark.e2e
 

@@ -14,15 +14,15 @@ from pathlib import Path
 
 import pytest
 
-from bot.delivery import Delivery, DeliveryPolicy
-from bot.logs import QUIET, quiet_libraries
-from bot.telegram_outgoing import TelegramOutgoing
-from bot.telegram_request import BotApiRequest
+from bot.channels.telegram.outgoing import TelegramOutgoing
+from bot.channels.telegram.request import BotApiRequest
+from bot.delivery.loop import Delivery, DeliveryPolicy
+from bot.ops.logs import QUIET, quiet_libraries
 from handlers.messages import Platform
+from testkit.fakebotapi import DEFAULT_TOKEN, BotMessage, FakeBotApi
+from testkit.fakebotapi.pytest_fixtures import fake_api, fake_clock
 from tests.e2e.conftest import RunningBot, StartBot
 from tests.e2e.test_telegram_webhook import start_webhook_bot
-from tests.fakebotapi import DEFAULT_TOKEN, BotMessage, FakeBotApi
-from tests.fakebotapi.pytest_fixtures import fake_api, fake_clock
 
 pytestmark = pytest.mark.e2e
 __all__ = ["fake_api", "fake_clock"]  # fixtures used by name below
@@ -157,7 +157,7 @@ PRIVATE = ("Nachtigall", "Elternabend", "Emine")
 
 @pytest.fixture
 def production_log_levels() -> Iterator[None]:
-    """The library levels `mitreden run` sets (bot.logs), undone afterwards."""
+    """The library levels `mitreden run` sets (bot.ops.logs), undone afterwards."""
     before = {name: logging.getLogger(name).level for name in QUIET}
     quiet_libraries()
     yield

@@ -10,8 +10,8 @@ import socket
 import aiohttp
 import pytest
 
+from testkit.fakebotapi.webhook import SECRET_HEADER
 from tests.e2e.conftest import RunningBot, StartBot
-from tests.fakebotapi.webhook import SECRET_HEADER
 
 pytestmark = pytest.mark.e2e
 

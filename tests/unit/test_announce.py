@@ -24,7 +24,7 @@ from storage.db import Database
 from storage.models import Contact, OutboxMessage, OutboxState
 from storage.schema import upgrade_to_head
 from storage.store import Store
-from tests.support import DEFAULT_NOW, EXAMPLE_CONFIG, ROOT, FakeClock, Resident, rows
+from testkit.support import DEFAULT_NOW, EXAMPLE_CONFIG, ROOT, FakeClock, Resident, rows
 
 ADMIN = "u-admin"
 

@@ -18,7 +18,7 @@ import pytest
 
 from bot.app import App
 from handlers.messages import ChatId, Incoming, Reply, UserId
-from tests.support import BILDUNG_CHAT, FakeClock, GroupMember, Resident, outbox_rows, photo
+from testkit.support import BILDUNG_CHAT, FakeClock, GroupMember, Resident, outbox_rows, photo
 
 TELEGRAM_ID = "4711000042"  # private chat id = user id on Telegram
 DISPLAY_NAME = "Zora Quixotic-Wendeline"

@@ -11,7 +11,7 @@ from sqlmodel import col
 
 from bot.app import App
 from storage.models import Attachment, Contact, FeedbackItem
-from tests.support import FakeClock, Resident, count, photo, rows
+from testkit.support import FakeClock, Resident, count, photo, rows
 
 TOO_LONG = "Ihre Nachricht ist zu lang"
 STALE = "Diese Schaltfläche gehört zu einer früheren Frage und gilt nicht mehr."

@@ -17,7 +17,7 @@ import pytest
 
 from bot.app import App, build_app
 from bot.config import Settings
-from tests.support import EXAMPLE_CONFIG, ROOT, FakeClock, Resident
+from testkit.support import EXAMPLE_CONFIG, ROOT, FakeClock, Resident
 
 Cli = Callable[..., Awaitable["Result"]]
 NOT_A_COORDINATOR = "Diesen Befehl können nur Koordinator:innen einer Arbeitsgruppe verwenden."

@@ -16,7 +16,7 @@ from bot.config import Settings
 from handlers.messages import Incoming, Reply
 from storage.db import Database
 from storage.models import Contact, FeedbackItem, ItemEvent
-from tests.support import FakeClock, Resident, count, rows
+from testkit.support import FakeClock, Resident, count, rows
 
 RESIDENTS = 50
 ITEMS_EACH = 20

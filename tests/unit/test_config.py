@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from bot.config import SECRETS, SECTIONS, ConfigError, Settings, load_settings
-from tests.support import EXAMPLE_CONFIG
+from testkit.support import EXAMPLE_CONFIG
 
 
 def write(tmp_path: Path, text: str) -> Path:

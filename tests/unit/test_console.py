@@ -12,10 +12,10 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from bot.app import App
-from bot.console import ConsoleChannel
+from bot.channels.console import ConsoleChannel
 from handlers.messages import Choice, Incoming, Platform, Reply
 from storage.models import FeedbackItem
-from tests.support import EXAMPLE_CONFIG, ROOT, rows
+from testkit.support import EXAMPLE_CONFIG, ROOT, rows
 
 SCRIPT = """\
 /start

@@ -11,7 +11,7 @@ import pytest
 
 from bot.app import App
 from storage.models import Contact, FeedbackItem, ItemEvent, OutboxMessage
-from tests.support import BILDUNG_CHAT, FakeClock, GroupMember, Resident, count, rows
+from testkit.support import BILDUNG_CHAT, FakeClock, GroupMember, Resident, count, rows
 
 REF = "F-2026-0001"
 NOT_A_COORDINATOR = "Diesen Befehl können nur Koordinator:innen einer Arbeitsgruppe verwenden."
@@ -95,7 +95,7 @@ async def test_coordinator_of_another_group_is_refused_and_logged(
     otto = Resident(submitted.handle, "otto")  # coordinates uag-arbeit, the item is uag-bildung's
     before = await snapshot(submitted)
 
-    with caplog.at_level(logging.WARNING, logger="handlers.coordinator_actions"):
+    with caplog.at_level(logging.WARNING, logger="handlers.coordination.actions"):
         await otto.command(ITEM_COMMANDS[command])
 
     assert otto.last_text == NOT_YOUR_GROUP
@@ -113,7 +113,7 @@ async def test_coordinator_of_another_group_sees_none_of_its_items(
     assert otto.last_text == "Keine offenen Rückmeldungen."
     await otto.command("/pending bildung")  # the field: still only his groups' items
     assert otto.last_text == "Keine offenen Rückmeldungen."
-    with caplog.at_level(logging.WARNING, logger="handlers.coordinator"):
+    with caplog.at_level(logging.WARNING, logger="handlers.coordination.commands"):
         await otto.command("/pending uag-bildung")
     assert otto.last_text == "uag-bildung gehört nicht zu Ihren Arbeitsgruppen."
     assert "refused /pending uag-bildung for telegram:u-otto" in caplog.text

@@ -13,9 +13,9 @@ from datetime import UTC, datetime, timedelta
 
 from bot.app import App
 from bot.config import Settings
-from storage.items import Change
+from storage.items.handling import Change
 from storage.models import FeedbackItem, ItemEvent
-from tests.support import (
+from testkit.support import (
     ARBEIT_CHAT,
     BILDUNG_CHAT,
     FakeClock,

@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from bot.app import App
 from bot.config import Settings
 from storage.models import Contact, ItemEvent
-from tests.support import (
+from testkit.support import (
     ARBEIT_CHAT,
     BILDUNG_CHAT,
     FakeClock,

@@ -13,7 +13,7 @@ from sqlmodel import col
 from bot.app import App
 from handlers.workflow import NEEDS_NOTE, TRANSITIONS, allowed_next, parse_state
 from storage.models import Contact, FeedbackItem, ItemEvent, ItemState
-from tests.support import (
+from testkit.support import (
     BILDUNG_CHAT,
     FakeClock,
     GroupMember,

@@ -12,9 +12,9 @@ import pytest
 
 from bot.app import App
 from bot.config import Settings
-from bot.scheduler import Planner
+from bot.delivery.scheduler import Planner
 from storage.models import FeedbackItem, ItemEvent, OutboxMessage
-from tests.support import (
+from testkit.support import (
     ADA,
     ARBEIT_CHAT,
     BILDUNG_CHAT,

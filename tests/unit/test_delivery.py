@@ -15,14 +15,14 @@ from typing import Any
 
 import pytest
 
-from bot.delivery import Delivery, DeliveryPolicy
-from bot.ratelimit import ChatLimits
-from bot.sending import RateLimited, Rejected, SendError, TemporaryFailure, Unreachable
+from bot.delivery.loop import Delivery, DeliveryPolicy
+from bot.delivery.ratelimit import ChatLimits
+from bot.delivery.sending import RateLimited, Rejected, SendError, TemporaryFailure, Unreachable
 from handlers.messages import Reply
 from storage.db import Database
 from storage.models import OutboxMessage, OutboxState
 from storage.outbox import NewMessage, OutboxStore
-from tests.support import FakeClock, rows
+from testkit.support import FakeClock, rows
 
 PRIVATE_INTERVAL = 0.02
 

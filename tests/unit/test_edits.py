@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from bot.app import App
 from storage.models import FeedbackItem
-from tests.support import Resident, rows
+from testkit.support import Resident, rows
 
 CHANGED = "Geändert: Ihre Rückmeldung hat jetzt den neuen Text."
 TOO_LATE = (

@@ -9,11 +9,12 @@ from datetime import timedelta
 import pytest
 
 from bot.app import App
-from bot.cli import _parser
-from bot.cli_events import run_event
-from handlers.event_admin import cancel_event
+from bot.cli.events import run_event
+from bot.cli.main import _parser
+from handlers.events.admin import cancel_event
+from storage.events.registrations import Outcome
 from storage.models import OutboxMessage
-from storage.registrations import Outcome
+from testkit.support import FakeClock, GroupMember, Resident, outbox_rows, rows
 from tests.event_support import (
     ARBEIT,
     TITLE,
@@ -26,7 +27,6 @@ from tests.event_support import (
     events_planner,
     register,
 )
-from tests.support import FakeClock, GroupMember, Resident, outbox_rows, rows
 
 SECOND = timedelta(seconds=1)
 

@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from bot.app import App
 from storage.models import OutboxMessage, Registration
+from testkit.support import ADA, ARBEIT_CHAT, BILDUNG_CHAT, FakeClock, Resident, rows
 from tests.event_support import (
     ARBEIT,
     BILDUNG,
@@ -22,7 +23,6 @@ from tests.event_support import (
     events_planner,
     register,
 )
-from tests.support import ADA, ARBEIT_CHAT, BILDUNG_CHAT, FakeClock, Resident, rows
 
 SECOND = timedelta(seconds=1)
 

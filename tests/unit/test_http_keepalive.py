@@ -12,7 +12,7 @@ import pytest
 import trustme
 from aiohttp import web
 
-from bot.http_keepalive import KeepAliveClient
+from bot.channels.telegram.http_keepalive import KeepAliveClient
 
 Answer = Callable[[bytes], Awaitable[bytes | None]]  # request bytes → response bytes, or close
 

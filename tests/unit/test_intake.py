@@ -10,7 +10,7 @@ from bot.app import App
 from handlers.i18n import LANGUAGE_NAMES
 from storage.db import Database
 from storage.models import Attachment, Contact, ConversationState, FeedbackItem, ItemEvent
-from tests.support import FakeClock, Resident, count, document, photo, rows
+from testkit.support import FakeClock, Resident, count, document, photo, rows
 
 KINDS = ["Vorschlag", "Kritik", "Frage", "Lob"]
 FIELDS = [

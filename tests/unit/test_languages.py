@@ -16,13 +16,13 @@ from babel.messages.pofile import read_po
 
 from bot.app import App
 from bot.config import FieldConfig, GroupConfig, Settings, load_settings
-from handlers.account import LANGUAGE_PAYLOAD
 from handlers.context import format_moment
 from handlers.i18n import LANGUAGE_NAMES, SOURCE_LANGUAGE, Catalogues, babel_locale
 from handlers.menu import command_menu
 from handlers.messages import FILE_TOO_LARGE, Incoming, Reply
+from handlers.residents.account import LANGUAGE_PAYLOAD
 from storage.models import Contact
-from tests.support import (
+from testkit.support import (
     CORA,
     EXAMPLE_CONFIG,
     FakeClock,

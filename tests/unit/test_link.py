@@ -9,7 +9,7 @@ from datetime import timedelta
 from bot.app import App
 from handlers.messages import Platform
 from storage.models import Contact
-from tests.support import FakeClock, Resident, outbox_rows, rows
+from testkit.support import FakeClock, Resident, outbox_rows, rows
 
 REF = "F-2026-0001"
 

@@ -7,14 +7,14 @@ from typing import Any
 
 from nio import Event, RoomSendError
 
-from bot.matrix_map import ChoiceMemory, render_text, strip_reply_fallback, to_incoming
-from bot.matrix_send import reply_base, send_error, txn_base, txn_id
-from bot.sending import RateLimited, TemporaryFailure, Unreachable
+from bot.channels.matrix.map import ChoiceMemory, render_text, strip_reply_fallback, to_incoming
+from bot.channels.matrix.send import reply_base, send_error, txn_base, txn_id
+from bot.delivery.sending import RateLimited, TemporaryFailure, Unreachable
 from handlers.messages import UNDECRYPTABLE, Choice, Reply
 from storage.bot_messages import KEEP, KEEP_HANDLED, BotMessageStore
 from storage.db import Database
-from storage.items import ItemStore
-from tests.support import FakeClock
+from storage.items.handling import ItemStore
+from testkit.support import FakeClock
 
 ROOM = "!dm:localhost"
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot.memory import THRESHOLDS, settle_after_start
+from bot.ops.memory import THRESHOLDS, settle_after_start
 
 
 class Node:

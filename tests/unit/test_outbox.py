@@ -9,7 +9,7 @@ import pytest
 from storage.db import Database
 from storage.models import OutboxMessage, OutboxState
 from storage.outbox import NewMessage, OutboxStore
-from tests.support import DEFAULT_NOW, rows
+from testkit.support import DEFAULT_NOW, rows
 
 LEASE = timedelta(seconds=60)
 T0 = DEFAULT_NOW

@@ -12,10 +12,9 @@ from babel.units import format_unit
 
 from bot.app import App
 from bot.config import Settings
-from bot.scheduler import Planner
+from bot.delivery.scheduler import Planner
 from handlers.i18n import Catalogues
-from tests.event_support import add_round_table, berlin
-from tests.support import (
+from testkit.support import (
     BILDUNG_CHAT,
     FakeClock,
     Resident,
@@ -23,6 +22,7 @@ from tests.support import (
     outbox_rows,
     photo,
 )
+from tests.event_support import add_round_table, berlin
 
 MakeApp = Callable[..., Awaitable[App]]
 FSI, PDI = "\u2068", "\u2069"

@@ -16,8 +16,8 @@ from bot.app import App
 from handlers.announce import enqueue_announcement
 from handlers.messages import Incoming, Platform, Reply, reply_to_payload
 from handlers.public_text import anonymous_text
-from handlers.retention import purge
-from storage.items import Change
+from handlers.residents.retention import purge
+from storage.items.handling import Change
 from storage.models import (
     Attachment,
     Contact,
@@ -28,7 +28,7 @@ from storage.models import (
     OutboxState,
 )
 from storage.outbox import NewMessage
-from tests.support import (
+from testkit.support import (
     BILDUNG_CHAT,
     FakeClock,
     Resident,

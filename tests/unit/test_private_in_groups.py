@@ -12,8 +12,8 @@ from bot.app import App
 from handlers.messages import Incoming, Platform
 from handlers.router import PRIVATE_COMMANDS
 from storage.models import Contact, ConversationState, FeedbackItem, OutboxMessage
+from testkit.support import BILDUNG_CHAT, FakeClock, GroupMember, Resident, rows
 from tests.event_support import add_round_table, berlin
-from tests.support import BILDUNG_CHAT, FakeClock, GroupMember, Resident, rows
 
 REF = "F-2026-0001"
 POINTER = "Das geht nur im privaten Chat mit mir, damit Ihre Daten nicht in der Gruppe stehen."

@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from bot.ratelimit import ChatLimits
+from bot.delivery.ratelimit import ChatLimits
 
 
 class Monotonic:

@@ -13,9 +13,9 @@ import pytest
 from bot.app import App
 from bot.report import build_report
 from handlers.public_text import public_text
-from handlers.report import year_report
-from handlers.report_document import Entry, Section, Table
-from tests.support import FakeClock, Resident
+from handlers.report.document import Entry, Section, Table
+from handlers.report.year import year_report
+from testkit.support import FakeClock, Resident
 
 EMAIL = "amira.haddad@example.org"
 PHONE = "0171 2345678"

@@ -1,4 +1,4 @@
-"""The report's figures against plain SQL counts on a seeded year (bot.demo), on SQLite and on
+"""The report's figures against plain SQL counts on a seeded year (bot.demo.year), on SQLite and on
 PostgreSQL: what the council reads must be what the database holds."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from sqlalchemy import text
 
 from bot.app import group_specs
 from bot.config import Settings
-from bot.demo import seed_demo
+from bot.demo.year import seed_demo
 from storage.db import Database
 from storage.report import ReportStore, YearFigures
 from storage.store import Store

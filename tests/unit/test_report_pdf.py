@@ -14,7 +14,7 @@ import pytest
 
 from bot.app import App
 from bot.report import build_report
-from tests.support import Resident
+from testkit.support import Resident
 
 pytestmark = pytest.mark.skipif(
     shutil.which("pdftotext") is None and not os.environ.get("CI"),

@@ -10,11 +10,11 @@ from datetime import timedelta
 import pytest
 
 from bot.app import App
-from bot.scheduler import Planner
-from handlers.event_admin import postpone_event
+from bot.delivery.scheduler import Planner
+from handlers.events.admin import postpone_event
 from storage.models import Event
+from testkit.support import ADA, ARBEIT_CHAT, BILDUNG_CHAT, FakeClock, Resident, outbox_rows
 from tests.event_support import add_round_table, berlin
-from tests.support import ADA, ARBEIT_CHAT, BILDUNG_CHAT, FakeClock, Resident, outbox_rows
 
 DUE = berlin(2026, 10, 5, 10, 0)
 FOUR_WEEKS = berlin(2026, 9, 7, 10, 0)
@@ -141,7 +141,7 @@ async def test_other_events_and_cancelled_round_tables_remind_nobody(
 async def test_the_days_come_from_the_settings(
     make_app: object, settings: object, clock: FakeClock, days: tuple[int, int]
 ) -> None:
-    from tests.support import coordination_settings
+    from testkit.support import coordination_settings
 
     changed = coordination_settings(settings)
     changed = replace(

@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.scheduler import TICK_JOB, WAKE_JOB, PlanScheduler
+from bot.delivery.scheduler import TICK_JOB, WAKE_JOB, PlanScheduler
 from storage.db import Database
 from storage.outbox import NewMessage, OutboxStore
-from tests.support import DEFAULT_NOW, FakeClock
+from testkit.support import DEFAULT_NOW, FakeClock
 
 
 class ReminderPlanner:

@@ -9,7 +9,7 @@ from sqlmodel import col
 
 from bot.app import App
 from storage.models import FeedbackItem
-from tests.support import FakeClock, Resident
+from testkit.support import FakeClock, Resident
 
 NOTHING_YET = "Sie haben noch keine Rückmeldung geschickt. Schreiben Sie einfach los."
 

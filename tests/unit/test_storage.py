@@ -11,8 +11,8 @@ from sqlalchemy.exc import IntegrityError, StatementError
 
 from storage.contacts import ContactKey
 from storage.db import Database
-from storage.feedback import NewItem
 from storage.groups import FieldSpec, GroupSpec, UnknownField
+from storage.items.feedback import NewItem
 from storage.models import (
     Attachment,
     Contact,
@@ -22,7 +22,7 @@ from storage.models import (
     ItemEvent,
 )
 from storage.store import Store
-from tests.support import count, rows
+from testkit.support import count, rows
 
 NOW = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
 FIELDS = (

@@ -16,8 +16,8 @@ from sqlmodel import SQLModel, select
 
 from storage.contacts import LAST_SEEN_RESOLUTION, ContactKey
 from storage.db import Database
-from storage.feedback import NewItem
 from storage.groups import FieldSpec, GroupSpec
+from storage.items.feedback import NewItem
 from storage.models import (
     Attachment,
     Contact,
@@ -30,7 +30,7 @@ from storage.models import (
 )
 from storage.outbox import NewMessage, add_messages
 from storage.store import Store
-from tests.support import count, rows
+from testkit.support import count, rows
 
 NOW = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
 ALICE = ContactKey("telegram", "alice", "chat-alice", "Alice")

@@ -1,6 +1,6 @@
 """The real bot on a real Synapse, residents and coordinators driven by matrix-nio clients.
 
-Synapse starts once per session (tests/synapse.py). Each test registers its own bot and
+Synapse starts once per session (testkit/synapse.py). Each test registers its own bot and
 people, so tests do not see each other's rooms; `start_bot()` runs the Matrix channel and a
 `Delivery` beside it, as `bot.runtime.serve` does.
 """
@@ -26,13 +26,13 @@ from nio import (
 )
 
 from bot.app import App, build_app
+from bot.channels.matrix.channel import MatrixChannel
 from bot.config import Settings
-from bot.delivery import Delivery, DeliveryPolicy
-from bot.matrix import MatrixChannel
+from bot.delivery.loop import Delivery, DeliveryPolicy
 from bot.runtime import matrix_limits
 from handlers.messages import Platform
 from storage.db import Database
-from tests.synapse import Registered, Synapse, SynapseNotFound, find_python
+from testkit.synapse import Registered, Synapse, SynapseNotFound, find_python
 
 WAIT_SECONDS = 20.0
 ENCRYPTION = {

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from storage.models import FeedbackItem, OutboxMessage
+from testkit.support import rows
 from tests.e2e.matrix.conftest import Lab
 from tests.e2e.matrix.test_matrix_flow import REFERENCE, submit
-from tests.support import rows
 
 pytestmark = pytest.mark.e2e
 

@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 
 from storage.models import Event, Registration, Workshop
+from testkit.support import rows
 from tests.e2e.matrix.conftest import Lab, until
-from tests.support import rows
 
 pytestmark = pytest.mark.e2e
 

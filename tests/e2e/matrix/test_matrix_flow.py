@@ -7,8 +7,8 @@ import re
 import pytest
 
 from storage.models import Contact, FeedbackItem
+from testkit.support import rows
 from tests.e2e.matrix.conftest import Lab, Person, until
-from tests.support import rows
 
 pytestmark = pytest.mark.e2e
 

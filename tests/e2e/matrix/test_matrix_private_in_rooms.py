@@ -20,9 +20,9 @@ from storage.models import (
     ItemEvent,
     OutboxMessage,
 )
+from testkit.support import rows
 from tests.e2e.matrix.conftest import WAIT_SECONDS, Lab, MatrixBot, Person, until
 from tests.e2e.matrix.test_matrix_flow import REFERENCE, submit
-from tests.support import rows
 
 pytestmark = pytest.mark.e2e
 

@@ -7,9 +7,9 @@ import pytest
 
 from handlers.announce import enqueue_announcement
 from storage.models import OutboxMessage
+from testkit.support import rows
 from tests.e2e.matrix.conftest import Lab
 from tests.e2e.matrix.test_matrix_flow import REFERENCE, submit
-from tests.support import rows
 
 pytestmark = pytest.mark.e2e
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from storage.models import Contact, FeedbackItem
+from testkit.support import rows
 from tests.e2e.matrix.conftest import Lab, until
 from tests.e2e.matrix.test_matrix_flow import KIND_QUESTION, submit
-from tests.support import rows
 
 pytestmark = pytest.mark.e2e
 

@@ -15,9 +15,9 @@ from sqlalchemy import delete
 
 from storage.db import Database
 from storage.models import Contact, FeedbackItem, HandledMessage, ItemEvent
+from testkit.support import rows
 from tests.e2e.matrix.conftest import Lab, MatrixBot, Person, until
 from tests.e2e.matrix.test_matrix_flow import KIND_QUESTION, REFERENCE, submit
-from tests.support import rows
 
 pytestmark = pytest.mark.e2e
 

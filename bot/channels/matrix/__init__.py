@@ -1,0 +1,1 @@
+"""Matrix through matrix-nio, with end-to-end encryption: events in, replies out."""

@@ -1,0 +1,284 @@
+"""The Telegram channel: a python-telegram-bot `Application` inside the bot's own loop.
+
+Updates arrive by long polling (default) or webhook. PTB runs them concurrently; the bot
+keeps each chat in line itself (`App.chat_turn`) from download to the last reply sent, so a
+resident's next answer never meets the state of the one before it uncommitted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import re
+from dataclasses import replace
+from functools import partial
+
+from telegram import BotCommand, Update
+from telegram.error import InvalidToken
+from telegram.ext import Application, ContextTypes, TypeHandler
+from telegram.request import BaseRequest
+
+from bot.app import App
+from bot.channels.telegram.map import FileToFetch, files_to_fetch, to_incoming
+from bot.channels.telegram.request import BotApiRequest
+from bot.channels.telegram.send import TelegramSender, Unreachable
+from bot.channels.telegram.updates import TolerantBot, UnreadableUpdates
+from bot.channels.telegram.webhook import WebhookServer
+from bot.delivery.ratelimit import ChatLimits
+from bot.settings import TelegramSettings
+from handlers.menu import command_menu
+from handlers.messages import FILE_TOO_LARGE, Address, Attachment, Incoming, Platform, Reply
+
+logger = logging.getLogger(__name__)
+
+# PTB 22 hands out durations (`RetryAfter.retry_after`) as numbers and warns, on every 429,
+# that they will become timedeltas; the bot reads either (`retry_after_seconds`), so it
+# takes the coming form now.
+os.environ.setdefault("PTB_TIMEDELTA", "true")
+
+ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]
+CONCURRENT_UPDATES = 256
+POLL_TIMEOUT = 30
+# getUpdates waits up to POLL_TIMEOUT for news, then this long for the answer to arrive.
+POLL_READ_GRACE = 10.0
+WEBHOOK_PATH = "/telegram"
+
+
+class TokenRejected(Exception):
+    """Telegram answered 401: the token is wrong or was revoked. The message holds no token
+    (PTB's `InvalidToken` at start-up quotes it in full)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Telegram rejected the token (telegram.token: MITREDEN_TELEGRAM_TOKEN or "
+            "telegram.token_file); check it against the one @BotFather shows"
+        )
+
+
+class TelegramChannel:
+    platform = Platform.TELEGRAM
+
+    def __init__(
+        self,
+        settings: TelegramSettings,
+        app: App,
+        *,
+        request: BaseRequest | None = None,
+        updates_request: BaseRequest | None = None,
+        limits: ChatLimits | None = None,
+    ) -> None:
+        if not settings.token:
+            raise ValueError("telegram.token is not set (MITREDEN_TELEGRAM_TOKEN)")
+        self._settings = settings
+        self._app = app
+        self._limits = limits
+        self.unreadable = UnreadableUpdates()  # updates skipped because they cannot be read
+        # Our own BaseRequest instead of PTB's httpx one: far less CPU per call (bench/README.md).
+        self._bot = TolerantBot(
+            settings.token,
+            base_url=settings.base_url,
+            base_file_url=settings.base_file_url,
+            request=request or BotApiRequest(CONCURRENT_UPDATES),
+            get_updates_request=updates_request or BotApiRequest(1, read_timeout=POLL_READ_GRACE),
+            unreadable=self.unreadable,
+        )
+        builder = Application.builder().bot(self._bot).concurrent_updates(CONCURRENT_UPDATES)
+        if settings.mode == "webhook":
+            builder = builder.updater(None)  # updates come through `WebhookServer`
+        self.application = builder.build()
+        self.application.add_handler(TypeHandler(Update, self._on_update))
+        self.application.add_error_handler(self._on_error)
+        self.sender = TelegramSender(
+            self.application.bot, pace=self._pace if limits is not None else None
+        )
+        self._username = ""
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Serve until `stop` is set; then finish the updates in hand and shut down.
+
+        Raises:
+            TokenRejected: Telegram refused the token, at start or (polling) later on.
+        """
+        try:
+            await self._serve(stop)
+        except InvalidToken:
+            raise TokenRejected() from None
+        if self._bot.token_rejected.is_set():
+            raise TokenRejected()
+
+    async def _serve(self, stop: asyncio.Event) -> None:
+        async with self.application:
+            self._username = self.application.bot.username or ""
+            await self.register_commands()
+            webhook = None
+            updater = self.application.updater
+            try:
+                # Receiving first, then handling, as PTB's `Application.run_polling` does.
+                if updater is None:
+                    webhook = await self._start_webhook()
+                else:
+                    await updater.start_polling(
+                        allowed_updates=ALLOWED_UPDATES, timeout=POLL_TIMEOUT, poll_interval=0
+                    )
+                await self.application.start()
+                logger.info("telegram: serving as @%s (%s)", self._username, self._settings.mode)
+                await _first_of(stop, self._bot.token_rejected)
+            finally:
+                if webhook is not None:
+                    await webhook.stop()
+                if updater is not None and updater.running:
+                    # A token rejected while polling ended the updater's polling with it;
+                    # `run` reports it.
+                    with contextlib.suppress(InvalidToken):
+                        await updater.stop()
+                if self.application.running:
+                    await self.application.stop()
+
+    async def _start_webhook(self) -> WebhookServer:
+        """Listen for Telegram's pushes, then tell Telegram where to push (as PTB does)."""
+        settings = self._settings
+        server = WebhookServer(
+            self._bot,
+            self.application.update_queue,
+            self.unreadable,
+            listen=settings.webhook_listen,
+            port=settings.webhook_port,
+            path=WEBHOOK_PATH,
+            secret=settings.webhook_secret,
+        )
+        await server.start()
+        try:
+            await self._bot.set_webhook(
+                settings.webhook_url,
+                allowed_updates=ALLOWED_UPDATES,
+                secret_token=settings.webhook_secret or None,
+            )
+        except BaseException:
+            await server.stop()
+            raise
+        return server
+
+    async def register_commands(self) -> None:
+        """The command menu in every shipped language, and the default one."""
+        catalogues = self._app.router.catalogues
+        # Telegram takes two-letter ISO 639-1 codes; a variant such as plain German is chosen
+        # in the bot (/language) and has no menu of its own.
+        menu_languages = [code for code in catalogues.languages if re.fullmatch("[a-z]{2}", code)]
+        for language in (None, *menu_languages):
+            commands = [
+                BotCommand(name, description[:256])
+                for name, description in command_menu(catalogues.get(language))
+            ]
+            request = partial(
+                self.application.bot.set_my_commands, commands, language_code=language
+            )
+            await self.sender.call("setMyCommands", "-", request)
+
+    async def send(self, address: Address, reply: Reply) -> None:
+        """Send on the bot's own initiative. Raises `Unreachable` on 403."""
+        await self.sender.send(address.chat_id, reply)
+
+    async def _on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if update.my_chat_member is not None:
+            await self._membership_changed(update)
+            return
+        incoming = to_incoming(update, self._username)
+        query = update.callback_query
+        if incoming is None:
+            if query is not None:  # every callback query is answered, or the button spins
+                await self.sender.call("answerCallbackQuery", "-", query.answer)
+            return
+        async with self._app.chat_turn(incoming):
+            incoming = await self._with_files(update, incoming)
+            replies = await self._app.handle_in_turn(incoming)
+            try:
+                if query is not None and incoming.message_id is not None:
+                    await self.sender.answer_button(
+                        incoming.chat_id,
+                        incoming.message_id,
+                        query.id,
+                        replies,
+                        pressed_text=getattr(query.message, "text", None),
+                        pressed_has_text=getattr(query.message, "caption", None) is None,
+                    )
+                else:
+                    for reply in replies:
+                        await self.sender.send(incoming.chat_id, reply)
+            except Unreachable:
+                await self._mark_unreachable(incoming.chat_id)
+
+    async def _pace(self, chat_id: str) -> None:
+        """Each new message takes the next slot of the overall pace before it goes out: at
+        once while there is room, else within a fraction of a second, ahead of every
+        proactive message, so replies and broadcasts together stay within the limit."""
+        assert self._limits is not None
+        delay = self._limits.book_direct(chat_id, is_group=chat_id.startswith("-"))
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+    async def _with_files(self, update: Update, incoming: Incoming) -> Incoming:
+        """Download the photo or document of a message, within the configured size."""
+        wanted = files_to_fetch(update.message)
+        if not wanted:
+            return incoming
+        limit = self._settings.max_download_bytes
+        attachments = []
+        for file in wanted:
+            data = None if (file.size or 0) > limit else await self._download(file)
+            if data is None or len(data) > limit:
+                logger.info("telegram: file of %s bytes refused (limit %d)", file.size, limit)
+                return replace(incoming, unsupported=FILE_TOO_LARGE)
+            attachments.append(
+                Attachment(
+                    file.kind, file.file_name, file.mime_type, data, platform_file_id=file.file_id
+                )
+            )
+        return replace(incoming, attachments=tuple(attachments), unsupported=None)
+
+    async def _download(self, file: FileToFetch) -> bytes | None:
+        bot = self.application.bot
+        remote = await self.sender.call("getFile", "-", lambda: bot.get_file(file.file_id))
+        if remote is None:
+            return None
+        data = await self.sender.call("download", "-", remote.download_as_bytearray)
+        return bytes(data) if data is not None else None
+
+    async def _membership_changed(self, update: Update) -> None:
+        change = update.my_chat_member
+        assert change is not None
+        if change.chat.type == "private" and change.new_chat_member.status == "kicked":
+            logger.info("telegram: chat %s blocked the bot", change.chat.id)
+            await self._mark_unreachable(str(change.chat.id))
+
+    async def _mark_unreachable(self, chat_id: str) -> None:
+        marked = await self._app.store.contacts.set_unreachable(
+            Platform.TELEGRAM, chat_id, self._app.clock.now()
+        )
+        logger.info("telegram: chat %s unreachable, %d contact(s) marked", chat_id, marked)
+
+    async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Log what failed by its ids only: never the token, never a resident's text."""
+        ids = {}
+        if isinstance(update, Update):
+            ids = {
+                "update_id": update.update_id,
+                "chat_id": update.effective_chat.id if update.effective_chat else None,
+            }
+        logger.error(
+            "telegram: unhandled error %s for %s",
+            type(context.error).__name__,
+            ids,
+            exc_info=context.error,
+        )
+
+
+async def _first_of(*events: asyncio.Event) -> None:
+    """Wait until one of `events` is set."""
+    waiters = [asyncio.ensure_future(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()

@@ -1,0 +1,1 @@
+"""The `mitreden` command line: one module per group of subcommands."""

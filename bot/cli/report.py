@@ -1,0 +1,69 @@
+"""`mitreden report --year 2026 [--format md|html|pdf|csv] [--output PATH] [--language LANG]`.
+
+Writes the year report (the appendix to the integration report for the city council) to a
+file, by default `mitreden-report-YEAR.FORMAT` in the current directory; `--output -` writes
+it to standard output. Markdown brings its charts as PNG files beside it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from bot.app import App
+from bot.cli.groups import WithApp
+from bot.report import FORMATS, PdfUnavailable, build_report
+
+
+def add_parsers(commands: argparse._SubParsersAction, with_app: WithApp) -> None:
+    parser = commands.add_parser("report", help="the year report for the city council")
+    parser.add_argument("--year", type=int, required=True, help="the calendar year, e.g. 2026")
+    parser.add_argument("--format", choices=FORMATS, default="md", help="default: md")
+    parser.add_argument("--output", help="file to write (default: mitreden-report-YEAR.FORMAT)")
+    parser.add_argument("--language", help="the report's language (default: bot.language)")
+    marking = parser.add_mutually_exclusive_group()
+    marking.add_argument(
+        "--draft",
+        action="store_true",
+        default=None,
+        help="mark it a draft (default: while the year is not over)",
+    )
+    marking.add_argument(
+        "--final", dest="draft", action="store_false", help="do not mark it a draft"
+    )
+    parser.set_defaults(action=with_app(run_report))
+
+
+async def run_report(app: App, args: argparse.Namespace) -> int:
+    deps = app.deps
+    assert deps is not None
+    language = args.language
+    if language is not None and language not in deps.catalogues.languages:
+        known = ", ".join(deps.catalogues.languages)
+        print(f"mitreden: unknown language {language!r} (known: {known})", file=sys.stderr)
+        return 2
+    to_stdout = args.output == "-"
+    output = None if to_stdout or args.output is None else Path(args.output)
+    stem = output.stem if output is not None else None
+    try:
+        report = await build_report(
+            deps, args.year, args.format, language=language, draft=args.draft, stem=stem
+        )
+    except PdfUnavailable as error:
+        print(
+            f"mitreden: PDF needs WeasyPrint and Pango ({error}); see README, 'Year report'",
+            file=sys.stderr,
+        )
+        return 1
+    if to_stdout:
+        sys.stdout.buffer.write(report.data)
+        sys.stdout.flush()
+        return 0
+    target = output or Path(report.file_name)
+    target.write_bytes(report.data)
+    for name, png in report.images.items():
+        (target.parent / name).write_bytes(png)
+    extra = f" and {len(report.images)} chart(s)" if report.images else ""
+    print(f"wrote {target}{extra}")
+    return 0

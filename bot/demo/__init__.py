@@ -1,0 +1,1 @@
+"""A plausible demo year (items, events, texts) for demonstrations and benchmarks."""

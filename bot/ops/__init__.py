@@ -1,0 +1,1 @@
+"""Running it for years: logging and the garbage collector's tuning."""

@@ -1,0 +1,1 @@
+"""What working groups do: commands and buttons on items, notifications, digests, /stats."""

@@ -1,0 +1,1 @@
+"""Events: invitations, registration, documents and reminders, and their administration."""

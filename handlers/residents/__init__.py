@@ -1,0 +1,1 @@
+"""What residents do: greeting and language, feedback, status, outcomes, their rights, /link."""

@@ -1,0 +1,1 @@
+"""Events, workshops, registrations, places and documents."""

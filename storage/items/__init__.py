@@ -1,0 +1,1 @@
+"""Feedback items: submission and routing, handling by the working groups, recommendations."""
