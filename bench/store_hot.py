@@ -2,7 +2,7 @@
 
 A profile of the Telegram intake benchmark put most of the bot's GIL time in the SQLite
 thread, almost all of it SQLAlchemy's Python work around four calls. This times each of them
-alone, on the production wiring (`build_app` from config.example.toml, with a notification
+alone, on the production wiring (`bootstrap` from config.example.toml, with a notification
 chat per working group as `testkit.support.coordination_settings` gives them):
 
 - `open_turn`: an existing contact seen again within `LAST_SEEN_RESOLUTION` (no refresh
@@ -15,10 +15,10 @@ chat per working group as `testkit.support.coordination_settings` gives them):
 - `get_group`: the group the item was routed to, for the thank-you reply.
 
 Wall time per call (p50/p95/p99) and CPU per call (`time.process_time`, every thread of
-this process) are printed with the CPU's ratio to a budget of 100 µs per call. On SQLite,
-"in tx" is the CPU of the transaction alone (`time.thread_time` around the session and the
-store's work, on whichever thread `Database.run` runs it); the rest is the event loop's part,
-and for a transaction run on the database thread, the hand-off to it and back.
+this process) are printed with the CPU's ratio to 100 µs per call. On SQLite, "in tx" is the
+CPU of the transaction alone (`time.thread_time` around the session and the store's work on
+the database thread, where `Database.run` runs it); the rest is the event loop's part and the
+hand-off to the database thread and back.
 
     python -m bench.store_hot [--calls 2000] [--postgres]
 """
@@ -40,7 +40,7 @@ from typing import Any, TypeVar
 
 import storage.db
 from bench.measure import percentile
-from bot.app import App, build_app
+from bot.app import App, bootstrap
 from bot.config import load_settings
 from handlers.coordination.notify import group_notifications
 from storage.contacts import ContactKey
@@ -66,8 +66,8 @@ class Result:
 
 
 class TransactionCpu:
-    """Adds up the CPU spent inside SQLite transactions, on whichever thread they run (a
-    wrapper around `storage.db._run_on`, which runs every one of them: benchmark-only)."""
+    """Adds up the CPU spent inside SQLite transactions on the database thread (a wrapper
+    around `storage.db._run_on`, which runs every one of them: benchmark-only)."""
 
     def __init__(self, db: Database) -> None:
         self.seconds = 0.0
@@ -232,7 +232,7 @@ async def bench(url: str, args: argparse.Namespace) -> None:
     settings = coordination_settings(load_settings(EXAMPLE_CONFIG, environ={}))
     db = Database(url)
     await db.create_all()
-    app = await build_app(settings, db=db, migrate=False)
+    app = (await bootstrap(settings, db=db, migrate=False, channels=())).app
     try:
         report(await run(app, args))
     finally:

@@ -13,17 +13,17 @@ hold the last months' (days') messages, not the bot's whole history.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import Executable, bindparam, delete
 from sqlmodel import Session, col, select
 
-from storage.db import Database
+from storage.db import Database, cached
 from storage.models import BotMessage, HandledMessage
-from storage.rows import table
-from storage.upsert import insert_for
+from storage.upsert import cached_insert
 
 PROMPT = ""  # the message id under which a chat's current prompt is kept
 # How long an answer to a message can still find what it offered and named: a coordinator
@@ -31,9 +31,6 @@ PROMPT = ""  # the message id under which a chat's current prompt is kept
 KEEP = timedelta(days=90)
 # A batch comes again only after a crash, at the restart; a week covers a long outage.
 KEEP_HANDLED = timedelta(days=7)
-
-_TABLE = table(BotMessage)
-_HANDLED = table(HandledMessage)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,12 +55,12 @@ class BotMessageStore:
     ) -> list[tuple[str, str]]:
         """The (label, payload) pairs the message offered; the chat's current prompt by
         default. Empty when it offered none or is no longer kept."""
-        query = select(BotMessage.choices).where(
-            BotMessage.platform == platform,
-            BotMessage.chat_id == chat_id,
-            BotMessage.message_id == message_id,
-        )
-        choices = await self._db.run(lambda session: session.exec(query).first(), quick=True)
+        key = {"platform": platform, "chat_id": chat_id, "message_id": message_id}
+
+        def work(session: Session) -> Any:
+            return session.connection().execute(cached(_choices), key).scalar()
+
+        choices = await self._db.run(work)
         return [(str(label), str(payload)) for label, payload in choices or []]
 
     async def list_handled(
@@ -91,50 +88,69 @@ class BotMessageStore:
         ends the chat's prompt). `answering`: the person's message they answered, which is
         kept as handled."""
 
-        def work(session: Session) -> None:
-            if answering is not None:
-                session.execute(
-                    insert_for(session, _HANDLED)
-                    .values(
-                        platform=platform, chat_id=chat_id, message_id=answering, handled_at=now
-                    )
-                    .on_conflict_do_nothing()
-                )
-            for message in messages:
-                key = (
-                    (col(BotMessage.platform) == platform)
-                    & (col(BotMessage.chat_id) == chat_id)
-                    & (col(BotMessage.message_id) == message.message_id)
-                )
-                if not message.matters:
-                    session.execute(delete(BotMessage).where(key))
-                    continue
-                values = {
-                    "choices": [list(choice) for choice in message.choices],
-                    "reference": message.reference,
-                    "created_at": now,
-                }
-                session.execute(
-                    insert_for(session, _TABLE)
-                    .values(
-                        platform=platform, chat_id=chat_id, message_id=message.message_id, **values
-                    )
-                    .on_conflict_do_update(
-                        index_elements=["platform", "chat_id", "message_id"], set_=values
-                    )
-                )
+        chat = {"platform": platform, "chat_id": chat_id}
 
-        await self._db.run(work, quick=True)
+        def work(session: Session) -> None:
+            db = session.connection()
+            if answering is not None:
+                handled = {**chat, "message_id": answering, "handled_at": now}
+                db.execute(cached_insert(session, _add_handled), handled)
+            for message in messages:
+                key = {**chat, "message_id": message.message_id}
+                if not message.matters:
+                    db.execute(cached(_delete_message), key)
+                    continue
+                choices = [list(choice) for choice in message.choices]
+                kept = {"choices": choices, "reference": message.reference, "created_at": now}
+                db.execute(cached_insert(session, _keep_message), {**key, **kept})
+
+        await self._db.run(work)
 
     async def delete_before(self, before: datetime, handled_before: datetime) -> int:
         """Forget the bot's messages kept since before `before`, and the handled messages
         since before `handled_before`. Returns how many rows went."""
 
         def work(session: Session) -> int:
-            sent = session.execute(delete(BotMessage).where(col(BotMessage.created_at) < before))
-            handled = session.execute(
+            sent = session.exec(delete(BotMessage).where(col(BotMessage.created_at) < before))
+            handled = session.exec(
                 delete(HandledMessage).where(col(HandledMessage.handled_at) < handled_before)
             )
-            return int(sent.rowcount) + int(handled.rowcount)  # type: ignore[attr-defined]
+            return sent.rowcount + handled.rowcount
 
         return await self._db.run(work)
+
+
+# The statements of every Matrix message (see storage.db, `cached`); values are parameters.
+
+
+def _choices() -> Executable:
+    return select(BotMessage.choices).where(
+        col(BotMessage.platform) == bindparam("platform"),
+        col(BotMessage.chat_id) == bindparam("chat_id"),
+        col(BotMessage.message_id) == bindparam("message_id"),
+    )
+
+
+def _add_handled(insert: Callable[..., Any]) -> Executable:
+    return insert(HandledMessage).on_conflict_do_nothing()
+
+
+def _delete_message() -> Executable:
+    return delete(BotMessage).where(
+        col(BotMessage.platform) == bindparam("platform"),
+        col(BotMessage.chat_id) == bindparam("chat_id"),
+        col(BotMessage.message_id) == bindparam("message_id"),
+    )
+
+
+def _keep_message(insert: Callable[..., Any]) -> Executable:
+    """Keep a message's choices and reference, replacing what was kept under its id."""
+    statement = insert(BotMessage)
+    return statement.on_conflict_do_update(
+        index_elements=["platform", "chat_id", "message_id"],
+        set_={
+            "choices": statement.excluded.choices,
+            "reference": statement.excluded.reference,
+            "created_at": statement.excluded.created_at,
+        },
+    )

@@ -2,34 +2,39 @@
 
 from __future__ import annotations
 
-import functools
 import hashlib
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Insert, bindparam, delete, func, update
-from sqlalchemy import select as core_select
+from sqlalchemy import Executable, Update, bindparam, delete, func, update
 from sqlmodel import Session, col, select
 
-from storage.db import Database
+from storage.db import Database, cached
 from storage.models import Attachment, ConversationState
-from storage.rows import detached, table
-from storage.upsert import insert_on
+from storage.upsert import cached_insert
 
 # A contact whose flow ended keeps an idle row, so its version never restarts: a button from
 # a flow that ended can never match a question of a later flow.
 IDLE = ""
 
-_STATES = table(ConversationState)
-_STATE_BY_CONTACT = core_select(_STATES).where(_STATES.c.contact_id == bindparam("contact"))
-# Ends the contact's flow, if any, and moves its version on.
-END_FLOW = (
-    update(_STATES)
-    .where(_STATES.c.contact_id == bindparam("contact"), _STATES.c.flow != IDLE)
-    .values(flow=IDLE, step=IDLE, data={}, version=_STATES.c.version + 1)
-)
-# The same, only at the version the resident confirmed (FeedbackStore.add_item).
-END_FLOW_AT_VERSION = END_FLOW.where(_STATES.c.version == bindparam("at_version"))
+
+def end_flow() -> Update:
+    """End the flow of the contact `contact` (a parameter), if any, and move its version on."""
+    return (
+        update(ConversationState)
+        .where(
+            col(ConversationState.contact_id) == bindparam("contact"),
+            col(ConversationState.flow) != IDLE,
+        )
+        .values(flow=IDLE, step=IDLE, data={}, version=col(ConversationState.version) + 1)
+    )
+
+
+def end_flow_at_version() -> Update:
+    """`end_flow`, only while the flow is at the version `at_version` (the one the resident
+    confirmed: FeedbackStore.add_item)."""
+    return end_flow().where(col(ConversationState.version) == bindparam("at_version"))
 
 
 class ConversationStore:
@@ -38,7 +43,12 @@ class ConversationStore:
 
     async def get_state(self, contact_id: int) -> ConversationState | None:
         """The contact's current step; None when they are in no flow."""
-        return await self._db.run(lambda session: current_state(session, contact_id))
+
+        def work(session: Session) -> ConversationState | None:
+            state = session.get(ConversationState, contact_id)
+            return state if state is not None and state.flow != IDLE else None
+
+        return await self._db.run(work)
 
     async def set_state(
         self, contact_id: int, flow: str, step: str, data: dict[str, Any], now: datetime
@@ -49,21 +59,22 @@ class ConversationStore:
         values["updated_at"] = now
 
         def work(session: Session) -> int:
-            db = session.connection()
-            return int(db.execute(_set_state_statement(db.dialect.name), values).scalar_one())
+            statement = cached_insert(session, _set_state)
+            return int(session.connection().execute(statement, values).scalar_one())
 
-        return await self._db.run(work, quick=True)
+        return await self._db.run(work)
 
     async def clear_state(self, contact_id: int) -> bool:
         """Leave any flow and drop the files collected in it; True if there was one."""
 
         def work(session: Session) -> bool:
-            session.execute(
+            session.exec(
                 delete(Attachment).where(
                     col(Attachment.contact_id) == contact_id, col(Attachment.item_id).is_(None)
                 )
             )
-            return bool(session.connection().execute(END_FLOW, {"contact": contact_id}).rowcount)
+            ended = session.connection().execute(cached(end_flow), {"contact": contact_id})
+            return bool(ended.rowcount)
 
         return await self._db.run(work)
 
@@ -84,17 +95,12 @@ class ConversationStore:
             How many files the contact now holds for the next item, or -1 when `limit` files
             are already held (nothing is added then).
         """
-        async with self._db.session() as session:
-            held = int(
-                (
-                    await session.exec(
-                        select(func.count()).where(
-                            col(Attachment.contact_id) == contact_id,
-                            col(Attachment.item_id).is_(None),
-                        )
-                    )
-                ).one()
-            )
+        held_files = select(func.count()).where(
+            col(Attachment.contact_id) == contact_id, col(Attachment.item_id).is_(None)
+        )
+
+        def work(session: Session) -> int:
+            held = session.exec(held_files).one()
             if held >= limit:
                 return -1
             session.add(
@@ -111,17 +117,12 @@ class ConversationStore:
             )
             return held + 1
 
-
-def current_state(session: Session, contact_id: int) -> ConversationState | None:
-    """The contact's flow step in `session`'s transaction; None when in no flow."""
-    row = session.connection().execute(_STATE_BY_CONTACT, {"contact": contact_id}).first()
-    return detached(ConversationState, row._mapping) if row and row.flow != IDLE else None
+        return await self._db.run(work)
 
 
-@functools.cache
-def _set_state_statement(dialect: str) -> Insert:
-    """The upsert of `set_state`, built once per dialect; the values come as parameters."""
-    statement = insert_on(dialect, _STATES).values(version=1)
+def _set_state(insert: Callable[..., Any]) -> Executable:
+    """The upsert of `set_state`: its values are parameters, its new version is returned."""
+    statement = insert(ConversationState).values(version=1)
     return statement.on_conflict_do_update(
         index_elements=["contact_id"],
         set_={
@@ -129,6 +130,6 @@ def _set_state_statement(dialect: str) -> Insert:
             "step": statement.excluded.step,
             "data": statement.excluded.data,
             "updated_at": statement.excluded.updated_at,
-            "version": _STATES.c.version + 1,
+            "version": col(ConversationState.version) + 1,
         },
-    ).returning(_STATES.c.version)
+    ).returning(col(ConversationState.version))

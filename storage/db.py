@@ -1,53 +1,69 @@
-"""The engine and transactions: SQLite in WAL mode by default, PostgreSQL by URL.
+"""The engine and the one way to write storage code: `await db.run(work)`.
 
-`Database.run(work)` is the fast path every hot store method uses: `work` is a plain function
-of a synchronous session and runs as one transaction. On SQLite it runs on the database's own
-thread with the synchronous driver, one thread hand-off per transaction (aiosqlite hands off
-every cursor call, several per statement); on PostgreSQL it runs through SQLAlchemy's greenlet
-bridge on asyncpg. `session()` is the async alternative for code that awaits between
-statements.
+`work` is a plain function of a synchronous SQLModel `Session`; it runs as one transaction,
+committed when it returns and rolled back if it raises. Inside it a store reads with
+`session.exec(select(...))` and `session.get(...)`, writes with `session.add(...)` or a
+statement (`session.exec(update(...))`, `delete(...)`, `insert_for(...)` for an upsert), and
+returns what it read: the session does not expire its objects on commit, so they can be used
+after it closed. (SQLModel's `select` is typed for up to four columns; the report's wider
+reads use SQLAlchemy's `select` and `session.execute`.)
 
-`run(work, quick=True)` is for the few short transactions every update makes (a contact and
-its flow step, the next step, a new item). On SQLite they run on the event loop's own thread:
-a hand-off to the database thread costs more than such a transaction, and under load the two
-threads fight over the GIL, which showed as most of the intake benchmark's tail latency. The
-loop's connection never waits: it has no busy timeout, so when another connection holds the
-write lock the transaction rolls back and runs again on the database thread, which waits its
-turn there. Nor does it checkpoint: every `CHECKPOINT_EVERY` quick transactions the database
-thread moves the write-ahead log into the database file (its fsync stays off the loop).
-A quick `work` may therefore run twice; like every `work`, it must only act through its session.
+The few statements every resident's update runs (the contact and its flow step, the next
+step, a new item with its route, reference, history and announcements, what a Matrix message
+offered) are written the same way, but built by a module-level function and taken from
+SQLAlchemy's statement cache (`cached`, `cached_insert`): building such a statement costs
+more than running it (an upsert 0.4 ms of Python; `bench.store_hot`). Their values are
+parameters; they run through the session when they return models, and on
+`session.connection()` when they write or return plain values (the ORM layer adds nothing
+there but time).
+
+On SQLite, `work` runs on the database's own thread with the synchronous driver: one thread
+hand-off per transaction (an asynchronous driver such as aiosqlite hands off every cursor
+call, several per statement), and a writer that finds the database locked by another process
+waits there (`busy_timeout`), never on the event loop. On PostgreSQL it runs through
+SQLAlchemy's greenlet bridge (`AsyncSession.run_sync`) on asyncpg, so the loop never blocks on
+the network either; several transactions run at once on the pool's connections.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import (
+    Engine,
+    Executable,
+    StatementLambdaElement,
+    create_engine,
+    event,
+    lambda_stmt,
+)
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel import Session, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage import models  # noqa: F401  (registers the tables on SQLModel.metadata)
+# Importing the table modules registers their tables on SQLModel.metadata (create_all).
+from storage import models  # noqa: F401
+from storage.events import models as event_models  # noqa: F401
 
 logger = logging.getLogger(__name__)
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
-CHECKPOINT_EVERY = 200  # quick transactions between two checkpoints of the write-ahead log
-SQLITE_BUSY, SQLITE_LOCKED = 5, 6  # primary result codes; extended codes keep them in 8 bits
 T = TypeVar("T")
 
 
 class Database:
-    """One engine and a session factory; every store method opens its own transaction."""
+    """The engine and the transaction helper; every store method runs its own transaction.
+
+    `engine` is asynchronous on both backends: migrations (`storage.schema`) and `create_all`
+    use it. On SQLite, `run` has a synchronous engine of its own on the database's thread.
+    """
 
     def __init__(self, url: str, *, echo: bool = False, pool_size: int = 10) -> None:
         self.url = url
@@ -63,85 +79,31 @@ class Database:
         else:
             options.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
         self.engine: AsyncEngine = create_async_engine(url, **options)
-        if self.is_sqlite:
-            event.listen(self.engine.sync_engine, "connect", _configure_sqlite)
         self._sessions = async_sessionmaker(
             self.engine, class_=AsyncSession, expire_on_commit=False
         )
-        self._sync_engine: Engine | None = None
-        self._loop_engine: Engine | None = None
+        self._sqlite: Engine | None = None
         self._thread: ThreadPoolExecutor | None = None
-        self._quick_since_checkpoint = 0
-        self._checkpointing: asyncio.Future[None] | None = None
-        self.busy_fallbacks = 0  # quick transactions that met a lock and went to the thread
         if self.is_sqlite:
-            sync_url = parsed.set(drivername="sqlite")
-            self._sync_engine = create_engine(
-                sync_url,
-                echo=echo,
-                hide_parameters=True,
-                connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
-            )
-            event.listen(self._sync_engine, "connect", _configure_sqlite)
-            self._loop_engine = create_engine(
-                sync_url,
-                echo=echo,
-                hide_parameters=True,
-                connect_args={"timeout": 0},
-                pool_size=1,
-                max_overflow=0,
-            )
-            event.listen(self._loop_engine, "connect", _configure_loop_sqlite)
+            event.listen(self.engine.sync_engine, "connect", _configure_sqlite)
+            self._sqlite = create_engine(parsed.set(drivername="sqlite"), **options)
+            event.listen(self._sqlite, "connect", _configure_sqlite)
             self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
 
-    async def run(self, work: Callable[[Session], T], *, quick: bool = False) -> T:
+    async def run(self, work: Callable[[Session], T]) -> T:
         """Run `work` in one transaction, committed when it returns, rolled back if it raises.
 
-        `quick`: a transaction of a few indexed statements, run on the loop's thread on
-        SQLite (see the module's docstring); never for anything that scans.
+        `work` must only act through its session (no awaiting, no other I/O): it runs on the
+        SQLite thread, or inside SQLAlchemy's greenlet bridge on PostgreSQL.
+
+        Returns:
+            What `work` returned.
         """
-        if self._sync_engine is not None and self._thread is not None:
-            if quick and self._loop_engine is not None:
-                try:
-                    result = _run_on(self._loop_engine, work)
-                except OperationalError as error:
-                    if not _is_busy(error):
-                        raise
-                    self.busy_fallbacks += 1
-                    logger.debug("sqlite: database busy, transaction moved to its thread")
-                else:
-                    self._count_quick()
-                    return result
+        if self._sqlite is not None and self._thread is not None:
             loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self._thread, _run_on, self._sync_engine, work)
+            return await loop.run_in_executor(self._thread, _run_on, self._sqlite, work)
         async with self._sessions() as session, session.begin():
             return await session.run_sync(work)  # type: ignore[arg-type]  # a sqlmodel Session
-
-    def _count_quick(self) -> None:
-        self._quick_since_checkpoint += 1
-        if self._quick_since_checkpoint < CHECKPOINT_EVERY or self._checkpointing is not None:
-            return
-        self._quick_since_checkpoint = 0
-        assert self._thread is not None
-        loop = asyncio.get_running_loop()
-        self._checkpointing = loop.run_in_executor(self._thread, self._checkpoint)
-        self._checkpointing.add_done_callback(self._checkpoint_done)
-
-    def _checkpoint(self) -> None:
-        assert self._sync_engine is not None
-        with self._sync_engine.connect() as connection:
-            connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
-
-    def _checkpoint_done(self, done: asyncio.Future[None]) -> None:
-        self._checkpointing = None
-        if not done.cancelled() and done.exception() is not None:
-            logger.error("sqlite: checkpoint failed", exc_info=done.exception())
-
-    @asynccontextmanager
-    async def session(self) -> AsyncIterator[AsyncSession]:
-        """A session whose transaction commits on success and rolls back on error."""
-        async with self._sessions() as session, session.begin():
-            yield session
 
     async def create_all(self) -> None:
         """Create every table directly; for tests and benchmarks (production runs migrations)."""
@@ -150,27 +112,36 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
-        if self._loop_engine is not None:
-            self._loop_engine.dispose()
-        if self._sync_engine is not None and self._thread is not None:
-            if self._checkpointing is not None:
-                await asyncio.wait([self._checkpointing])
-            engine = self._sync_engine
+        if self._sqlite is not None and self._thread is not None:
+            engine = self._sqlite
             await asyncio.get_running_loop().run_in_executor(self._thread, engine.dispose)
             self._thread.shutdown(wait=True)
+
+
+def cached(build: Callable[[], Executable]) -> StatementLambdaElement:
+    """The statement `build()` returns, built once and then taken from SQLAlchemy's cache
+    (`lambda_stmt`, keyed by `build`), for statements run so often that building them
+    anew would cost more than running them.
+
+    `build` is a module-level function; every value that changes from one run to the next
+    is a `bindparam`, given when the statement runs. Anything else it writes into the
+    statement stays as it was at the first build.
+    """
+    return lambda_stmt(lambda: build(), track_on=(build,), track_bound_values=False)
+
+
+def database_secret(url: str) -> str:
+    """The secret in a database URL (its password), to keep out of all output; the whole URL
+    when it cannot be read, since the parser's error would quote it."""
+    try:
+        return make_url(url).password or ""
+    except ArgumentError:
+        return url
 
 
 def _run_on(engine: Engine, work: Callable[[Session], T]) -> T:
     with Session(engine, expire_on_commit=False) as session, session.begin():
         return work(session)
-
-
-def _is_busy(error: OperationalError) -> bool:
-    """SQLITE_BUSY or SQLITE_LOCKED, in any of their extended forms (e.g. BUSY_SNAPSHOT)."""
-    code = getattr(error.orig, "sqlite_errorcode", None)
-    if isinstance(error.orig, sqlite3.OperationalError) and isinstance(code, int):
-        return code & 0xFF in (SQLITE_BUSY, SQLITE_LOCKED)
-    return False
 
 
 def _ensure_parent_directory(database: str | None) -> None:
@@ -185,14 +156,4 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.close()
-
-
-def _configure_loop_sqlite(dbapi_connection: Any, record: Any) -> None:
-    """The loop's connection: as every other, but it never waits for a lock and leaves
-    checkpoints (and their fsync) to the database thread."""
-    _configure_sqlite(dbapi_connection, record)
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA busy_timeout=0")
-    cursor.execute("PRAGMA wal_autocheckpoint=0")
     cursor.close()

@@ -7,14 +7,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from sqlalchemy import Connection, and_, bindparam, delete
-from sqlalchemy import select as core_select
-from sqlmodel import col, select
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlalchemy import Executable, and_, bindparam, delete
+from sqlalchemy.orm import aliased
+from sqlmodel import Session, col, select
 
-from storage.db import Database
+from storage.db import Database, cached
 from storage.models import Coordinator, FieldOfAction, GroupChat, GroupField, WorkingGroup
-from storage.rows import detached, table
 from storage.upsert import insert_for
 
 
@@ -41,22 +39,6 @@ class UnknownField(LookupError):
     """The item names a field of action the store does not know."""
 
 
-_GROUPS = table(WorkingGroup)
-_GROUP_BY_KEY = core_select(_GROUPS).where(_GROUPS.c.key == bindparam("group"))
-_FIELDS, _OWNERS = table(FieldOfAction), table(GroupField)
-_OWNER, _DEFAULT = _GROUPS.alias("owner"), _GROUPS.alias("fallback")
-# route in one statement: no row when the field does not exist; else the owning group's key
-# and answer days, or (when no group owns it) a default group's, whichever is not NULL.
-_ROUTE = (
-    core_select(_OWNER.c.key, _OWNER.c.answer_days, _DEFAULT.c.key, _DEFAULT.c.answer_days)
-    .select_from(_FIELDS)
-    .outerjoin(_OWNERS, _OWNERS.c.field_key == _FIELDS.c.key)
-    .outerjoin(_OWNER, _OWNER.c.key == _OWNERS.c.group_key)
-    .outerjoin(_DEFAULT, and_(_OWNERS.c.group_key.is_(None), _DEFAULT.c.is_default))
-    .where(_FIELDS.c.key == bindparam("field"))
-    .limit(1)
-)
-
 # Fields of action change only with the configuration (`sync_from_config`, at start), yet
 # every step of the feedback flow reads them; they are kept in memory, and re-read after this
 # many seconds in case another process synchronised a changed configuration.
@@ -80,13 +62,14 @@ class GroupStore:
         """
         self._fields_read_at = None
         self._fields_generation += 1
-        async with self._db.session() as session:
+
+        def work(session: Session) -> None:
             configured = {spec.key for spec in fields}
-            for stored in (await session.exec(select(FieldOfAction))).all():
+            for stored in session.exec(select(FieldOfAction)).all():
                 stored.active = stored.key in configured
                 session.add(stored)
             for position, spec in enumerate(fields):
-                await session.merge(
+                session.merge(
                     FieldOfAction(
                         key=spec.key,
                         name=spec.name,
@@ -96,7 +79,7 @@ class GroupStore:
                     )
                 )
             for group in groups:
-                await session.merge(
+                session.merge(
                     WorkingGroup(
                         key=group.key,
                         name=group.name,
@@ -105,46 +88,25 @@ class GroupStore:
                         answer_days=group.answer_days,
                     )
                 )
-            await session.flush()
-            # The configuration decides who owns the fields it assigns and what its groups own;
-            # fields given to other groups on the command line stay where they are.
+            session.flush()
+            # The configuration decides who owns the fields it assigns and what its groups
+            # own; fields given to other groups on the command line stay where they are.
             configured_groups = [group.key for group in groups]
             assigned = [key for group in groups for key in group.fields]
-            await session.execute(
+            session.exec(
                 delete(GroupField).where(
                     col(GroupField.group_key).in_(configured_groups)
                     | col(GroupField.field_key).in_(assigned)
                 )
             )
             for group in groups:
-                await self._replace_members(session, group)
+                _replace_members(session, group)
                 for field_key in group.fields:
                     session.add(GroupField(field_key=field_key, group_key=group.key))
+
+        await self._db.run(work)
         self._fields_read_at = None  # committed: reads from now on see the new fields
         self._fields_generation += 1
-
-    @staticmethod
-    async def _replace_members(session: AsyncSession, spec: GroupSpec) -> None:
-        """Replace the members the configuration gave; those added on the command line stay."""
-        await session.execute(
-            delete(Coordinator).where(
-                col(Coordinator.group_key) == spec.key, col(Coordinator.source) == "config"
-            )
-        )
-        await session.execute(
-            delete(GroupChat).where(
-                col(GroupChat.group_key) == spec.key, col(GroupChat.source) == "config"
-            )
-        )
-        await session.flush()
-        for platform, user_id in spec.coordinators:
-            await _add_once(
-                session, Coordinator, group_key=spec.key, platform=platform, user_id=user_id
-            )
-        for platform, chat_id in spec.chats:
-            await _add_once(
-                session, GroupChat, group_key=spec.key, platform=platform, chat_id=chat_id
-            )
 
     async def list_fields(self) -> list[FieldOfAction]:
         """The active fields of action in their configured order."""
@@ -166,7 +128,7 @@ class GroupStore:
         return fields
 
     async def get_group(self, key: str) -> WorkingGroup | None:
-        return await self._db.run(lambda session: get_group(session.connection(), key), quick=True)
+        return await self._db.run(lambda session: session.get(WorkingGroup, key))
 
     async def list_group_chats(self, group_key: str) -> list[GroupChat]:
         """The chats or rooms where `group_key` receives its notifications."""
@@ -180,11 +142,6 @@ class GroupStore:
         return await self._db.run(lambda session: list(session.exec(query)))
 
 
-def get_group(db: Connection, key: str) -> WorkingGroup | None:
-    row = db.execute(_GROUP_BY_KEY, {"group": key}).first()
-    return detached(WorkingGroup, row._mapping) if row else None
-
-
 class Route(NamedTuple):
     """Where an item of a field goes: what a new item needs of its group."""
 
@@ -192,14 +149,14 @@ class Route(NamedTuple):
     answer_days: int
 
 
-def route(db: Connection, field_key: str) -> Route:
+def route(session: Session, field_key: str) -> Route:
     """The working group that owns `field_key`, or the default group when none does.
 
     Raises:
         UnknownField: the field does not exist.
         LookupError: no group owns it and no default group is configured.
     """
-    row = db.execute(_ROUTE, {"field": field_key}).first()
+    row = session.connection().execute(cached(_route), {"field": field_key}).first()
     if row is None:
         raise UnknownField(field_key)
     owner_key, owner_days, default_key, default_days = row
@@ -210,9 +167,44 @@ def route(db: Connection, field_key: str) -> Route:
     return Route(default_key, default_days)
 
 
-async def _add_once(
-    session: AsyncSession, table: type[Coordinator] | type[GroupChat], **values: str
-) -> None:
+_OWNER = aliased(WorkingGroup, name="owner")
+_FALLBACK = aliased(WorkingGroup, name="fallback")
+
+
+def _route() -> Executable:
+    """`route` in one statement (see storage.db, `cached`): no row when the field `field`
+    does not exist; else the owning group's key and answer days, or (when no group owns it)
+    a default group's, whichever is not NULL."""
+    return (
+        select(_OWNER.key, _OWNER.answer_days, _FALLBACK.key, _FALLBACK.answer_days)
+        .select_from(FieldOfAction)
+        .outerjoin(GroupField, col(GroupField.field_key) == col(FieldOfAction.key))
+        .outerjoin(_OWNER, col(_OWNER.key) == col(GroupField.group_key))
+        .outerjoin(_FALLBACK, and_(col(GroupField.group_key).is_(None), col(_FALLBACK.is_default)))
+        .where(col(FieldOfAction.key) == bindparam("field"))
+        .limit(1)
+    )
+
+
+def _replace_members(session: Session, spec: GroupSpec) -> None:
+    """Replace the members the configuration gave; those added on the command line stay."""
+    session.exec(
+        delete(Coordinator).where(
+            col(Coordinator.group_key) == spec.key, col(Coordinator.source) == "config"
+        )
+    )
+    session.exec(
+        delete(GroupChat).where(
+            col(GroupChat.group_key) == spec.key, col(GroupChat.source) == "config"
+        )
+    )
+    session.flush()
+    for platform, user_id in spec.coordinators:
+        _add_once(session, Coordinator, group_key=spec.key, platform=platform, user_id=user_id)
+    for platform, chat_id in spec.chats:
+        _add_once(session, GroupChat, group_key=spec.key, platform=platform, chat_id=chat_id)
+
+
+def _add_once(session: Session, table: type[Coordinator] | type[GroupChat], **values: str) -> None:
     """Insert a membership row unless the same one (from either source) exists."""
-    statement = insert_for(session, table).values(**values).on_conflict_do_nothing()
-    await session.execute(statement)
+    session.exec(insert_for(session, table).values(**values).on_conflict_do_nothing())

@@ -36,7 +36,7 @@ class LinkStore:
             .where(col(Contact.id) == contact_id)
             .values(link_code=code, link_code_expires_at=expires_at)
         )
-        await self._db.run(lambda session: session.execute(statement))
+        await self._db.run(lambda session: session.exec(statement))
 
     async def link_by_code(self, contact_id: int, code: str, now: datetime) -> Contact | None:
         """Join `contact_id` (and whoever is linked to it) to the person who offered `code`.
@@ -63,7 +63,7 @@ class LinkStore:
             values: dict[str, object] = {"person_id": person}
             if owner.language:
                 values["language"] = owner.language
-            session.execute(update(Contact).where(col(Contact.id).in_(joining)).values(**values))
+            session.exec(update(Contact).where(col(Contact.id).in_(joining)).values(**values))
             owner.person_id = person
             owner.link_code = None
             owner.link_code_expires_at = None

@@ -1,4 +1,5 @@
-"""The tables. Field names are the vocabulary of DESIGN.md; every time is aware UTC."""
+"""The tables of contacts, working groups, items and the outbox (those of events are in
+storage.events.models). Field names are the vocabulary of DESIGN.md; every time is aware UTC."""
 
 from __future__ import annotations
 
@@ -278,44 +279,3 @@ class HandledMessage(SQLModel, table=True):
     chat_id: str = Field(primary_key=True, max_length=255)
     message_id: str = Field(primary_key=True, max_length=255)
     handled_at: datetime = _time()
-
-
-# The event tables live in their own module; importing them here registers them with every
-# table above, and keeps `from storage.models import Event` working.
-from storage.events.models import (  # noqa: E402
-    Event,
-    EventDocument,
-    EventStage,
-    EventState,
-    Registration,
-    RegistrationState,
-    Workshop,
-)
-
-__all__ = [
-    "OPEN_STATES",
-    "Attachment",
-    "BotMessage",
-    "Contact",
-    "ConversationState",
-    "Coordinator",
-    "Event",
-    "EventDocument",
-    "EventStage",
-    "EventState",
-    "FeedbackItem",
-    "FieldOfAction",
-    "GroupChat",
-    "GroupField",
-    "HandledMessage",
-    "ItemEvent",
-    "ItemKind",
-    "ItemState",
-    "OutboxMessage",
-    "OutboxState",
-    "ReferenceCounter",
-    "Registration",
-    "RegistrationState",
-    "WorkingGroup",
-    "Workshop",
-]

@@ -7,21 +7,19 @@ can share one database), and marked sent, failed (retried later), dead or skippe
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
-from sqlalchemy import Insert, case, func, or_, type_coerce, update
+from sqlalchemy import Executable, case, func, or_, type_coerce, update
 from sqlmodel import Session, col, select
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.db import Database
 from storage.models import OutboxMessage, OutboxState
-from storage.rows import table
 from storage.types import UTCDateTime
-from storage.upsert import insert_on
+from storage.upsert import cached_insert
 
 WAITING = (OutboxState.PENDING, OutboxState.FAILED)
 ENQUEUE_CHUNK = 500
@@ -60,10 +58,8 @@ class OutboxStore:
         """Add messages; keys already present are left alone. Returns how many were new."""
         added = 0
         for start in range(0, len(messages), ENQUEUE_CHUNK):
-            async with self._db.session() as session:
-                added += await insert_messages(
-                    session, messages[start : start + ENQUEUE_CHUNK], now
-                )
+            chunk = messages[start : start + ENQUEUE_CHUNK]
+            added += await self._db.run(partial(add_messages, messages=chunk, now=now))
         return added
 
     async def claim_due(
@@ -74,30 +70,29 @@ class OutboxStore:
         A row whose lease ran out (its worker died) is due again: that is how a crash loses
         nothing.
         """
-        async with self._db.session() as session:
-            due = (
-                select(col(OutboxMessage.id))
-                .where(
-                    col(OutboxMessage.state).in_(WAITING),
-                    col(OutboxMessage.due_at) <= now,
-                    or_(
-                        col(OutboxMessage.claimed_until).is_(None),
-                        col(OutboxMessage.claimed_until) < now,
-                    ),
-                )
-                .order_by(col(OutboxMessage.due_at), col(OutboxMessage.id))
-                .limit(limit)
+        due = (
+            select(col(OutboxMessage.id))
+            .where(
+                col(OutboxMessage.state).in_(WAITING),
+                col(OutboxMessage.due_at) <= now,
+                or_(
+                    col(OutboxMessage.claimed_until).is_(None),
+                    col(OutboxMessage.claimed_until) < now,
+                ),
             )
-            if self._db.is_postgres:
-                due = due.with_for_update(skip_locked=True)
-            # One statement, so that on SQLite too no two workers can pick the same rows.
-            claimed = await session.exec(
-                update(OutboxMessage)
-                .where(col(OutboxMessage.id).in_(due.scalar_subquery()))
-                .values(claimed_by=worker, claimed_until=now + lease)
-                .returning(OutboxMessage)
-            )
-            rows = list(claimed.scalars().all())
+            .order_by(col(OutboxMessage.due_at), col(OutboxMessage.id))
+            .limit(limit)
+        )
+        if self._db.is_postgres:
+            due = due.with_for_update(skip_locked=True)
+        # One statement, so that on SQLite too no two workers can pick the same rows.
+        claim = (
+            update(OutboxMessage)
+            .where(col(OutboxMessage.id).in_(due.scalar_subquery()))
+            .values(claimed_by=worker, claimed_until=now + lease)
+            .returning(OutboxMessage)
+        )
+        rows = await self._db.run(lambda session: list(session.exec(claim).scalars().all()))
         rows.sort(key=lambda row: (row.due_at, row.id))
         return rows
 
@@ -134,12 +129,12 @@ class OutboxStore:
         """Give claimed rows back unsent (on shutdown), so they go out at once after restart."""
         if not message_ids:
             return
-        async with self._db.session() as session:
-            await session.execute(
-                update(OutboxMessage)
-                .where(col(OutboxMessage.id).in_(list(message_ids)))
-                .values(claimed_by=None, claimed_until=None)
-            )
+        statement = (
+            update(OutboxMessage)
+            .where(col(OutboxMessage.id).in_(list(message_ids)))
+            .values(claimed_by=None, claimed_until=None)
+        )
+        await self._db.run(lambda session: session.exec(statement))
 
     async def extend_claims(
         self, message_ids: Sequence[int], worker: str, until: datetime
@@ -147,29 +142,28 @@ class OutboxStore:
         """Prolong `worker`'s lease on rows it still holds."""
         if not message_ids:
             return
-        async with self._db.session() as session:
-            await session.execute(
-                update(OutboxMessage)
-                .where(
-                    col(OutboxMessage.id).in_(list(message_ids)),
-                    col(OutboxMessage.claimed_by) == worker,
-                )
-                .values(claimed_until=until)
+        statement = (
+            update(OutboxMessage)
+            .where(
+                col(OutboxMessage.id).in_(list(message_ids)),
+                col(OutboxMessage.claimed_by) == worker,
             )
+            .values(claimed_until=until)
+        )
+        await self._db.run(lambda session: session.exec(statement))
 
     async def skip_chat(self, platform: str, chat_id: str, reason: str) -> int:
         """Skip every waiting row of a chat that cannot receive (403). Returns how many."""
-        async with self._db.session() as session:
-            result = await session.execute(
-                update(OutboxMessage)
-                .where(
-                    col(OutboxMessage.platform) == platform,
-                    col(OutboxMessage.chat_id) == chat_id,
-                    col(OutboxMessage.state).in_(WAITING),
-                )
-                .values(state=OutboxState.SKIPPED, last_error=reason, claimed_until=None)
+        statement = (
+            update(OutboxMessage)
+            .where(
+                col(OutboxMessage.platform) == platform,
+                col(OutboxMessage.chat_id) == chat_id,
+                col(OutboxMessage.state).in_(WAITING),
             )
-            return int(result.rowcount)  # type: ignore[attr-defined]
+            .values(state=OutboxState.SKIPPED, last_error=reason, claimed_until=None)
+        )
+        return await self._db.run(lambda session: session.exec(statement).rowcount)
 
     async def next_due_at(self) -> datetime | None:
         """When the earliest waiting row can next be claimed: its due time, or the end of
@@ -181,25 +175,19 @@ class OutboxStore:
             ),
             else_=col(OutboxMessage.due_at),
         )
-        async with self._db.session() as session:
-            return (
-                await session.exec(
-                    select(func.min(type_coerce(claimable_at, UTCDateTime))).where(
-                        col(OutboxMessage.state).in_(WAITING)
-                    )
-                )
-            ).one()
+        query = select(func.min(type_coerce(claimable_at, UTCDateTime))).where(
+            col(OutboxMessage.state).in_(WAITING)
+        )
+        return await self._db.run(lambda session: session.exec(query).one())
 
     async def progress(self, key_prefix: str) -> Progress:
         """How the rows whose key starts with `key_prefix` stand."""
-        async with self._db.session() as session:
-            rows = (
-                await session.execute(
-                    select(OutboxMessage.state, func.count())
-                    .where(col(OutboxMessage.idempotency_key).startswith(key_prefix))
-                    .group_by(col(OutboxMessage.state))
-                )
-            ).all()
+        query = (
+            select(OutboxMessage.state, func.count())
+            .where(col(OutboxMessage.idempotency_key).startswith(key_prefix))
+            .group_by(col(OutboxMessage.state))
+        )
+        rows = await self._db.run(lambda session: session.exec(query).all())
         counts = {str(state): int(count) for state, count in rows}
         return Progress(
             waiting=sum(counts.get(state, 0) for state in WAITING),
@@ -210,27 +198,16 @@ class OutboxStore:
         )
 
     async def get_by_key(self, key: str) -> OutboxMessage | None:
-        async with self._db.session() as session:
-            return (
-                await session.exec(
-                    select(OutboxMessage).where(OutboxMessage.idempotency_key == key)
-                )
-            ).first()
+        query = select(OutboxMessage).where(OutboxMessage.idempotency_key == key)
+        return await self._db.run(lambda session: session.exec(query).first())
 
     async def _finish(self, message_id: int, **values: Any) -> None:
-        async with self._db.session() as session:
-            await session.execute(
-                update(OutboxMessage)
-                .where(col(OutboxMessage.id) == message_id)
-                .values(claimed_by=None, claimed_until=None, **values)
-            )
-
-
-async def insert_messages(
-    session: AsyncSession, messages: Sequence[NewMessage], now: datetime
-) -> int:
-    """`add_messages` inside an async session's transaction."""
-    return await session.run_sync(lambda sync: add_messages(sync, messages, now))  # type: ignore[arg-type]
+        statement = (
+            update(OutboxMessage)
+            .where(col(OutboxMessage.id) == message_id)
+            .values(claimed_by=None, claimed_until=None, **values)
+        )
+        await self._db.run(lambda session: session.exec(statement))
 
 
 def add_messages(session: Session, messages: Sequence[NewMessage], now: datetime) -> int:
@@ -254,18 +231,16 @@ def add_messages(session: Session, messages: Sequence[NewMessage], now: datetime
         }
         for m in messages
     ]
-    db = session.connection()
-    # A list of parameter sets still goes out as one multi-row INSERT (SQLAlchemy's
-    # "insertmanyvalues"), from a statement compiled once per dialect: `.values(rows)` has no
-    # cache key, and was compiled anew on every call.
-    return len(db.execute(_enqueue_statement(db.dialect.name), rows).all())
+    # A list of rows goes out as one multi-row INSERT (SQLAlchemy's "insertmanyvalues").
+    statement = cached_insert(session, _enqueue)
+    return len(session.connection().execute(statement, rows).all())
 
 
-@functools.cache
-def _enqueue_statement(dialect: str) -> Insert:
-    """Insert new keys, skip known ones; RETURNING yields a row per inserted message."""
+def _enqueue(insert: Callable[..., Any]) -> Executable:
+    """Insert new keys, skip known ones; RETURNING yields a row per inserted message (see
+    storage.db, `cached`: every new item and event change enqueues)."""
     return (
-        insert_on(dialect, table(OutboxMessage))
+        insert(OutboxMessage)
         .on_conflict_do_nothing(index_elements=["idempotency_key"])
-        .returning(table(OutboxMessage).c.id)
+        .returning(col(OutboxMessage.id))
     )

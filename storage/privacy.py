@@ -16,6 +16,7 @@ from sqlalchemy import and_, delete, or_, update
 from sqlmodel import Session, col, select
 
 from storage.db import Database
+from storage.events.models import Registration
 from storage.models import (
     Attachment,
     BotMessage,
@@ -26,7 +27,6 @@ from storage.models import (
     ItemEvent,
     ItemState,
     OutboxMessage,
-    Registration,
 )
 
 FINISHED = (ItemState.IMPLEMENTED, ItemState.DECLINED, ItemState.CLOSED)
@@ -135,8 +135,8 @@ class PrivacyStore:
                 return 0
             _scrub_texts(session, col(FeedbackItem.reference).in_(references), scrub)
             ids = select(FeedbackItem.id).where(col(FeedbackItem.reference).in_(references))
-            session.execute(delete(Attachment).where(col(Attachment.item_id).in_(ids)))
-            session.execute(
+            session.exec(delete(Attachment).where(col(Attachment.item_id).in_(ids)))
+            session.exec(
                 update(FeedbackItem)
                 .where(col(FeedbackItem.reference).in_(references))
                 .values(contact_id=None, anonymous=True)
@@ -164,7 +164,7 @@ def _erase(
     chats = [(c.platform, c.chat_id) for c in contacts if c.chat_id]
     item_ids = select(FeedbackItem.id).where(col(FeedbackItem.contact_id).in_(contact_ids))
     items = len(session.exec(item_ids).all())
-    session.execute(
+    session.exec(
         delete(Attachment).where(
             or_(col(Attachment.contact_id).in_(contact_ids), col(Attachment.item_id).in_(item_ids))
         )
@@ -182,8 +182,8 @@ def _erase(
             ],
         )
     )
-    outbox_rows = int(session.execute(outbox).rowcount)  # type: ignore[attr-defined]
-    session.execute(  # what the bot offered in their chats, and its answers about their items
+    outbox_rows = session.exec(outbox).rowcount
+    session.exec(  # what the bot offered in their chats, and its answers about their items
         delete(BotMessage).where(
             or_(
                 col(BotMessage.reference).in_(references),
@@ -195,7 +195,7 @@ def _erase(
         )
     )
     for platform, chat in chats:
-        session.execute(
+        session.exec(
             delete(HandledMessage).where(
                 col(HandledMessage.platform) == platform, col(HandledMessage.chat_id) == chat
             )
@@ -203,21 +203,21 @@ def _erase(
     masked = 0
     if keep_items_anonymous:
         masked = _scrub_texts(session, col(FeedbackItem.contact_id).in_(contact_ids), scrub)
-        session.execute(
+        session.exec(
             update(FeedbackItem)
             .where(col(FeedbackItem.contact_id).in_(contact_ids))
             .values(contact_id=None, anonymous=True)
         )
     else:
-        session.execute(delete(ItemEvent).where(col(ItemEvent.item_id).in_(item_ids)))
-        session.execute(delete(FeedbackItem).where(col(FeedbackItem.contact_id).in_(contact_ids)))
+        session.exec(delete(ItemEvent).where(col(ItemEvent.item_id).in_(item_ids)))
+        session.exec(delete(FeedbackItem).where(col(FeedbackItem.contact_id).in_(contact_ids)))
     # Registrations go with the person; a place they held is not handed on here (a
     # forgotten resident cannot be asked), the waitlist moves up at the next cancellation.
-    session.execute(delete(Registration).where(col(Registration.contact_id).in_(contact_ids)))
-    session.execute(
+    session.exec(delete(Registration).where(col(Registration.contact_id).in_(contact_ids)))
+    session.exec(
         delete(ConversationState).where(col(ConversationState.contact_id).in_(contact_ids))
     )
-    session.execute(delete(Contact).where(col(Contact.id).in_(contact_ids)))
+    session.exec(delete(Contact).where(col(Contact.id).in_(contact_ids)))
     return Erased(
         contacts=len(contacts),
         items_deleted=0 if keep_items_anonymous else items,

@@ -135,17 +135,18 @@ def _year_figures(
     groups = list(session.exec(select(WorkingGroup).order_by(col(WorkingGroup.key))).all())
     created = [
         (at, str(kind), str(field))
-        for at, kind, field in session.execute(
+        for at, kind, field in session.exec(
             select(item.created_at, item.kind, item.field_key).where(year)
         ).all()
     ]
     answered = [
         (str(group), created_at, answered_at, due)
-        for group, created_at, answered_at, due in session.execute(
+        for group, created_at, answered_at, due in session.exec(
             select(
                 item.group_key, item.created_at, item.first_answered_at, item.answer_due_at
             ).where(year, col(item.first_answered_at).is_not(None))
         ).all()
+        if answered_at is not None
     ]
     overdue_query = (
         select(item)

@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from sqlalchemy import Executable, StatementLambdaElement, lambda_stmt
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 
-def insert_for(session: AsyncSession | Session, table: Any) -> Any:
+def insert_for(session: Session, table: Any) -> Any:
     """An `insert()` that knows `on_conflict_do_nothing/do_update` on SQLite and PostgreSQL."""
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    return insert_on(dialect, table)
-
-
-def insert_on(dialect: str, table: Any) -> Any:
-    """`insert_for` by dialect name, for statements built once per dialect (functools.cache
-    on a builder taking `connection.dialect.name`)."""
-    if dialect == "postgresql":
+    if session.get_bind().dialect.name == "postgresql":
         return postgresql.insert(table)
     return sqlite.insert(table)
+
+
+def cached_insert(
+    session: Session, build: Callable[[Callable[..., Any]], Executable]
+) -> StatementLambdaElement:
+    """`storage.db.cached` for an upsert: `build(insert)` gets the `insert` of the session's
+    engine (the one that knows `on_conflict_do_nothing/do_update`), and the statement is
+    built once per `build` and engine."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return lambda_stmt(lambda: build(insert), track_on=(build, dialect), track_bound_values=False)

@@ -3,11 +3,11 @@
 A report, `/pending` or `/outcomes` can only be judged on data that looks like a real year:
 more items before the autumn round table, answers mostly in time and sometimes late,
 recommendations with the working group's public reasons, a round table with full and
-overbooked workshops. Rows come from a fixed seed and are written with SQLAlchemy Core
-executemany in one transaction, so 100,000 items take seconds rather than the hours the
-handlers would need message by message. Fields of action and working groups are read from the
-database, as the configuration left them. The rows are drawn in `bot.demo.items` and
-`bot.demo.events`; this module reads what they build on and writes them.
+overbooked workshops. Rows come from a fixed seed and are written in bulk in one transaction
+(`storage.demo`), so 100,000 items take seconds rather than the hours the handlers would need
+message by message. Fields of action and working groups are read from the database, as the
+configuration left them. The rows are drawn in `bot.demo.items` and `bot.demo.events`; this
+module draws the residents and puts the year together.
 """
 
 from __future__ import annotations
@@ -18,33 +18,17 @@ from datetime import UTC, datetime, time, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, func, insert
-from sqlmodel import Session, col, select
-
 from bot.demo.events import WORKSHOP_CAPACITY, event_plans, registration_rows
 from bot.demo.items import creation_times, item_with_history
 from bot.demo.texts import POOLS
 from storage.db import Database
-from storage.events.models import Event, EventState, Registration, Workshop
+from storage.demo import DemoWriter, write_demo
+from storage.events.models import EventState
 from storage.items.feedback import format_reference
-from storage.models import (
-    Contact,
-    FeedbackItem,
-    FieldOfAction,
-    GroupField,
-    ItemEvent,
-    ReferenceCounter,
-    WorkingGroup,
-)
-from storage.upsert import insert_for
 
 CHUNK = 5_000  # items per INSERT; their history goes in before the next chunk is built
 LANGUAGES = {"de": 55, "en": 8, "tr": 12, "ar": 12, "uk": 8, "ru": 4, "de_simple": 1}
 FIELD_WEIGHTS = {"bildung": 24, "arbeit": 18, "wohnen": 20, "gesundheit": 12, "antirassismus": 10}
-# Statistics after the load: without them PostgreSQL plans the year report's recommendation
-# query for empty tables (a nested loop that aggregates the history once per item), and the
-# Markdown report of 100,000 items took 66 s instead of 2.4 s until autovacuum came round.
-ANALYZED = ("contact", "feedback_item", "item_event", "registration")
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,45 +63,36 @@ async def seed_demo(
         raise ValueError(f"{now.isoformat()} lies before {year}: nothing to seed")
     local = zone or ZoneInfo("Europe/Berlin")
 
-    def work(session: Session) -> DemoSummary:
-        return _Seeder(session, random.Random(seed), year, start, end, local).run(items)
+    def fill(writer: DemoWriter) -> DemoSummary:
+        return _Seeder(writer, random.Random(seed), year, start, end, local).run(items)
 
-    return await db.run(work)
+    return await write_demo(db, fill)
 
 
 @dataclass
 class _Seeder:
     """One seeding run inside one transaction; `end` is the `now` every item is told up to."""
 
-    session: Session
+    writer: DemoWriter
     rng: random.Random
     year: int
     start: datetime
     end: datetime
     zone: tzinfo
 
-    @property
-    def connection(self) -> Connection:
-        """Core executemany: the session's ORM bulk insert would split the rows into one
-        batch per combination of None columns, and splice RETURNING rows quadratically."""
-        return self.session.connection()
-
     def run(self, n: int) -> DemoSummary:
-        session, rng = self.session, self.rng
-        query = select(FieldOfAction.key, FieldOfAction.name).order_by(col(FieldOfAction.position))
-        names = dict(session.exec(query).all())
-        groups = {g.key: g for g in session.exec(select(WorkingGroup)).all()}
+        writer, rng = self.writer, self.rng
+        basis = writer.get_basis(self.year)
+        names, groups, owners = basis.fields, basis.groups, basis.owners
         if not names or not groups:
             raise ValueError("no fields of action or working groups yet: start the bot once")
-        owners = dict(session.exec(select(GroupField.field_key, GroupField.group_key)).all())
         default = next((k for k, g in groups.items() if g.is_default), min(groups))
         created = sorted(creation_times(rng, self.start, self.end, n))
         fields = rng.choices(list(names), [FIELD_WEIGHTS.get(k, 10) for k in names], k=n)
         people = max(1, n // 3)
         authors = [int(people * rng.random() ** 1.6) for _ in range(n)]  # a few write a lot
-        contact_ids, contacts = self._contacts(people, created, authors)
-        counter = select(ReferenceCounter.last).where(col(ReferenceCounter.year) == self.year)
-        last = session.exec(counter).first() or 0
+        contact_ids, contacts = self._contacts(people, created, authors, basis.last_contact_id)
+        last = basis.last_reference
         history = 0
         for first in range(0, n, CHUNK):
             rows, stories = [], []
@@ -135,33 +110,22 @@ class _Seeder:
                 )
                 rows.append(row)
                 stories.append(story)
-            ids = self._insert(FeedbackItem, rows)
+            ids = writer.add_items(rows)
             changes = [{**c, "item_id": i} for i, s in zip(ids, stories, strict=True) for c in s]
-            self.connection.execute(insert(ItemEvent), changes)
+            writer.add_history(changes)
             history += len(changes)
-        upsert = insert_for(session, ReferenceCounter).values(year=self.year, last=last + n)
-        session.execute(
-            upsert.on_conflict_do_update(index_elements=["year"], set_=upsert.excluded)
-        )
-        summary = DemoSummary(people, n, history, *self._events(names, contact_ids))
-        for table in ANALYZED:  # a bulk load leaves the planner blind until autovacuum runs
-            self.connection.exec_driver_sql(f"ANALYZE {table}")
-        return summary
-
-    def _insert(self, table: Any, rows: list[dict[str, Any]]) -> list[int]:
-        """Insert in bulk and return the new ids in the order of `rows`."""
-        returning = insert(table).returning(table.id, sort_by_parameter_order=True)
-        return list(self.connection.execute(returning, rows).scalars()) if rows else []
+        writer.set_last_reference(self.year, last + n)
+        return DemoSummary(people, n, history, *self._events(names, contact_ids))
 
     def _contacts(
-        self, people: int, created: list[datetime], authors: list[int]
+        self, people: int, created: list[datetime], authors: list[int], base: int
     ) -> tuple[list[int], list[dict[str, Any]]]:
-        """Insert the residents, each first seen shortly before their first item."""
+        """Insert the residents, each first seen shortly before their first item; user ids
+        count on from `base`, the highest contact id so far, so they are unique."""
         rng, start, end = self.rng, self.start, self.end
         seen: dict[int, list[datetime]] = {}
         for at, who in zip(created, authors, strict=True):
             seen.setdefault(who, [at, at])[1] = at
-        base = self.session.exec(select(func.max(Contact.id))).first() or 0  # unique user ids
         rows = []
         for i in range(people):
             first, latest = seen.get(i) or [start + (end - start) * rng.random()] * 2
@@ -175,13 +139,13 @@ class _Seeder:
                  "consent_at": joined, "subscribed": rng.random() < 0.35, "created_at": joined,
                  "last_seen_at": latest}
             )  # fmt: skip
-        return self._insert(Contact, rows), rows
+        return self.writer.add_contacts(rows), rows
 
     def _events(self, names: dict[str, str], contact_ids: list[int]) -> tuple[int, int, int]:
         """The round table with a "Lokaltermin" per field, and a spring event without; returns
         (events, workshops, registrations). A year that has its round table is left alone."""
         rng, year = self.rng, self.year
-        if self.session.exec(select(Event.id).where(col(Event.slug) == f"rt{year}")).first():
+        if self.writer.get_event_id(f"rt{year}") is not None:
             return 0, 0, 0
         plans = event_plans(rng, year, names)
         workshops = registrations = 0
@@ -189,7 +153,7 @@ class _Seeder:
             starts = datetime.combine(day, time(begin), self.zone).astimezone(UTC)
             opens, deadline = starts - timedelta(weeks=8), starts - timedelta(days=5)
             done = starts + timedelta(hours=8) < self.end
-            [event_id] = self._insert(Event, [{
+            [event_id] = self.writer.add_events([{
                 "slug": slug, "title": title, "description": "", "place": place,
                 "starts_at": starts, "ends_at": starts + timedelta(hours=finish - begin),
                 "registration_opens_at": opens, "registration_deadline": deadline,
@@ -197,7 +161,7 @@ class _Seeder:
                 "state": EventState.DONE if done else EventState.PLANNED,
                 "created_at": opens - timedelta(days=14), "updated_at": opens - timedelta(days=14),
             }])  # fmt: skip
-            ids = self._insert(Workshop, [
+            ids = self.writer.add_workshops([
                 {"event_id": event_id, "title": f"Lokaltermin: {names[key]}", "field_key": key,
                  "capacity": WORKSHOP_CAPACITY, "starts_at": starts + timedelta(hours=4),
                  "position": position}
@@ -209,7 +173,6 @@ class _Seeder:
             rows = registration_rows(
                 rng, event_id, dict(zip(ids, weights, strict=True)), capacity, window, wanted
             )
-            if rows:
-                self.connection.execute(insert(Registration), rows)
+            self.writer.add_registrations(rows)
             workshops, registrations = workshops + len(ids), registrations + len(rows)
         return len(plans), workshops, registrations

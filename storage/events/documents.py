@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from storage.db import Database
-from storage.models import EventDocument
+from storage.events.models import EventDocument
 
 
 class EventDocuments:

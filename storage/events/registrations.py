@@ -4,7 +4,7 @@ event stage to its audience, each in one transaction with the messages it causes
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -13,20 +13,19 @@ from sqlmodel import Session, col, select
 
 from storage.db import Database
 from storage.events import places
-from storage.events.places import Outcome
-from storage.events.store import TAKING_PLACE, key_prefix
-from storage.models import (
-    Contact,
+from storage.events.audience import REACHABLE, registrants
+from storage.events.models import (
     Event,
     EventDocument,
     EventStage,
     EventState,
-    OutboxMessage,
-    OutboxState,
     Registration,
     RegistrationState,
     Workshop,
 )
+from storage.events.places import Outcome
+from storage.events.store import TAKING_PLACE, key_prefix
+from storage.models import Contact, OutboxMessage, OutboxState
 from storage.outbox import NewMessage, add_messages
 from storage.upsert import insert_for
 
@@ -186,7 +185,7 @@ class RegistrationStore:
         """
 
         def work(session: Session) -> int | None:
-            recorded = session.execute(
+            recorded = session.exec(
                 insert_for(session, EventStage)
                 .values(event_id=event_id, stage=stage, done_at=now, messages=0)
                 .on_conflict_do_nothing(index_elements=["event_id", "stage"])
@@ -205,30 +204,6 @@ class RegistrationStore:
         return await self._db.run(work)
 
 
-def registrants(
-    session: Session, event_id: int, states: Sequence[str]
-) -> list[tuple[Contact, Registration | None]]:
-    """Reachable contacts with a registration of the event in one of `states`."""
-    query = (
-        select(Contact, Registration)
-        .join(Registration, col(Registration.contact_id) == col(Contact.id))
-        .where(
-            *_REACHABLE,
-            col(Registration.event_id) == event_id,
-            col(Registration.state).in_(states),
-        )
-        .order_by(col(Registration.id))
-    )
-    return [(c, r) for c, r in session.exec(query).all()]
-
-
-_REACHABLE = (
-    col(Contact.blocked_at).is_(None),
-    col(Contact.stopped_at).is_(None),
-    col(Contact.chat_id) != "",
-)
-
-
 def _audience(
     session: Session, event_id: int, audience: Audience
 ) -> list[tuple[Contact, Registration | None]]:
@@ -240,7 +215,7 @@ def _audience(
         col(Registration.event_id) == event_id,
         col(Registration.contact_id) == col(Contact.id),
     )
-    query = select(Contact).where(*_REACHABLE, col(Contact.subscribed), ~registered)
+    query = select(Contact).where(*REACHABLE, col(Contact.subscribed), ~registered)
     if audience == Audience.SUBSCRIBERS_UNINVITED:
         invited = exists().where(
             col(OutboxMessage.contact_id) == col(Contact.id),
@@ -281,10 +256,11 @@ def _placed(
         return
     documents = [
         DocRef(i, t, v)
-        for i, t, v in session.execute(
+        for i, t, v in session.exec(
             select(EventDocument.id, EventDocument.title, EventDocument.version)
             .where(col(EventDocument.event_id) == event.id)
             .order_by(col(EventDocument.id))
         ).all()
+        if i is not None
     ]
     add_messages(session, on_place(event, registration, contact, documents), now)

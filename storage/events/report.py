@@ -10,7 +10,7 @@ from sqlalchemy import func
 from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
-from storage.models import Event, Registration, Workshop
+from storage.events.models import Event, Registration, Workshop
 
 
 def count_by(session: Session, *columns: Any, where: Any) -> dict[Any, int]:

@@ -13,17 +13,18 @@ from sqlalchemy import select as columns
 from sqlmodel import Session, col, select
 
 from storage.db import Database
+from storage.events.audience import registrants
 from storage.events.documents import EventDocuments
-from storage.models import (
+from storage.events.models import (
     Event,
     EventDocument,
     EventStage,
     EventState,
-    OutboxMessage,
     Registration,
     RegistrationState,
     Workshop,
 )
+from storage.models import OutboxMessage
 from storage.outbox import WAITING, NewMessage, add_messages
 
 ACTIVE = (EventState.PLANNED, EventState.POSTPONED)
@@ -90,7 +91,7 @@ class EventStore(EventDocuments):
     async def set_event(self, event_id: int, now: datetime, **values: Any) -> None:
         """Change fields of an event (not its schedule: see `postpone`)."""
         statement = update(Event).where(col(Event.id) == event_id).values(updated_at=now, **values)
-        await self._db.run(lambda session: session.execute(statement))
+        await self._db.run(lambda session: session.exec(statement))
 
     async def add_workshop(self, workshop: Workshop) -> Workshop:
         def work(session: Session) -> Workshop:
@@ -141,13 +142,13 @@ class EventStore(EventDocuments):
 
         def work(session: Session) -> dict[int, EventOverview]:
             events = session.exec(select(Event).where(col(Event.id).in_(event_ids))).all()
-            counts = session.execute(
+            counts = session.exec(
                 select(Registration.event_id, Registration.state, func.count())
                 .where(col(Registration.event_id).in_(event_ids))
                 .group_by(col(Registration.event_id), col(Registration.state))
             ).all()
             docs = dict(
-                session.execute(
+                session.exec(
                     select(EventDocument.event_id, func.count())
                     .where(col(EventDocument.event_id).in_(event_ids))
                     .group_by(col(EventDocument.event_id))
@@ -177,7 +178,7 @@ class EventStore(EventDocuments):
                 .order_by(col(Workshop.position), col(Workshop.id))
             ).all()
             taken = dict(
-                session.execute(
+                session.exec(
                     select(Registration.workshop_id, func.count())
                     .where(
                         col(Registration.event_id) == event_id,
@@ -206,7 +207,6 @@ class EventStore(EventDocuments):
         Returns:
             The changed event and how many waiting messages were skipped; None if unknown.
         """
-        from storage.events.registrations import registrants
 
         def work(session: Session) -> tuple[Event, int] | None:
             event = session.get(Event, event_id)
@@ -226,14 +226,14 @@ class EventStore(EventDocuments):
             ]
             if event.state == EventState.CANCELLED:  # documents too: nothing more goes out
                 stale = [col(OutboxMessage.idempotency_key).startswith(key_prefix(event_id))]
-            skipped = session.execute(
+            skipped = session.exec(
                 update(OutboxMessage)
                 .where(waiting, *stale)
                 .values(state="skipped", last_error="the event moved", claimed_until=None)
             )
             people = registrants(session, event_id, TAKING_PLACE)
             add_messages(session, notify(event, people), now)
-            return event, int(skipped.rowcount)  # type: ignore[attr-defined]
+            return event, skipped.rowcount
 
         return await self._db.run(work)
 
@@ -254,7 +254,7 @@ class EventStore(EventDocuments):
                 i: [] for i in ids if i is not None
             }
             if ids:
-                for event_id, stage, done_at in session.execute(
+                for event_id, stage, done_at in session.exec(
                     select(EventStage.event_id, EventStage.stage, EventStage.done_at).where(
                         col(EventStage.event_id).in_(ids)
                     )

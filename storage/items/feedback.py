@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Insert, bindparam, func, insert, update
-from sqlalchemy import select as core_select
+from sqlalchemy import Executable, bindparam, func, insert, update
 from sqlmodel import Session, col, select
-from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.conversations import END_FLOW_AT_VERSION
-from storage.db import Database
+from storage.conversations import end_flow_at_version
+from storage.db import Database, cached
 from storage.groups import route
 from storage.links import linked_ids_query
 from storage.models import (
@@ -27,23 +24,9 @@ from storage.models import (
     ReferenceCounter,
 )
 from storage.outbox import NewMessage, add_messages
-from storage.rows import detached, table
-from storage.upsert import insert_on
+from storage.upsert import cached_insert
 
 Notify = Callable[[FeedbackItem, list[GroupChat], list[int]], list[NewMessage]]
-
-_ITEMS, _COUNTERS, _FILES, _CHATS = (
-    table(model) for model in (FeedbackItem, ReferenceCounter, Attachment, GroupChat)
-)
-_ADD_ITEM = insert(_ITEMS).returning(_ITEMS.c.id)
-_ADD_EVENT = insert(table(ItemEvent))
-_ATTACH = (
-    update(_FILES)
-    .where(_FILES.c.contact_id == bindparam("contact"), _FILES.c.item_id.is_(None))
-    .values(item_id=bindparam("item"))
-    .returning(_FILES.c.id)
-)
-_CHATS_OF = core_select(_CHATS).where(_CHATS.c.group_key == bindparam("group"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,46 +105,49 @@ class FeedbackStore:
         """
 
         def work(session: Session) -> FeedbackItem | None:
-            db = session.connection()
+            db = session.connection()  # for the statements that return no model
             if conversation_version is not None:
                 guard = {"contact": new.contact_id, "at_version": conversation_version}
-                if not db.execute(END_FLOW_AT_VERSION, guard).rowcount:
+                if not db.execute(cached(end_flow_at_version), guard).rowcount:
                     return None
-            group = route(db, new.field_key)
+            group = route(session, new.field_key)
             year = reference_year or now.year
-            values: dict[str, Any] = {
-                "reference": format_reference(year, _next_number(db, year)),
-                "kind": new.kind,
-                "field_key": new.field_key,
-                "group_key": group.group_key,
-                "text": new.text,
-                "language": new.language,
+            item = FeedbackItem(
+                reference=format_reference(year, _next_number(session, year)),
+                kind=new.kind,
+                field_key=new.field_key,
+                group_key=group.group_key,
+                text=new.text,
+                language=new.language,
+                state=ItemState.RECEIVED,
+                anonymous=new.anonymous,
+                contact_id=new.contact_id,
+                platform=new.platform,
+                answer_due_at=now + timedelta(days=group.answer_days),
+                created_at=now,
+                updated_at=now,
+            )
+            session.add(item)
+            session.flush()
+            created = {
+                "item_id": item.id,
+                "at": now,
+                "actor": "resident",
+                "actor_name": None,
+                "action": "created",
                 "state": ItemState.RECEIVED,
-                "anonymous": new.anonymous,
-                "contact_id": new.contact_id,
-                "platform": new.platform,
-                "assignee": None,
-                "assignee_name": None,
-                "answer_due_at": now + timedelta(days=group.answer_days),
-                "first_answered_at": None,
-                "escalated_at": None,
-                "created_at": now,
-                "updated_at": now,
+                "group_key": group.group_key,
+                "text": None,
             }
-            values["id"] = item_id = db.execute(_ADD_ITEM, values).scalar_one()
-            item = detached(FeedbackItem, values)
-            db.execute(_ADD_EVENT, _created_event(item_id, group.group_key, now))
-            attached = db.execute(_ATTACH, {"contact": new.contact_id, "item": item_id})
+            db.execute(cached(_add_event), created)  # the first line of the item's history
+            attached = db.execute(cached(_attach), {"contact": new.contact_id, "item": item.id})
             files = sorted(int(i) for i in attached.scalars().all())
             if notify is not None:
-                chats = [
-                    detached(GroupChat, row._mapping)
-                    for row in db.execute(_CHATS_OF, {"group": group.group_key})
-                ]
-                add_messages(session, notify(item, chats, files), now)
+                chats = session.execute(cached(_chats_of), {"group": group.group_key})
+                add_messages(session, notify(item, list(chats.scalars().all()), files), now)
             return item
 
-        return await self._db.run(work, quick=True)
+        return await self._db.run(work)
 
     async def get_item_for_contact(self, contact_id: int, reference: str) -> ItemSummary | None:
         """The contact's own item with this reference; None for anyone else's."""
@@ -175,16 +161,17 @@ class FeedbackStore:
     async def _summaries(
         self, contact_id: int, *, reference: str | None = None, limit: int
     ) -> list[ItemSummary]:
-        async with self._db.session() as session:
-            # A resident's items from every platform linked to this contact (/link).
-            query = select(FeedbackItem).where(
-                col(FeedbackItem.contact_id).in_(linked_ids_query(contact_id))
-            )
-            if reference is not None:
-                query = query.where(FeedbackItem.reference == reference)
-            query = query.order_by(col(FeedbackItem.id).desc()).limit(limit)
-            items = list((await session.exec(query)).all())
-            counts = await _attachment_counts(session, [item.id for item in items if item.id])
+        # A resident's items from every platform linked to this contact (/link).
+        query = select(FeedbackItem).where(
+            col(FeedbackItem.contact_id).in_(linked_ids_query(contact_id))
+        )
+        if reference is not None:
+            query = query.where(FeedbackItem.reference == reference)
+        query = query.order_by(col(FeedbackItem.id).desc()).limit(limit)
+
+        def work(session: Session) -> list[ItemSummary]:
+            items = session.exec(query).all()
+            counts = _attachment_counts(session, [item.id for item in items if item.id])
             return [
                 ItemSummary(
                     reference=item.reference,
@@ -201,50 +188,60 @@ class FeedbackStore:
                 for item in items
             ]
 
+        return await self._db.run(work)
+
     async def get_history(self, reference: str) -> list[ItemEvent]:
-        async with self._db.session() as session:
-            query = (
-                select(ItemEvent)
-                .join(FeedbackItem, col(FeedbackItem.id) == col(ItemEvent.item_id))
-                .where(FeedbackItem.reference == reference)
-                .order_by(col(ItemEvent.id))
-            )
-            return list((await session.exec(query)).all())
+        query = (
+            select(ItemEvent)
+            .join(FeedbackItem, col(FeedbackItem.id) == col(ItemEvent.item_id))
+            .where(FeedbackItem.reference == reference)
+            .order_by(col(ItemEvent.id))
+        )
+        return await self._db.run(lambda session: list(session.exec(query).all()))
 
 
-def _created_event(item_id: int, group_key: str, now: datetime) -> dict[str, Any]:
-    """The first line of an item's history (every column, as the ORM would insert it)."""
-    return {
-        "item_id": item_id,
-        "at": now,
-        "actor": "resident",
-        "actor_name": None,
-        "action": "created",
-        "state": ItemState.RECEIVED,
-        "group_key": group_key,
-        "text": None,
-    }
-
-
-def _next_number(db: Connection, year: int) -> int:
+def _next_number(session: Session, year: int) -> int:
     """The next reference number of `year`; the row lock serialises concurrent submitters."""
-    return int(db.execute(_next_number_statement(db.dialect.name), {"year": year}).scalar_one())
+    statement = cached_insert(session, _count_on)
+    return int(session.connection().execute(statement, {"year": year}).scalar_one())
 
 
-@functools.cache
-def _next_number_statement(dialect: str) -> Insert:
-    statement = insert_on(dialect, _COUNTERS).values(last=1)
+# The statements of `add_item` (see storage.db, `cached`); their values are parameters.
+
+
+def _count_on(insert: Callable[..., Any]) -> Executable:
+    statement = insert(ReferenceCounter).values(last=1)
     return statement.on_conflict_do_update(
-        index_elements=["year"], set_={"last": _COUNTERS.c.last + 1}
-    ).returning(_COUNTERS.c.last)
+        index_elements=["year"], set_={"last": col(ReferenceCounter.last) + 1}
+    ).returning(col(ReferenceCounter.last))
 
 
-async def _attachment_counts(session: AsyncSession, item_ids: list[int]) -> dict[int, int]:
+def _add_event() -> Executable:
+    return insert(ItemEvent)
+
+
+def _attach() -> Executable:
+    """The files the contact sent for the next item now belong to item `item`."""
+    return (
+        update(Attachment)
+        .where(
+            col(Attachment.contact_id) == bindparam("contact"), col(Attachment.item_id).is_(None)
+        )
+        .values(item_id=bindparam("item"))
+        .returning(col(Attachment.id))
+    )
+
+
+def _chats_of() -> Executable:
+    return select(GroupChat).where(col(GroupChat.group_key) == bindparam("group"))
+
+
+def _attachment_counts(session: Session, item_ids: list[int]) -> dict[int, int]:
     if not item_ids:
         return {}
-    rows = await session.execute(
+    rows = session.exec(
         select(Attachment.item_id, func.count())
         .where(col(Attachment.item_id).in_(item_ids))
         .group_by(col(Attachment.item_id))
     )
-    return {int(item_id): int(count) for item_id, count in rows.all()}
+    return {int(item_id): int(count) for item_id, count in rows.all() if item_id is not None}

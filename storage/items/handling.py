@@ -10,7 +10,6 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, bindparam, func, tuple_, update
 from sqlmodel import Session, col, select
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.db import Database
 from storage.links import LinkStore
@@ -23,7 +22,7 @@ from storage.models import (
     ItemEvent,
     OutboxMessage,
 )
-from storage.outbox import NewMessage, insert_messages
+from storage.outbox import NewMessage, add_messages
 
 
 def is_open() -> ColumnElement[bool]:
@@ -76,9 +75,8 @@ class ItemStore:
         self._db = db
 
     async def get_item(self, reference: str) -> FeedbackItem | None:
-        async with self._db.session() as session:
-            query = select(FeedbackItem).where(FeedbackItem.reference == reference.upper())
-            return (await session.exec(query)).first()
+        query = select(FeedbackItem).where(FeedbackItem.reference == reference.upper())
+        return await self._db.run(lambda session: session.exec(query).first())
 
     async def get_author(self, item: FeedbackItem) -> Contact | None:
         """The item's author; of linked contacts (/link), the one seen last and reachable."""
@@ -88,20 +86,18 @@ class ItemStore:
 
     async def get_attachments(self, attachment_ids: Sequence[int]) -> list[Attachment]:
         """Stored files by id, in the order asked for (missing ones left out)."""
-        async with self._db.session() as session:
-            query = select(Attachment).where(col(Attachment.id).in_(list(attachment_ids)))
-            found = {a.id: a for a in (await session.exec(query)).all()}
+        query = select(Attachment).where(col(Attachment.id).in_(list(attachment_ids)))
+        found = {a.id: a for a in await self._db.run(lambda session: session.exec(query).all())}
         return [found[i] for i in attachment_ids if i in found]
 
     async def list_attachment_ids(self, item_id: int) -> list[int]:
-        async with self._db.session() as session:
-            query = select(Attachment.id).where(Attachment.item_id == item_id)
-            return sorted(i for i in (await session.exec(query)).all() if i is not None)
+        query = select(Attachment.id).where(Attachment.item_id == item_id)
+        ids = await self._db.run(lambda session: session.exec(query).all())
+        return sorted(i for i in ids if i is not None)
 
     async def list_history(self, item_id: int) -> list[ItemEvent]:
-        async with self._db.session() as session:
-            query = select(ItemEvent).where(ItemEvent.item_id == item_id)
-            return list((await session.exec(query.order_by(col(ItemEvent.id)))).all())
+        query = select(ItemEvent).where(ItemEvent.item_id == item_id).order_by(col(ItemEvent.id))
+        return await self._db.run(lambda session: list(session.exec(query).all()))
 
     async def list_pending(
         self,
@@ -117,19 +113,19 @@ class ItemStore:
         however many items there are: the row comparison is a range start on both engines,
         where the equivalent OR of two conditions is only a filter.
         """
-        async with self._db.session() as session:
-            query = select(FeedbackItem).where(is_open())
-            if groups is not None:
-                query = query.where(col(FeedbackItem.group_key).in_(list(groups)))
-            if field_key is not None:
-                query = query.where(FeedbackItem.field_key == field_key)
-            if after is not None:
-                # A plain tuple on the right is bound with the columns' types (UTCDateTime).
-                query = query.where(
-                    tuple_(col(FeedbackItem.answer_due_at), col(FeedbackItem.id)) > after
-                )
-            query = query.order_by(col(FeedbackItem.answer_due_at), col(FeedbackItem.id))
-            items = list((await session.exec(query.limit(limit + 1))).all())
+        query = select(FeedbackItem).where(is_open())
+        if groups is not None:
+            query = query.where(col(FeedbackItem.group_key).in_(list(groups)))
+        if field_key is not None:
+            query = query.where(FeedbackItem.field_key == field_key)
+        if after is not None:
+            # A plain tuple on the right is bound with the columns' types (UTCDateTime).
+            query = query.where(
+                tuple_(col(FeedbackItem.answer_due_at), col(FeedbackItem.id)) > after
+            )
+        query = query.order_by(col(FeedbackItem.answer_due_at), col(FeedbackItem.id))
+        query = query.limit(limit + 1)
+        items = await self._db.run(lambda session: list(session.exec(query).all()))
         more = len(items) > limit
         items = items[:limit]
         last = items[-1] if items else None
@@ -156,103 +152,104 @@ class ItemStore:
         Raises:
             ItemChanged: the item is gone or no longer in `expected_state`.
         """
-        async with self._db.session() as session:
-            conditions = [col(FeedbackItem.reference) == reference]
-            if expected_state is not None:
-                conditions.append(col(FeedbackItem.state) == expected_state)
-            result = await session.exec(
-                update(FeedbackItem)
-                .where(*conditions)
-                .values(updated_at=now, **(values or {}))
-                .returning(FeedbackItem)
-            )
-            item = result.scalars().first()
+        conditions = [col(FeedbackItem.reference) == reference]
+        if expected_state is not None:
+            conditions.append(col(FeedbackItem.state) == expected_state)
+        statement = (
+            update(FeedbackItem)
+            .where(*conditions)
+            .values(updated_at=now, **(values or {}))
+            .returning(FeedbackItem)
+        )
+
+        def work(session: Session) -> FeedbackItem:
+            item = session.exec(statement).scalars().first()
             if item is None:
                 raise ItemChanged(reference)
             assert item.id is not None
-            await _record(session, item.id, change, now)
-            await insert_messages(session, outgoing, now)
+            _record(session, item.id, change, now)
+            add_messages(session, outgoing, now)
             return item
+
+        return await self._db.run(work)
 
     async def list_overdue(self, now: datetime, *, limit: int = 500) -> list[FeedbackItem]:
         """Open items past their first-answer date, not yet answered nor escalated."""
-        async with self._db.session() as session:
-            query = (
-                select(FeedbackItem)
-                .where(
-                    is_open(),
-                    col(FeedbackItem.answer_due_at) < now,
-                    col(FeedbackItem.first_answered_at).is_(None),
-                    col(FeedbackItem.escalated_at).is_(None),
-                )
-                .order_by(col(FeedbackItem.answer_due_at), col(FeedbackItem.id))
-                .limit(limit)
+        query = (
+            select(FeedbackItem)
+            .where(
+                is_open(),
+                col(FeedbackItem.answer_due_at) < now,
+                col(FeedbackItem.first_answered_at).is_(None),
+                col(FeedbackItem.escalated_at).is_(None),
             )
-            return list((await session.exec(query)).all())
+            .order_by(col(FeedbackItem.answer_due_at), col(FeedbackItem.id))
+            .limit(limit)
+        )
+        return await self._db.run(lambda session: list(session.exec(query).all()))
 
     async def next_answer_due(self, after: datetime) -> datetime | None:
         """The earliest first-answer date after `after` of an open, unanswered item."""
-        async with self._db.session() as session:
-            query = select(func.min(FeedbackItem.answer_due_at)).where(
-                is_open(),
-                col(FeedbackItem.first_answered_at).is_(None),
-                col(FeedbackItem.escalated_at).is_(None),
-                col(FeedbackItem.answer_due_at) >= after,
-            )
-            return (await session.exec(query)).one()
+        query = select(func.min(FeedbackItem.answer_due_at)).where(
+            is_open(),
+            col(FeedbackItem.first_answered_at).is_(None),
+            col(FeedbackItem.escalated_at).is_(None),
+            col(FeedbackItem.answer_due_at) >= after,
+        )
+        return await self._db.run(lambda session: session.exec(query).one())
 
     async def list_created_between(
         self, start: datetime, end: datetime, groups: Sequence[str] | None = None
     ) -> list[FeedbackItem]:
-        async with self._db.session() as session:
-            query = select(FeedbackItem).where(
-                col(FeedbackItem.created_at) >= start, col(FeedbackItem.created_at) < end
-            )
-            if groups is not None:
-                query = query.where(col(FeedbackItem.group_key).in_(list(groups)))
-            return list((await session.exec(query.order_by(col(FeedbackItem.id)))).all())
+        query = select(FeedbackItem).where(
+            col(FeedbackItem.created_at) >= start, col(FeedbackItem.created_at) < end
+        )
+        if groups is not None:
+            query = query.where(col(FeedbackItem.group_key).in_(list(groups)))
+        query = query.order_by(col(FeedbackItem.id))
+        return await self._db.run(lambda session: list(session.exec(query).all()))
 
     async def summarize(
         self, start: datetime, end: datetime, groups: Sequence[str] | None = None
     ) -> ItemSummaryCounts:
         """Counts by field and by state of the items created in [start, end), and how long
         each answered one waited for its first answer (seconds), aggregated in SQL."""
-        async with self._db.session() as session:
-            where = [col(FeedbackItem.created_at) >= start, col(FeedbackItem.created_at) < end]
-            if groups is not None:
-                where.append(col(FeedbackItem.group_key).in_(list(groups)))
+        where = [col(FeedbackItem.created_at) >= start, col(FeedbackItem.created_at) < end]
+        if groups is not None:
+            where.append(col(FeedbackItem.group_key).in_(list(groups)))
+
+        def work(session: Session) -> ItemSummaryCounts:
             counts: dict[str, dict[str, int]] = {}
             for name, column in (("field", FeedbackItem.field_key), ("state", FeedbackItem.state)):
-                rows = await session.execute(
+                rows = session.exec(
                     select(column, func.count()).where(*where).group_by(col(column))
                 )
                 counts[name] = {str(key): int(n) for key, n in rows.all()}
-            answered = await session.execute(
+            answered = session.exec(
                 select(FeedbackItem.created_at, FeedbackItem.first_answered_at).where(
                     *where, col(FeedbackItem.first_answered_at).is_not(None)
                 )
             )
             waits = [
-                (answered_at - created).total_seconds() for created, answered_at in answered.all()
+                (answered_at - created).total_seconds()
+                for created, answered_at in answered.all()
+                if answered_at is not None
             ]
-        return ItemSummaryCounts(counts["field"], counts["state"], waits)
+            return ItemSummaryCounts(counts["field"], counts["state"], waits)
+
+        return await self._db.run(work)
 
     async def count_open(self, group_key: str, now: datetime) -> tuple[int, int]:
         """(open items, of which overdue) of one group."""
-        async with self._db.session() as session:
-            base = select(func.count()).where(col(FeedbackItem.group_key) == group_key, is_open())
-            open_count = int((await session.exec(base)).one())
-            overdue = int(
-                (
-                    await session.exec(
-                        base.where(
-                            col(FeedbackItem.answer_due_at) < now,
-                            col(FeedbackItem.first_answered_at).is_(None),
-                        )
-                    )
-                ).one()
-            )
-        return open_count, overdue
+        base = select(func.count()).where(col(FeedbackItem.group_key) == group_key, is_open())
+        overdue = base.where(
+            col(FeedbackItem.answer_due_at) < now, col(FeedbackItem.first_answered_at).is_(None)
+        )
+
+        def work(session: Session) -> tuple[int, int]:
+            return session.exec(base).one(), session.exec(overdue).one()
+
+        return await self._db.run(work)
 
     async def reference_for_message(
         self, platform: str, chat_id: str, message_id: str
@@ -276,7 +273,7 @@ class ItemStore:
         return await self._db.run(work)
 
 
-async def _record(session: AsyncSession, item_id: int, change: Change, now: datetime) -> None:
+def _record(session: Session, item_id: int, change: Change, now: datetime) -> None:
     session.add(
         ItemEvent(
             item_id=item_id,

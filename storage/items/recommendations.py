@@ -80,8 +80,8 @@ def year_recommendations(session: Session, in_year: Any) -> list[Recommendation]
     PostgreSQL without fresh statistics (after a restore) re-aggregated the history once per
     suggestion."""
     suggestion = and_(in_year, col(FeedbackItem.kind) == ItemKind.SUGGESTION)
-    history = session.execute(
-        core_select(
+    history = session.exec(
+        select(
             col(ItemEvent.item_id), col(ItemEvent.state), col(ItemEvent.text), col(ItemEvent.at)
         )
         .where(*_stance_changes(suggestion))
@@ -160,4 +160,4 @@ def decided_counts(session: Session) -> dict[tuple[str, str], int]:
         .where(col(ItemEvent.state).in_([str(s) for s in DECIDED_STATES]))
         .group_by(col(FeedbackItem.field_key), col(ItemEvent.state))
     )
-    return {(str(f), str(s)): int(n) for f, s, n in session.execute(query).all()}
+    return {(str(f), str(s)): int(n) for f, s, n in session.exec(query).all()}

@@ -7,7 +7,9 @@ from sqlalchemy import engine_from_config, pool
 from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
-from storage import models  # noqa: F401  (registers the tables)
+# Importing the table modules registers their tables on SQLModel.metadata.
+from storage import models  # noqa: F401
+from storage.events import models as event_models  # noqa: F401
 
 config = context.config
 target_metadata = SQLModel.metadata
