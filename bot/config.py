@@ -1,9 +1,21 @@
-"""Settings: TOML file, then `MITREDEN_<SECTION>_<KEY>` environment variables on top.
+"""Settings: the TOML file, then `MITREDEN_<SECTION>_<KEY>` environment variables on top.
 
-Secrets (tokens, passwords) are never read inline from the file: they come from the
-environment (`MITREDEN_TELEGRAM_TOKEN`) or from a file named by `<key>_file`, so a config
-file can be shared and committed without leaking them. Errors name the dotted key. The
-dataclasses filled here are `bot.settings`; `Settings` is importable from here as well.
+Read once at start, into the frozen `handlers.settings.Settings` (the models and why they live
+in handlers/ are described there; they are importable from here as well). This module is the
+only place that reads settings: the file, the environment, the secret files.
+
+- pydantic-settings reads the environment: `MITREDEN_TELEGRAM_WEBHOOK_PORT` is
+  `telegram.webhook_port` (split at the first `_` after the prefix; no section name has one).
+  Variables are text, so each is turned into its setting's type here, with pydantic's usual
+  reading (`"yes"` is true, `"en, de"` or `'["en", "de"]'` a list); the file's values must
+  already have the right TOML type. A variable wins over the file.
+- Secrets (tokens, passwords: `Secret` in the models) are never read inline from the file:
+  they come from the environment (`MITREDEN_TELEGRAM_TOKEN`) or from a file named by
+  `<key>_file` (in the file or `MITREDEN_TELEGRAM_TOKEN_FILE`), so a config file can be
+  shared and committed without leaking them. The secret's own variable wins over any file.
+- Unknown sections and keys are refused, from the file and the environment alike, and every
+  error names the dotted key (`telegram.webhook_port: expected int, got 'x'`); `_check` adds
+  the rules between settings that types cannot express.
 """
 
 from __future__ import annotations
@@ -11,15 +23,38 @@ from __future__ import annotations
 import dataclasses
 import os
 import tomllib
-import types
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Union, get_args, get_origin, get_type_hints
+from typing import Any, Literal, get_args, get_origin, get_type_hints
+from urllib.parse import urlsplit
 
-from bot.settings import SECTIONS, WEEKDAYS, FieldConfig, GroupConfig, Settings
+from pydantic import Field, TypeAdapter, ValidationError, create_model
+from pydantic.fields import FieldInfo
+from pydantic_core import ErrorDetails
+from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict, SettingsError
+
+from handlers.settings import SECRET, Settings
+from handlers.settings import FieldConfig as FieldConfig  # importable from here, as before
+from handlers.settings import GroupConfig as GroupConfig
 
 ENV_PREFIX = "MITREDEN_"
-SECRETS = {"telegram": ("token", "webhook_secret"), "matrix": ("password", "access_token")}
+# Every section by name ("bot": BotSettings, ...), and the secrets each holds.
+SECTIONS: dict[str, type[Any]] = {
+    name: hint
+    for name, hint in get_type_hints(Settings).items()
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint)
+}
+SECRETS: dict[str, tuple[str, ...]] = {
+    name: secrets
+    for name, cls in SECTIONS.items()
+    if (
+        secrets := tuple(
+            key
+            for key, hint in get_type_hints(cls, include_extras=True).items()
+            if SECRET in getattr(hint, "__metadata__", ())
+        )
+    )
+}
 
 
 class ConfigError(ValueError):
@@ -29,54 +64,168 @@ class ConfigError(ValueError):
 def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -> Settings:
     """Read `path` (may be None for defaults only) and apply the environment on top.
 
+    Args:
+        path: the TOML file.
+        environ: the environment to read (`os.environ` when None; tests pass their own).
+
     Raises:
         ConfigError: naming the dotted key that is wrong.
     """
     env = os.environ if environ is None else environ
-    raw: dict[str, Any] = {}
-    if path is not None:
-        try:
-            raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-        except FileNotFoundError as error:
-            raise ConfigError(f"config file {path} does not exist") from error
-        except tomllib.TOMLDecodeError as error:
-            raise ConfigError(f"{path}: {error}") from error
-    unknown = set(raw) - set(SECTIONS) - {"fields", "groups"}
-    if unknown:
-        raise ConfigError(f"unknown section(s): {', '.join(sorted(unknown))}")
-    sections = {
-        name: _section(name, cls, dict(raw.get(name, {})), env) for name, cls in SECTIONS.items()
-    }
-    fields = tuple(
-        _build(FieldConfig, entry, f"fields[{i}]") for i, entry in enumerate(raw.get("fields", []))
-    )
-    groups = tuple(
-        _build(GroupConfig, entry, f"groups[{i}]") for i, entry in enumerate(raw.get("groups", []))
-    )
-    settings = Settings(**sections, fields=fields, groups=groups)
+    values = _read_file(path)
+    try:
+        variables = _Environment(env)()
+    except SettingsError as error:  # a section given as one variable, and not as JSON
+        raise ConfigError(str(error)) from error
+    for name, section in variables.items():
+        in_file = values.setdefault(name, {})
+        if isinstance(in_file, dict):  # otherwise the file's error is the one to report
+            in_file.update(section)
+    _read_secret_files(values)
+    try:
+        settings = Settings(**values)
+    except ValidationError as error:
+        problems = dict.fromkeys(_problem(e) for e in error.errors())  # in order, once each
+        raise ConfigError("\n".join(problems)) from None
     _check(settings)
+    settings = _with_environment_proxies(settings, env)
+    scheme = urlsplit(settings.telegram.proxy_url).scheme.lower()
+    if settings.telegram.proxy_url and scheme not in ("http", "https"):
+        # The URL itself is not quoted: it may hold the proxy's password.
+        raise ConfigError(
+            "telegram.proxy_url (or HTTPS_PROXY/ALL_PROXY when it is empty): an http:// or "
+            f"https:// proxy is needed, not {scheme or 'a URL without a scheme'}"
+        )
     return settings
 
 
-def _section(name: str, cls: type, values: dict[str, Any], env: Mapping[str, str]) -> Any:
-    for secret in SECRETS.get(name, ()):
-        if values.get(secret):
-            raise ConfigError(
-                f"{name}.{secret}: secrets are not allowed inline; set "
-                f"{ENV_PREFIX}{name.upper()}_{secret.upper()} or {name}.{secret}_file"
-            )
-        values.pop(secret, None)
-        secret_file = values.pop(f"{secret}_file", "") or env.get(
-            f"{ENV_PREFIX}{name.upper()}_{secret.upper()}_FILE", ""
+PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")
+
+
+def environment_proxy(env: Mapping[str, str], url: str) -> str:
+    """The outbound proxy the standard variables name for `url`, or "".
+
+    HTTPS_PROXY, then ALL_PROXY (either case), unless NO_PROXY (either case) names the
+    host of `url` (a name, a domain suffix, or `*`), as curl and most HTTP clients read them.
+    """
+    proxy = next((env[name] for name in PROXY_VARIABLES if env.get(name)), "")
+    host = (urlsplit(url).hostname or "").lower()
+    exempt = env.get("NO_PROXY") or env.get("no_proxy") or ""
+    for entry in (e.strip().lower() for e in exempt.split(",")):
+        domain = entry.partition(":")[0].lstrip(".")
+        if entry == "*" or (domain and (host == domain or host.endswith(f".{domain}"))):
+            return ""
+    return proxy
+
+
+def _with_environment_proxies(settings: Settings, env: Mapping[str, str]) -> Settings:
+    """`telegram.proxy_url` and `matrix.proxy_url` left empty take the environment's proxy,
+    resolved here once, so the channels get one explicit URL (or none)."""
+    telegram, matrix = settings.telegram, settings.matrix
+    if not telegram.proxy_url:
+        telegram = dataclasses.replace(
+            telegram, proxy_url=environment_proxy(env, telegram.base_url)
         )
-        if secret_file:
-            values[secret] = _read_secret(f"{name}.{secret}_file", secret_file)
-    hints = get_type_hints(cls)
-    for fld in dataclasses.fields(cls):
-        variable = f"{ENV_PREFIX}{name.upper()}_{fld.name.upper()}"
-        if variable in env:
-            values[fld.name] = _from_env(f"{name}.{fld.name}", env[variable], hints[fld.name])
-    return _build(cls, values, name)
+    if not matrix.proxy_url:
+        matrix = dataclasses.replace(matrix, proxy_url=environment_proxy(env, matrix.homeserver))
+    return dataclasses.replace(settings, telegram=telegram, matrix=matrix)
+
+
+def _read_file(path: Path | None) -> dict[str, Any]:
+    """The file's tables, with its inline secrets and unknown sections refused."""
+    if path is None:
+        return {}
+    try:
+        values = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError as error:
+        raise ConfigError(f"config file {path} does not exist") from error
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: {error}") from error
+    unknown = set(values) - set(SECTIONS) - {"fields", "groups"}
+    if unknown:
+        raise ConfigError(f"unknown section(s): {', '.join(sorted(unknown))}")
+    for name, secrets in SECRETS.items():
+        section = values.get(name)
+        if not isinstance(section, dict):
+            continue  # an error for Settings to report
+        for secret in secrets:
+            if section.get(secret):
+                raise ConfigError(
+                    f"{name}.{secret}: secrets are not allowed inline; set "
+                    f"{ENV_PREFIX}{name.upper()}_{secret.upper()} or {name}.{secret}_file"
+                )
+            section.pop(secret, None)
+    return values
+
+
+class _Variables(BaseSettings):
+    """What pydantic-settings looks for in the environment; one field per section below."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_nested_delimiter="_", env_nested_max_split=1
+    )
+
+
+_SECTION_FIELDS: dict[str, Any] = {
+    name: (cls, Field(default_factory=cls)) for name, cls in SECTIONS.items()
+}
+_VARIABLES = create_model("_SectionVariables", __base__=_Variables, **_SECTION_FIELDS)
+
+
+class _Environment(EnvSettingsSource):
+    """The `MITREDEN_<SECTION>_<KEY>` variables of `environ` as {section: {key: value}}, each
+    value in its setting's type where it reads as one (else as given, for the error)."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        super().__init__(_VARIABLES)
+        # `environ` instead of os.environ; names compared without case, as pydantic-settings does.
+        self.env_vars = {name.lower(): value for name, value in environ.items()}
+
+    def decode_complex_value(self, field_name: str, field: FieldInfo, value: Any) -> Any:
+        """A list is written as "en, de" (or as JSON)."""
+        if (
+            isinstance(field, FieldInfo)  # None for a key no section has
+            and get_origin(field.annotation) is tuple
+            and not str(value).lstrip().startswith("[")
+        ):
+            return [part.strip() for part in str(value).split(",") if part.strip()]
+        return super().decode_complex_value(field_name, field, value)
+
+    def prepare_field_value(
+        self, field_name: str, field: FieldInfo, value: Any, value_is_complex: bool
+    ) -> Any:
+        section = super().prepare_field_value(field_name, field, value, value_is_complex)
+        if not isinstance(section, dict) or field.annotation is None:
+            return section
+        hints = get_type_hints(field.annotation, include_extras=True)
+        return {
+            key: _typed(hints[key], raw) if key in hints else raw for key, raw in section.items()
+        }
+
+
+def _typed(hint: Any, raw: Any) -> Any:
+    """`raw` (a variable's text, or a list of texts) in the type `hint`, read laxly."""
+    if get_origin(hint) is tuple and raw == "":
+        return ()
+    try:
+        return TypeAdapter(hint).validate_python(raw, strict=False)
+    except ValidationError:
+        return raw
+
+
+def _read_secret_files(values: dict[str, Any]) -> None:
+    """Replace each `<secret>_file` by the secret read from it, unless the secret is set."""
+    for name, secrets in SECRETS.items():
+        section = values.get(name)
+        if not isinstance(section, dict):
+            continue
+        for secret in secrets:
+            key = f"{name}.{secret}_file"
+            secret_file = section.pop(f"{secret}_file", "")
+            if not isinstance(secret_file, str):
+                raise ConfigError(f"{key}: expected str, got {secret_file!r}")
+            if secret_file and secret not in section:
+                section[secret] = _read_secret(key, secret_file)
 
 
 def _read_secret(key: str, path: str) -> str:
@@ -86,90 +235,60 @@ def _read_secret(key: str, path: str) -> str:
         raise ConfigError(f"{key}: cannot read {path}: {error.strerror}") from error
 
 
-def _from_env(key: str, value: str, hint: Any) -> Any:
-    if hint is bool:
-        if value.lower() in ("1", "true", "yes", "on"):
-            return True
-        if value.lower() in ("0", "false", "no", "off", ""):
-            return False
-        raise ConfigError(f"{key}: expected true or false, got {value!r}")
-    if hint is int:
-        try:
-            return int(value)
-        except ValueError as error:
-            raise ConfigError(f"{key}: expected a whole number, got {value!r}") from error
+def _problem(error: ErrorDetails) -> str:
+    """One validation error as `dotted.key: what is wrong`."""
+    key, inside = "", False
+    hint: Any = Settings
+    for part in error["loc"]:
+        if isinstance(part, int) and get_origin(hint) is tuple:
+            item = get_args(hint)[0]
+            if not dataclasses.is_dataclass(item):
+                inside = True  # an item of a list of values: name the list
+                break
+            key, hint = f"{key}[{part}]", item
+        elif isinstance(part, str) and dataclasses.is_dataclass(hint):
+            key = f"{key}.{part}" if key else part
+            hint = get_type_hints(hint).get(part)
+        else:
+            inside = True  # a value in a table (`names.en`): name the table
+            break
+    if error["type"] in ("missing", "missing_argument"):
+        return f"{key}: required"
+    if error["type"] in ("extra_forbidden", "unexpected_keyword_argument") or hint is None:
+        return f"{key}: unknown setting"
+    got = "" if inside else f", got {error['input']!r}"
+    return f"{key}: expected {_describe(hint)}{got}"
+
+
+def _describe(hint: Any) -> str:
+    """What a setting of type `hint` must be, in the words of the TOML file."""
     if get_origin(hint) is tuple:
-        parts = [part.strip() for part in value.split(",") if part.strip()]
-        if get_args(hint)[0] is int:
-            try:
-                return [int(part) for part in parts]
-            except ValueError as error:
-                raise ConfigError(f"{key}: expected whole numbers, got {value!r}") from error
-        return parts
-    return value
-
-
-def _build(cls: type, values: Any, prefix: str) -> Any:
-    if not isinstance(values, dict):
-        raise ConfigError(f"{prefix}: expected a table")
-    hints = get_type_hints(cls)
-    known = {fld.name: fld for fld in dataclasses.fields(cls)}
-    for key in values:
-        if key not in known:
-            raise ConfigError(f"{prefix}.{key}: unknown setting")
-    for name, fld in known.items():
-        missing = fld.default is dataclasses.MISSING and fld.default_factory is dataclasses.MISSING
-        if name not in values:
-            if missing:
-                raise ConfigError(f"{prefix}.{name}: required")
-            continue
-        values[name] = _coerce(f"{prefix}.{name}", values[name], hints[name])
-    return cls(**values)
-
-
-def _coerce(key: str, value: Any, hint: Any) -> Any:
-    origin = get_origin(hint)
-    if origin in (Union, types.UnionType):
-        hint = next(arg for arg in get_args(hint) if arg is not type(None))
-        origin = get_origin(hint)
-    if origin is tuple:
         item = get_args(hint)[0]
-        if not isinstance(value, list) or not all(
-            isinstance(v, item) and not (item is int and isinstance(v, bool)) for v in value
-        ):
-            kind = "whole numbers" if item is int else "strings"
-            raise ConfigError(f"{key}: expected a list of {kind}")
-        return tuple(value)
-    if origin is dict:
-        if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
-            raise ConfigError(f"{key}: expected a table of strings")
-        return dict(value)
-    expected = {bool: bool, int: int, str: str}.get(hint)
-    if expected is not None and (
-        not isinstance(value, expected) or (expected is int and isinstance(value, bool))
-    ):
-        raise ConfigError(f"{key}: expected {expected.__name__}, got {value!r}")
-    return value
+        return "a list of " + {int: "whole numbers", str: "strings"}.get(item, "tables")
+    if get_origin(hint) is dict:
+        return "a table of strings"
+    if get_origin(hint) is Literal:
+        return "one of " + ", ".join(repr(option) for option in get_args(hint))
+    if dataclasses.is_dataclass(hint):
+        return "a table"
+    return {bool: "bool (true or false)", float: "a number"}.get(
+        hint, getattr(hint, "__name__", str(hint))
+    )
 
 
 def _check(settings: Settings) -> None:
-    """Cross-field rules that the types alone do not express."""
+    """Rules the types alone do not express (which values a setting takes, such as
+    `telegram.mode`, is its type: `Literal` in the models)."""
     if settings.bot.default_language not in settings.bot.languages:
         raise ConfigError("bot.default_language: must be one of bot.languages")
-    if settings.coordination.digest_weekday not in WEEKDAYS:
-        raise ConfigError(f"coordination.digest_weekday: one of {', '.join(WEEKDAYS)}")
     if not 0 <= settings.coordination.digest_hour <= 23:
         raise ConfigError("coordination.digest_hour: a whole hour from 0 to 23")
     report = settings.report
-    if report.draft_format not in ("pdf", "html", "md"):
-        raise ConfigError("report.draft_format: expected 'pdf', 'html' or 'md'")
     if report.language and report.language not in settings.bot.languages:
         raise ConfigError("report.language: must be empty or one of bot.languages")
     if any(days < 1 for days in (report.due_days_before_round_table,
                                  *report.reminder_days_before_due)):  # fmt: skip
         raise ConfigError("report: days must be 1 or more")
-    if settings.telegram.mode not in ("polling", "webhook"):
-        raise ConfigError("telegram.mode: expected 'polling' or 'webhook'")
     for admin in settings.bot.administrators:
         if ":" not in admin:
             raise ConfigError(f"bot.administrators: {admin!r} must look like 'platform:id'")

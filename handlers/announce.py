@@ -78,7 +78,7 @@ class AnnouncementHandlers:
 
     def is_administrator(self, turn: Turn) -> bool:
         sender = f"{turn.incoming.platform}:{turn.incoming.user_id}"
-        return sender in self._deps.settings.administrators
+        return sender in self._deps.settings.bot.administrators
 
     async def broadcast(self, turn: Turn) -> list[Reply]:
         """`/broadcast TEXT`: ask to whom, showing how many each audience reaches."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -13,38 +12,9 @@ from babel.dates import format_skeleton, format_time
 from handlers.clock import Clock
 from handlers.i18n import Catalogues, Translator, babel_locale
 from handlers.messages import Incoming
+from handlers.settings import Settings
 from storage.models import Contact, ConversationState
 from storage.store import Store
-
-
-@dataclass(frozen=True)
-class HandlerSettings:
-    """The rules of conversation an administrator can tune (see config.example.toml)."""
-
-    max_text_length: int = 4000
-    flood_messages_per_minute: int = 20
-    max_attachments_per_item: int = 10
-    max_file_bytes: int = 20_000_000  # for a platform without a limit of its own below
-    # The largest file each channel takes ("matrix": matrix.max_download_bytes, ...).
-    max_file_bytes_by_platform: Mapping[str, int] = field(default_factory=dict)
-    administrators: tuple[str, ...] = ()  # "platform:user_id"
-    digest_weekday: int = 0  # Monday
-    digest_hour: int = 8
-    name_coordinators: bool = False
-    page_size: int = 10
-    inactive_contact_days: int = 730
-    finished_item_days: int = 365
-    timezone: str = "Europe/Berlin"
-    languages: tuple[str, ...] = ("de", "en")
-    default_language: str = "de"
-    report_due_days: int = 21  # before the round table
-    report_reminder_days: tuple[int, ...] = (28, 7)  # before the report is due
-    report_draft_format: str = "pdf"
-    report_language: str = ""
-
-    def max_file_bytes_on(self, platform: str) -> int:
-        """The largest file the channel of `platform` takes."""
-        return self.max_file_bytes_by_platform.get(platform, self.max_file_bytes)
 
 
 @dataclass(frozen=True)
@@ -52,11 +22,13 @@ class Deps:
     store: Store
     clock: Clock
     catalogues: Catalogues
-    settings: HandlerSettings = field(default_factory=HandlerSettings)
+    # The whole configuration, read once by `bot.config`; handlers read the section they need
+    # (`settings.bot.max_text_length`, `settings.coordination.page_size`).
+    settings: Settings = field(default_factory=Settings)
 
     @property
     def zone(self) -> ZoneInfo:
-        return ZoneInfo(self.settings.timezone)
+        return ZoneInfo(self.settings.bot.timezone)
 
 
 @dataclass(frozen=True)

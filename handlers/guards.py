@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from handlers.context import HandlerSettings, Turn
+from handlers.context import Turn
 from handlers.messages import FILE_TOO_LARGE, UNDECRYPTABLE, Reply
+from handlers.settings import Settings
 
 
 def flood_warning(turn: Turn) -> Reply:
@@ -40,7 +41,7 @@ def private_chat_only(turn: Turn) -> Reply:
     return Reply(f"{text}\n{link}" if link else text)
 
 
-def check_message(turn: Turn, settings: HandlerSettings) -> Reply | None:
+def check_message(turn: Turn, settings: Settings) -> Reply | None:
     """The answer to a message the bot cannot take as it is; None when it can."""
     incoming = turn.incoming
     if incoming.unsupported == FILE_TOO_LARGE:
@@ -72,8 +73,8 @@ def check_message(turn: Turn, settings: HandlerSettings) -> Reply | None:
     return check_length(turn, incoming.text, settings)
 
 
-def check_length(turn: Turn, text: str, settings: HandlerSettings) -> Reply | None:
-    limit = settings.max_text_length
+def check_length(turn: Turn, text: str, settings: Settings) -> Reply | None:
+    limit = settings.bot.max_text_length
     if len(text) <= limit:
         return None
     return Reply(

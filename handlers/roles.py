@@ -39,7 +39,7 @@ async def role_of(deps: Deps, turn: Turn) -> Role:
         actor,
         incoming.display_name or incoming.user_id,
         tuple(groups),
-        actor in deps.settings.administrators,
+        actor in deps.settings.bot.administrators,
     )
 
 

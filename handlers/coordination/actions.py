@@ -224,7 +224,7 @@ class CoordinatorActions:
         speaker = resident_voice(self._deps, author)
         group = await self._deps.store.groups.get_group(item.group_key)
         sender = localized_name(speaker, group, item.group_key)
-        if self._deps.settings.name_coordinators:
+        if self._deps.settings.coordination.name_coordinators:
             sender = f"{role.name} ({sender})"
         message = speaker._(
             "Antwort von {sender} zu Ihrer Rückmeldung {reference}:\n\n{text}\n\n"

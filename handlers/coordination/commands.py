@@ -66,7 +66,7 @@ class CoordinatorCommands:
             groups=groups,
             field_key=field_key,
             after=after,
-            limit=self._deps.settings.page_size,
+            limit=self._deps.settings.coordination.page_size,
         )
         if not page.items:
             return Reply(

@@ -30,7 +30,7 @@ class EscalationPlanner:
     async def plan(self, now: datetime) -> int:
         """Tell the administrators about every item past its first-answer date (with none
         configured, items wait, so that they are escalated once there are some)."""
-        if not self._deps.settings.administrators:
+        if not self._deps.settings.bot.administrators:
             return 0
         items = self._deps.store.items
         sent = 0
@@ -73,10 +73,10 @@ class DigestPlanner:
 
     def last_slot(self, now: datetime) -> datetime:
         """The latest digest time at or before `now`, in the city's time zone."""
-        settings = self._deps.settings
+        digest = self._deps.settings.coordination
         local = now.astimezone(self._deps.zone)
-        slot = local.replace(hour=settings.digest_hour, minute=0, second=0, microsecond=0)
-        slot -= timedelta(days=(local.weekday() - settings.digest_weekday) % 7)
+        slot = local.replace(hour=digest.digest_hour, minute=0, second=0, microsecond=0)
+        slot -= timedelta(days=(local.weekday() - digest.digest_day) % 7)
         if slot > local:
             slot -= timedelta(days=7)
         # Rebuild from the wall-clock parts so a daylight-saving change keeps the hour.

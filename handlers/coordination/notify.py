@@ -133,7 +133,7 @@ def administrator_messages(
     private chat has the user's id)."""
     payload = reply_to_payload(Reply(text))
     messages = []
-    for admin in deps.settings.administrators:
+    for admin in deps.settings.bot.administrators:
         platform, _, user_id = admin.partition(":")
         messages.append(
             NewMessage(f"{key}:{admin}", platform, user_id, payload, now, reference=reference)

@@ -11,7 +11,8 @@ from handlers.context import Deps, Turn
 from handlers.events.texts import Voices, calendar_file, message, payload_of, when_where
 from handlers.messages import Reply
 from handlers.roles import refuse, role_of
-from storage.models import Contact, Event, EventState, Registration
+from storage.events.models import Event, EventState, Registration
+from storage.models import Contact
 from storage.outbox import NewMessage
 
 logger = logging.getLogger(__name__)

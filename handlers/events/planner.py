@@ -32,9 +32,10 @@ from handlers.events.texts import (
     when_where,
 )
 from handlers.messages import Reply, reply_to_payload
+from storage.events.models import Event, Registration
 from storage.events.registrations import Audience, DocRef
 from storage.events.store import PlanView
-from storage.models import Contact, Event, Registration
+from storage.models import Contact
 from storage.outbox import NewMessage
 
 logger = logging.getLogger(__name__)

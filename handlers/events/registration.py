@@ -17,8 +17,9 @@ from handlers.events.texts import (
 )
 from handlers.messages import Reply
 from handlers.residents.privacy import privacy_notice
+from storage.events.models import Event
 from storage.events.registrations import Outcome, Result
-from storage.models import ConversationState, Event
+from storage.models import ConversationState
 from storage.store import Store
 
 logger = logging.getLogger(__name__)

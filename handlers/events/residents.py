@@ -17,7 +17,7 @@ from handlers.events.texts import (
     when_where,
 )
 from handlers.messages import Attachment, Choice, Reply
-from storage.models import Event
+from storage.events.models import Event
 
 logger = logging.getLogger(__name__)
 

@@ -14,8 +14,9 @@ from icalendar import Event as CalendarEvent
 
 from handlers.context import Deps, Voice, Writer, voice
 from handlers.messages import Attachment, Choice, Reply, reply_to_payload
+from storage.events.models import Event, Registration
 from storage.events.registrations import DocRef
-from storage.models import Contact, Event, Registration
+from storage.models import Contact
 from storage.outbox import NewMessage
 
 EVE_HOUR = 18  # the reminder on the evening before the event, city time

@@ -16,8 +16,8 @@ from datetime import datetime, timedelta
 from handlers.context import Deps, Voice, voice
 from handlers.events.texts import payload_of
 from handlers.messages import Reply
+from storage.events.models import Event
 from storage.events.registrations import Audience
-from storage.models import Event
 from storage.outbox import NewMessage
 
 logger = logging.getLogger(__name__)
@@ -32,7 +32,7 @@ def days_before(deps: Deps, moment: datetime, days: int) -> datetime:
 
 
 def report_due(deps: Deps, event: Event) -> datetime:
-    return days_before(deps, event.starts_at, deps.settings.report_due_days)
+    return days_before(deps, event.starts_at, deps.settings.report.due_days_before_round_table)
 
 
 def report_year(deps: Deps, due: datetime) -> int:
@@ -49,7 +49,7 @@ class ReportPlanner:
     def _reminders(self, event: Event) -> Iterator[tuple[int, datetime, datetime]]:
         """(days before due, when, due) of each reminder of the report due before `event`."""
         due = report_due(self._deps, event)
-        for days in sorted(self._deps.settings.report_reminder_days, reverse=True):
+        for days in sorted(self._deps.settings.report.reminder_days_before_due, reverse=True):
             yield days, days_before(self._deps, due, days), due
 
     async def _round_tables(self, now: datetime) -> list[tuple[Event, set[str]]]:
@@ -97,11 +97,11 @@ class ReportPlanner:
     ) -> list[NewMessage]:
         deps = self._deps
         settings = deps.settings
-        speaker = voice(deps, settings.report_language or None)
+        speaker = voice(deps, settings.report.language or None)
         year = report_year(deps, due)
         draft = {
             "year": year,
-            "format": settings.report_draft_format,
+            "format": settings.report.draft_format,
             "language": speaker.language,
         }
         key = f"report:ev{event.id}:s{event.schedule_version}:d{days}"
@@ -141,7 +141,7 @@ class ReportPlanner:
         payload = payload_of(Reply(_reminder_text(speaker, event, due, year))) | {
             REPORT_DRAFT: draft
         }
-        for admin in settings.administrators:
+        for admin in settings.bot.administrators:
             platform, _, user_id = admin.partition(":")
             messages.append(NewMessage(f"{key}:{admin}", platform, user_id, payload, now))
         return messages

@@ -48,7 +48,7 @@ class FeedbackFlow:
                 state = None
             held = await self._attach(turn)
             if held is None:
-                limit = self._deps.settings.max_attachments_per_item
+                limit = self._deps.settings.bot.max_attachments_per_item
                 return [
                     Reply(
                         turn.ngettext(
@@ -220,7 +220,7 @@ class FeedbackFlow:
                 mime_type=attachment.mime_type,
                 data=attachment.data,
                 now=turn.now,
-                limit=self._deps.settings.max_attachments_per_item,
+                limit=self._deps.settings.bot.max_attachments_per_item,
             )
             if held < 0:
                 return None

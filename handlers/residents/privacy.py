@@ -22,8 +22,8 @@ DELETE_ALL, KEEP_ANONYMOUS = "all", "anonymous"
 
 def privacy_notice(turn: Turn, deps: Deps) -> str:
     """What is stored, who sees it, how long it is kept, and the resident's rights."""
-    settings = deps.settings
-    days, item_days = settings.inactive_contact_days, settings.finished_item_days
+    privacy = deps.settings.privacy
+    days, item_days = privacy.inactive_contact_days, privacy.finished_item_days
     # One text per counted clause, so that each number gets its language's plural form; the
     # two halves of the German sentence are joined at its semicolon.
     stored = turn._(

@@ -25,8 +25,8 @@ class Purge:
 async def purge(deps: Deps, now: datetime, *, dry_run: bool) -> Purge:
     """Apply the retention periods at `now`; with `dry_run`, only count what would go."""
     privacy = deps.store.privacy
-    contacts_before = now - timedelta(days=deps.settings.inactive_contact_days)
-    items_before = now - timedelta(days=deps.settings.finished_item_days)
+    contacts_before = now - timedelta(days=deps.settings.privacy.inactive_contact_days)
+    items_before = now - timedelta(days=deps.settings.privacy.finished_item_days)
     inactive = await privacy.list_inactive(contacts_before)
     finished = await privacy.list_finished_before(items_before)
     if dry_run:

@@ -8,8 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from bot.config import SECRETS, SECTIONS, ConfigError, Settings, load_settings
+from handlers.settings import DeliverySettings
 from testkit.support import EXAMPLE_CONFIG
 
 
@@ -80,6 +82,34 @@ def test_environment_sets_a_list() -> None:
     assert settings.bot.languages == ("en", "de")
 
 
+def test_environment_sets_a_key_with_underscores_in_its_type() -> None:
+    settings = load_settings(
+        EXAMPLE_CONFIG,
+        environ={
+            "MITREDEN_TELEGRAM_WEBHOOK_PORT": "9443",
+            "MITREDEN_REPORT_REMINDER_DAYS_BEFORE_DUE": "14, 3",
+            "MITREDEN_DELIVERY_POLL_INTERVAL_SECONDS": "0.5",
+            "MITREDEN_BOT_ADMINISTRATORS": "",
+        },
+    )
+
+    assert settings.telegram.webhook_port == 9443
+    assert settings.report.reminder_days_before_due == (14, 3)
+    assert settings.delivery.poll_interval_seconds == 0.5
+    assert settings.bot.administrators == ()
+
+
+def test_variables_that_name_no_section_are_not_settings() -> None:
+    """MITREDEN_CONFIG names the file, MITREDEN_PG_BIN is the tests' own."""
+    environ = {"MITREDEN_CONFIG": "elsewhere.toml", "MITREDEN_PG_BIN": "/usr/lib/postgresql"}
+    assert load_settings(None, environ=environ) == Settings()
+
+
+def test_an_unknown_key_in_the_environment_is_refused() -> None:
+    with pytest.raises(ConfigError, match=r"^bot\.colour: unknown setting"):
+        load_settings(EXAMPLE_CONFIG, environ={"MITREDEN_BOT_COLOUR": "blue"})
+
+
 @pytest.mark.parametrize(
     ("variable", "value", "key"),
     [
@@ -115,6 +145,26 @@ def test_token_file_is_read(tmp_path: Path) -> None:
     assert from_env.telegram.token == "123:FROM-FILE"
 
 
+def test_a_secret_file_from_the_environment_wins_and_the_secret_itself_wins_over_both(
+    tmp_path: Path,
+) -> None:
+    in_file, in_env = tmp_path / "password_in_file", tmp_path / "password_in_env"
+    in_file.write_text("from-the-file\n", encoding="utf-8")
+    in_env.write_text("from-the-environment\n", encoding="utf-8")
+    path = write(tmp_path, f'[matrix]\npassword_file = "{in_file}"\n')
+    by_variable = {"MITREDEN_MATRIX_PASSWORD_FILE": str(in_env)}
+
+    assert load_settings(path, environ={}).matrix.password == "from-the-file"
+    assert load_settings(path, environ=by_variable).matrix.password == "from-the-environment"
+    itself = {**by_variable, "MITREDEN_MATRIX_PASSWORD": "given"}
+    assert load_settings(path, environ=itself).matrix.password == "given"
+
+
+def test_an_empty_inline_secret_is_no_secret(tmp_path: Path) -> None:
+    path = write(tmp_path, '[telegram]\nwebhook_secret = ""\n')
+    assert load_settings(path, environ={}).telegram.webhook_secret == ""
+
+
 def test_missing_token_file_names_the_key(tmp_path: Path) -> None:
     path = write(tmp_path, f'[telegram]\ntoken_file = "{tmp_path / "absent"}"\n')
 
@@ -135,11 +185,32 @@ def test_missing_token_file_names_the_key(tmp_path: Path) -> None:
         ('[[fields]]\nkey = "a"\nname = "A"\nnames = { en = 1 }', r"fields\[0\]\.names: "),
         ('[bot]\ndefault_language = "fr"', r"bot\.default_language: must be one of"),
         ('[telegram]\nmode = "carrier-pigeon"', r"telegram\.mode: "),
+        ('[telegram]\nwebhook_port = "8443"', r"telegram\.webhook_port: expected int, got '8443'"),
+        ("[delivery]\nworkers = 2.5", r"delivery\.workers: expected int, got 2\.5"),
+        ("[report]\nreminder_days_before_due = [7, true]", r"report\.reminder_days_before_due: "),
+        ('[coordination]\ndigest_weekday = "someday"', r"coordination\.digest_weekday: "),
+        ("bot = 1", r"bot: expected a table"),
+        ('[[groups]]\nkey = "g"\nname = "G"\nanswer_days = "14"', r"groups\[0\]\.answer_days: "),
+        (
+            '[[groups]]\nkey = "g"\nname = "G"\nowner = "me"',
+            r"groups\[0\]\.owner: unknown setting",
+        ),
     ],
 )
 def test_bad_values_name_the_dotted_key(tmp_path: Path, toml: str, key: str) -> None:
     with pytest.raises(ConfigError, match=rf"^{key}"):
         load_settings(write(tmp_path, toml + "\n"), environ={})
+
+
+def test_durations_take_fractions_of_a_second(tmp_path: Path) -> None:
+    path = write(tmp_path, "[delivery]\npoll_interval_seconds = 0.25\n")
+    assert load_settings(path, environ={}).delivery.poll_interval_seconds == 0.25
+    assert DeliverySettings(workers=2, poll_interval_seconds=0.02).poll_interval_seconds == 0.02
+
+
+def test_a_changed_setting_is_checked_as_well() -> None:
+    with pytest.raises(ValidationError):
+        dataclasses.replace(Settings().bot, max_text_length="many")
 
 
 GROUPS = """

@@ -1,0 +1,19 @@
+"""What the delivery loop counts, for `/metrics` and the benchmarks."""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+LATENCIES_KEPT = 10_000
+
+
+@dataclass
+class DeliveryStats:
+    sent: int = 0
+    rate_limited: int = 0
+    failed: int = 0
+    dead: int = 0
+    skipped: int = 0
+    # due → sent of the latest messages only, so that a long-running process does not grow
+    latencies: deque[float] = field(default_factory=lambda: deque(maxlen=LATENCIES_KEPT))
