@@ -8,7 +8,10 @@ and exits.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import itertools
 import sys
+import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import TextIO
@@ -49,21 +52,41 @@ class ConsoleChannel:
         self._choices: tuple[Choice, ...] = ()
         self._counter = 0
 
-    async def run(self) -> None:
-        """Read lines until end of input, answering each before reading the next."""
+    @property
+    def sender(self) -> ConsoleChannel:
+        """Proactive messages appear in the transcript too (`send_once`)."""
+        return self
+
+    async def run(self, stop: asyncio.Event | None = None) -> None:
+        """Read lines until end of input or until `stop` is set, answering each before the
+        next. Lines are read on a daemon thread: a read blocked on a terminal or an open
+        pipe never holds up a stop (an executor thread would, the loop waits for those)."""
         if not self._echo:
             self._print("mitreden – Konsole. /start zum Beginnen, Strg+D zum Beenden.")
-        while True:
-            line = await asyncio.to_thread(self._in.readline)
-            if not line:
-                return
-            text = line.rstrip("\n")
-            if self._echo:
-                self._print(f"{self._user}> {text}")
-            replies = await self._handle(self.incoming(text))
-            for reply in replies:
-                self.show(reply)
-            self._choices = next((r.choices for r in reversed(replies) if r.choices), ())
+        lines = _read_lines(self._in)
+        stopping = asyncio.create_task((stop or asyncio.Event()).wait())
+        try:
+            while True:
+                reading = asyncio.create_task(lines.get())
+                await asyncio.wait([reading, stopping], return_when=asyncio.FIRST_COMPLETED)
+                if not reading.done():
+                    reading.cancel()
+                    return
+                line = reading.result()
+                if not line:
+                    return
+                await self._answer(line)
+        finally:
+            stopping.cancel()
+
+    async def _answer(self, line: str) -> None:
+        text = line.rstrip("\n")
+        if self._echo:
+            self._print(f"{self._user}> {text}")
+        replies = await self._handle(self.incoming(text))
+        for reply in replies:
+            self.show(reply)
+        self._choices = next((r.choices for r in reversed(replies) if r.choices), ())
 
     def incoming(self, text: str) -> Incoming:
         """The update this line of input stands for."""
@@ -92,7 +115,9 @@ class ConsoleChannel:
         for number, choice in enumerate(reply.choices, start=1):
             self._print(f"     {number}) {choice.label}")
 
-    async def send_once(self, chat_id: str, reply: Reply, *, is_group: bool) -> str | None:
+    async def send_once(
+        self, chat_id: str, reply: Reply, *, is_group: bool, key: str
+    ) -> str | None:
         """Proactive messages (notifications, reminders) for this resident appear like replies;
         those for anyone else are shown with their address, as a log of what would go out."""
         if chat_id != self._user:
@@ -106,3 +131,17 @@ class ConsoleChannel:
 
     def _print(self, text: str) -> None:
         print(text, file=self._out, flush=True)
+
+
+def _read_lines(stream: TextIO) -> asyncio.Queue[str]:
+    """The lines of `stream` as they come, then "" at its end, from a daemon thread."""
+    loop = asyncio.get_running_loop()
+    lines: asyncio.Queue[str] = asyncio.Queue()
+
+    def read() -> None:
+        for line in itertools.chain(iter(stream.readline, ""), [""]):
+            with contextlib.suppress(RuntimeError):  # the loop closed: nobody is reading
+                loop.call_soon_threadsafe(lines.put_nowait, line)
+
+    threading.Thread(target=read, name="console-input", daemon=True).start()
+    return lines

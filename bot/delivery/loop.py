@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from bot.delivery.policy import DeliveryPolicy, DeliveryStats
 from bot.delivery.ratelimit import ChatLimits
 from bot.delivery.sending import (
     ProactiveSender,
@@ -27,14 +26,18 @@ from bot.delivery.sending import (
     Rejected,
     TemporaryFailure,
     Unreachable,
-    idempotency_key,
 )
+from bot.delivery.stats import DeliveryStats
 from handlers.clock import Clock
 from handlers.messages import Reply, reply_from_payload
+from handlers.settings import DeliverySettings
 from storage.models import OutboxMessage
 from storage.outbox import OutboxStore
 
 logger = logging.getLogger(__name__)
+
+# Rows taken per claim; not a setting an operator needs (tests take fewer).
+CLAIM_BATCH = 200
 
 OnUnreachable = Callable[[str, str], Awaitable[None]]  # (platform, chat_id)
 Resolve = Callable[[dict[str, Any]], Awaitable[Reply]]  # payload → reply, files loaded
@@ -60,7 +63,8 @@ class Delivery:
         limits: Mapping[str, ChatLimits],
         clock: Clock,
         *,
-        policy: DeliveryPolicy | None = None,
+        settings: DeliverySettings | None = None,
+        claim_batch: int = CLAIM_BATCH,
         on_unreachable: OnUnreachable | None = None,
         monotonic: Callable[[], float] = time.monotonic,
         resolve: Resolve | None = None,
@@ -69,7 +73,8 @@ class Delivery:
         self._senders = senders
         self._limits = limits
         self._clock = clock
-        self._policy = policy or DeliveryPolicy()
+        self._settings = settings or DeliverySettings()  # `[delivery]` of the configuration
+        self._claim_batch = claim_batch
         self._on_unreachable = on_unreachable
         self._monotonic = monotonic
         self._resolve = resolve or _plain_reply
@@ -84,7 +89,7 @@ class Delivery:
         # A slot is taken only when a worker can start the send at once: a slot taken while
         # every worker is busy would be used late, together with the following ones, and
         # such bunches exceed the platform's limit (429) although the pace was kept.
-        self._idle_workers = asyncio.Semaphore(self._policy.workers)
+        self._idle_workers = asyncio.Semaphore(self._settings.workers)
 
     def wake(self) -> None:
         """Something was enqueued: look at the outbox now instead of at the next poll."""
@@ -94,15 +99,15 @@ class Delivery:
         """Deliver until `stop` is set; then finish the sends in flight and give back the rest."""
         workers = [
             asyncio.create_task(self._worker(), name=f"{self.worker_id}-{n}")
-            for n in range(self._policy.workers)
+            for n in range(self._settings.workers)
         ]
         try:
-            renew_at = self._monotonic() + self._policy.lease / 3
+            renew_at = self._monotonic() + self._settings.claim_lease_seconds / 3
             while not stop.is_set():
                 if self._monotonic() >= renew_at:
                     await self._renew_claims()
-                    renew_at = self._monotonic() + self._policy.lease / 3
-                if self._backlog < self._policy.claim_batch // 2:
+                    renew_at = self._monotonic() + self._settings.claim_lease_seconds / 3
+                if self._backlog < self._claim_batch // 2:
                     await self._claim()
                 if not self._ready:
                     await self._idle(stop)
@@ -120,9 +125,9 @@ class Delivery:
     async def _claim(self) -> None:
         rows = await self._outbox.claim_due(
             self._clock.now(),
-            limit=self._policy.claim_batch,
+            limit=self._claim_batch,
             worker=self.worker_id,
-            lease=timedelta(seconds=self._policy.lease),
+            lease=timedelta(seconds=self._settings.claim_lease_seconds),
         )
         for row in rows:
             key = (row.platform, row.chat_id)
@@ -135,7 +140,7 @@ class Delivery:
     async def _renew_claims(self) -> None:
         """Keep the rows still waiting here claimed, so no other process takes them."""
         ids = [row.id for chat in self._chats.values() for row in chat.rows if row.id is not None]
-        until = self._clock.now() + timedelta(seconds=self._policy.lease)
+        until = self._clock.now() + timedelta(seconds=self._settings.claim_lease_seconds)
         await self._outbox.extend_claims(ids, self.worker_id, until)
 
     def _schedule(self, chat: _Chat) -> None:
@@ -147,7 +152,7 @@ class Delivery:
 
     async def _idle(self, stop: asyncio.Event) -> None:
         """Wait for a wake-up, the next due row, or the poll interval, whichever comes first."""
-        timeout = self._policy.poll_interval
+        timeout = self._settings.poll_interval_seconds
         next_due = await self._outbox.next_due_at()
         if next_due is not None:
             timeout = min(timeout, max(0.0, (next_due - self._clock.now()).total_seconds()))
@@ -211,8 +216,9 @@ class Delivery:
             return
         try:
             reply = await self._resolve(row.payload)
-            idempotency_key.set(row.idempotency_key)  # this worker task's own context
-            message_id = await sender.send_once(row.chat_id, reply, is_group=row.is_group)
+            message_id = await sender.send_once(
+                row.chat_id, reply, is_group=row.is_group, key=row.idempotency_key
+            )
         except RateLimited as error:
             self.stats.rate_limited += 1
             logger.warning(
@@ -255,12 +261,15 @@ class Delivery:
     async def _retry_later(self, row: OutboxMessage, error: str) -> None:
         assert row.id is not None
         attempts = row.attempts + 1
-        if attempts >= self._policy.max_attempts:
+        if attempts >= self._settings.max_attempts:
             self.stats.dead += 1
             logger.error("outbox %s dead after %d attempts: %s", row.id, attempts, error)
             await self._outbox.set_dead(row.id, error)
             return
-        delay = min(self._policy.backoff_cap, self._policy.backoff_start * 2 ** (attempts - 1))
+        settings = self._settings
+        delay = min(
+            settings.backoff_cap_seconds, settings.backoff_start_seconds * 2 ** (attempts - 1)
+        )
         self.stats.failed += 1
         logger.warning(
             "outbox %s attempt %d failed (%s); again in %.0fs", row.id, attempts, error, delay

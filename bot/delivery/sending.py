@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-from contextvars import ContextVar
 from typing import Protocol
 
 from handlers.messages import Reply
-
-# The idempotency key of the outbox row being sent, set by the delivery loop around
-# `send_once`: a channel whose platform deduplicates by transaction id (Matrix) derives a
-# stable one from it, so a send repeated after a crash or a timeout arrives only once.
-idempotency_key: ContextVar[str | None] = ContextVar("idempotency_key", default=None)
 
 
 class SendError(Exception):
@@ -42,8 +36,14 @@ class TemporaryFailure(SendError):
 class ProactiveSender(Protocol):
     """A channel as the delivery loop sees it: one attempt per call, errors as exceptions."""
 
-    async def send_once(self, chat_id: str, reply: Reply, *, is_group: bool) -> str | None:
+    async def send_once(
+        self, chat_id: str, reply: Reply, *, is_group: bool, key: str
+    ) -> str | None:
         """Send `reply` once, or raise a `SendError`.
+
+        `key` is the outbox row's idempotency key: a platform that deduplicates by
+        transaction id (Matrix) derives a stable one from it, so a send repeated after a
+        crash or a timeout arrives only once.
 
         Returns:
             The platform's id of the (first) message sent, when it has one.

@@ -15,10 +15,11 @@ from typing import Any
 
 import pytest
 
-from bot.delivery.loop import Delivery, DeliveryPolicy
+from bot.delivery.loop import Delivery
 from bot.delivery.ratelimit import ChatLimits
 from bot.delivery.sending import RateLimited, Rejected, SendError, TemporaryFailure, Unreachable
 from handlers.messages import Reply
+from handlers.settings import DeliverySettings
 from storage.db import Database
 from storage.models import OutboxMessage, OutboxState
 from storage.outbox import NewMessage, OutboxStore
@@ -37,12 +38,14 @@ class RecordingSender:
         self.errors: dict[str, list[SendError]] = {}
         self.gate: asyncio.Event | None = None
         self.in_flight = 0
+        self.keys: list[str] = []  # the idempotency key of each attempt
 
     def fail(self, chat_id: str, *errors: SendError) -> None:
         self.errors.setdefault(chat_id, []).extend(errors)
 
-    async def send_once(self, chat_id: str, reply: Reply, *, is_group: bool) -> None:
+    async def send_once(self, chat_id: str, reply: Reply, *, is_group: bool, key: str) -> None:
         self.attempts.append((time.monotonic(), chat_id, reply.text))
+        self.keys.append(key)
         queued = self.errors.get(chat_id)
         if queued:
             raise queued.pop(0)
@@ -83,7 +86,7 @@ class Harness:
             self.clock.now(),
         )
 
-    def start(self, *, limits: ChatLimits | str | None = "default", **policy: Any) -> Delivery:
+    def start(self, *, limits: ChatLimits | str | None = "default", **delivery: Any) -> Delivery:
         if limits == "default":
             limits = ChatLimits(
                 per_second=1000,
@@ -93,13 +96,17 @@ class Harness:
                 clock=time.monotonic,
             )
         assert not isinstance(limits, str)
-        settings: dict[str, Any] = {"poll_interval": 0.05, "lease": 600.0, **policy}
+        settings: dict[str, Any] = {
+            "poll_interval_seconds": 0.05,
+            "claim_lease_seconds": 600.0,
+            **delivery,
+        }
         self.delivery = Delivery(
             self.outbox,
             {"telegram": self.sender},
             {"telegram": limits} if limits is not None else {},
             self.clock,
-            policy=DeliveryPolicy(**settings),
+            settings=DeliverySettings(**settings),
             on_unreachable=self.on_unreachable,
         )
         self.task = asyncio.create_task(self.delivery.run(self.stop))
@@ -174,7 +181,7 @@ async def test_without_limits_a_chat_still_gets_its_rows_in_order(harness: Harne
 
 
 async def test_rows_enqueued_later_go_out_on_wake_up(harness: Harness) -> None:
-    delivery = harness.start(poll_interval=30.0)
+    delivery = harness.start(poll_interval_seconds=30.0)
     await asyncio.sleep(0.05)
     await harness.enqueue(("late", "a"))
     started = time.monotonic()
@@ -239,7 +246,7 @@ async def test_temporary_failures_back_off_exponentially_up_to_a_cap_then_die(
     harness.sender.fail("flaky", *[TemporaryFailure("Bad Gateway")] * 5)
     await harness.enqueue(("flaky-1", "flaky"))
     t0 = clock.now()
-    delivery = harness.start(backoff_start=10.0, backoff_cap=25.0, max_attempts=4)
+    delivery = harness.start(backoff_start_seconds=10.0, backoff_cap_seconds=25.0, max_attempts=4)
 
     async def row() -> OutboxMessage:
         return (await harness.states())["flaky-1"]
@@ -276,7 +283,7 @@ async def test_a_temporary_failure_is_retried_and_then_sent(
 ) -> None:
     harness.sender.fail("flaky", TemporaryFailure("timed out"))
     await harness.enqueue(("flaky-1", "flaky"))
-    delivery = harness.start(backoff_start=5.0)
+    delivery = harness.start(backoff_start_seconds=5.0)
 
     await harness.until(lambda: harness.sender.attempts, "the first attempt")
     clock.advance(timedelta(seconds=5))
@@ -284,6 +291,8 @@ async def test_a_temporary_failure_is_retried_and_then_sent(
     await harness.until(lambda: harness.sender.sent, "the retry")
     row = (await harness.states())["flaky-1"]
     assert (row.state, row.attempts) == (OutboxState.SENT, 2)
+    # Both attempts carry the row's idempotency key, so the platform can drop a repeat.
+    assert harness.sender.keys == ["flaky-1", "flaky-1"]
 
 
 async def test_rejected_is_dead_at_once(harness: Harness, clock: FakeClock) -> None:
@@ -370,7 +379,7 @@ async def test_the_loop_does_not_spin_while_rows_are_held(
     harness.outbox.claim_due = counting_claim  # type: ignore[method-assign]
     await harness.enqueue(("held", "x"))
     await real_claim(clock.now(), limit=10, worker="crashed", lease=timedelta(seconds=60))
-    harness.start(poll_interval=0.1)
+    harness.start(poll_interval_seconds=0.1)
 
     await asyncio.sleep(0.5)
     assert calls <= 10  # about one look a poll interval, not a busy loop

@@ -41,15 +41,15 @@ from nio import (
     SyncResponse,
     WhoamiResponse,
 )
-from sqlalchemy.exc import SQLAlchemyError
 
-from bot.app import App
 from bot.channels.matrix.map import ChoiceMemory, FileToFetch, to_incoming
-from bot.channels.matrix.media import SyncTokens, download
+from bot.channels.matrix.media import download
 from bot.channels.matrix.send import MatrixSender, reply_base
+from bot.channels.matrix.sync_tokens import SyncTokens
+from bot.channels.port import ChannelPort
 from bot.delivery.sending import Unreachable
-from bot.settings import MatrixSettings
 from handlers.messages import FILE_TOO_LARGE, Attachment, Incoming, Platform, Reply
+from handlers.settings import MatrixSettings
 
 logger = logging.getLogger(__name__)
 
@@ -60,23 +60,13 @@ NETWORK_ERRORS = (ClientError, TimeoutError, ConnectionError, OSError)
 FORGET_EVERY = timedelta(days=1)  # how often records older than the store keeps are dropped
 
 
-def group_rooms(app: App) -> set[str]:
-    """The rooms configured as working groups' chats (`matrix:!room:server`)."""
-    return {
-        chat.partition(":")[2]
-        for group in app.settings.groups
-        for chat in group.chats
-        if chat.startswith(f"{Platform.MATRIX}:")
-    }
-
-
 class MatrixChannel:
     platform = Platform.MATRIX
 
     def __init__(
         self,
         settings: MatrixSettings,
-        app: App,
+        app: ChannelPort,
         *,
         backoff_start: float = 1.0,
         backoff_cap: float = 60.0,
@@ -106,11 +96,12 @@ class MatrixChannel:
             device_id=settings.device_id,
             store_path=str(store),
             config=config,
+            proxy=settings.proxy_url or None,
         )
         self.ready = asyncio.Event()  # set once the rooms are known after (re)start
-        self.memory = ChoiceMemory(app.store.bot_messages, app.clock)
+        self.memory = ChoiceMemory(app.bot_messages, app.clock)
         self.sender = MatrixSender(self.client, self.memory, ready=self.ready)
-        self._groups = group_rooms(app)
+        self._groups = app.group_chats(Platform.MATRIX)
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._forgotten_at: datetime | None = None  # when old records were last dropped
 
@@ -227,7 +218,7 @@ class MatrixChannel:
             ids = [e.event_id for e in info.timeline.events if e.sender != self.client.user_id]
             try:
                 answered = await self.memory.answered(room_id, ids) if ids else set()
-            except SQLAlchemyError:
+            except Exception:  # the store failed; logged, and the bot goes on
                 logger.exception("matrix: answered events in %s unknown; handled again", room_id)
                 continue
             for event_id in answered:
@@ -307,7 +298,7 @@ class MatrixChannel:
         self._forgotten_at = now
         try:
             gone = await self.memory.forget_old()
-        except SQLAlchemyError:
+        except Exception:  # the store failed; logged, and the bot goes on
             logger.exception("matrix: old choices not forgotten; tried again tomorrow")
             return
         if gone:

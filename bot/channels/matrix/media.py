@@ -1,10 +1,8 @@
-"""Files from Matrix rooms, and the saved sync position."""
+"""Files from Matrix rooms: downloaded, and decrypted when they came encrypted."""
 
 from __future__ import annotations
 
 import logging
-import os
-from pathlib import Path
 
 from aiohttp import ClientError
 from nio import AsyncClient, DownloadResponse
@@ -14,29 +12,7 @@ from bot.channels.matrix.map import FileToFetch
 
 logger = logging.getLogger(__name__)
 
-TOKEN_FILE = "sync_token"
 NETWORK_ERRORS = (ClientError, TimeoutError, ConnectionError, OSError)
-
-
-class SyncTokens:
-    """The last handled sync position, in the store directory next to the keys."""
-
-    def __init__(self, store_dir: Path) -> None:
-        self._path = store_dir / TOKEN_FILE
-
-    def load(self) -> str | None:
-        try:
-            return self._path.read_text(encoding="utf-8").strip() or None
-        except FileNotFoundError:
-            return None
-
-    def save(self, token: str) -> None:
-        partial = self._path.with_suffix(".tmp")
-        with partial.open("w", encoding="utf-8") as out:
-            out.write(token)
-            out.flush()
-            os.fsync(out.fileno())
-        partial.replace(self._path)
 
 
 async def download(client: AsyncClient, wanted: FileToFetch) -> bytes | None:

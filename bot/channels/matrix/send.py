@@ -16,7 +16,6 @@ import asyncio
 import hashlib
 import io
 import logging
-import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -32,7 +31,6 @@ from nio import (
 
 from bot.channels.matrix.map import ChoiceMemory, file_content, text_content
 from bot.delivery.sending import RateLimited, Rejected, SendError, TemporaryFailure, Unreachable
-from bot.delivery.sending import idempotency_key as current_key
 from handlers.messages import Attachment, Reply
 
 logger = logging.getLogger(__name__)
@@ -95,16 +93,17 @@ class MatrixSender:
         # sha256 and room kind → what the upload gave (mxc url, decryption info): once each
         self._uploads: dict[tuple[str, bool], tuple[str, dict[str, Any] | None]] = {}
 
-    async def send_once(self, chat_id: str, reply: Reply, *, is_group: bool) -> str | None:
-        """One attempt at a proactive message, or a `SendError`. Returns the first event id."""
+    async def send_once(
+        self, chat_id: str, reply: Reply, *, is_group: bool, key: str
+    ) -> str | None:
+        """One attempt at a proactive message, or a `SendError`; its transaction ids derive
+        from the outbox row's idempotency `key`. Returns the first event id."""
         if not self._ready.is_set():
             try:
                 await asyncio.wait_for(self._ready.wait(), READY_WAIT)
             except TimeoutError as error:
                 raise TemporaryFailure("matrix: not synced yet") from error
-        key = current_key.get()
-        base = txn_base(key) if key else uuid.uuid4().hex
-        event_id = await self.send_reply(chat_id, reply, base)
+        event_id = await self.send_reply(chat_id, reply, txn_base(key))
         await self._memory.offered(chat_id, [(event_id, reply)], is_group=is_group, answering=None)
         return event_id
 

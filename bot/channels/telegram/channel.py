@@ -1,8 +1,10 @@
 """The Telegram channel: a python-telegram-bot `Application` inside the bot's own loop.
 
 Updates arrive by long polling (default) or webhook. PTB runs them concurrently; the bot
-keeps each chat in line itself (`App.chat_turn`) from download to the last reply sent, so a
-resident's next answer never meets the state of the one before it uncommitted.
+keeps each chat in line itself (the port's `chat_turn`) from download to the last reply sent,
+so a resident's next answer never meets the state of the one before it uncommitted. Every
+call goes through `AiohttpRequest` (PTB's public `BaseRequest` on aiohttp, see its module for
+why not PTB's `HTTPXRequest`), through `telegram.proxy_url` when one is set.
 """
 
 from __future__ import annotations
@@ -20,16 +22,16 @@ from telegram.error import InvalidToken
 from telegram.ext import Application, ContextTypes, TypeHandler
 from telegram.request import BaseRequest
 
-from bot.app import App
+from bot.channels.port import ChannelPort
 from bot.channels.telegram.map import FileToFetch, files_to_fetch, to_incoming
-from bot.channels.telegram.request import BotApiRequest
-from bot.channels.telegram.send import TelegramSender, Unreachable
+from bot.channels.telegram.request import AiohttpRequest
+from bot.channels.telegram.send import TelegramSender
 from bot.channels.telegram.updates import TolerantBot, UnreadableUpdates
 from bot.channels.telegram.webhook import WebhookServer
 from bot.delivery.ratelimit import ChatLimits
-from bot.settings import TelegramSettings
-from handlers.menu import command_menu
-from handlers.messages import FILE_TOO_LARGE, Address, Attachment, Incoming, Platform, Reply
+from bot.delivery.sending import Unreachable
+from handlers.messages import FILE_TOO_LARGE, Attachment, Incoming, Platform
+from handlers.settings import TelegramSettings
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +45,30 @@ CONCURRENT_UPDATES = 256
 POLL_TIMEOUT = 30
 # getUpdates waits up to POLL_TIMEOUT for news, then this long for the answer to arrive.
 POLL_READ_GRACE = 10.0
+# A send that times out is sent again (the sender's and the outbox's retries), and Telegram
+# may well have delivered it: a slow moment of the Bot API must not double messages. PTB's
+# default of 5 s did (sends held past it went out twice, 5 of 5); Telegram answers within a
+# second when well, and a send waiting 30 s holds up only its own chat.
+READ_TIMEOUT = 30.0
 WEBHOOK_PATH = "/telegram"
+
+
+def bot_request(
+    proxy_url: str = "",
+    *,
+    read_timeout: float | None = READ_TIMEOUT,
+    pool_size: int = CONCURRENT_UPDATES,
+) -> AiohttpRequest:
+    """The HTTP backend for the Bot API calls, through `proxy_url` when one is set
+    (`telegram.proxy_url`, or the environment's, resolved by `bot.config`); the other
+    timeouts are PTB's defaults (connect 5 s, pool 1 s, write 5 s, uploads 20 s).
+
+    Raises:
+        ValueError: `proxy_url` is not an http:// or https:// proxy.
+    """
+    return AiohttpRequest(
+        connection_pool_size=pool_size, read_timeout=read_timeout, proxy_url=proxy_url
+    )
 
 
 class TokenRejected(Exception):
@@ -63,7 +88,7 @@ class TelegramChannel:
     def __init__(
         self,
         settings: TelegramSettings,
-        app: App,
+        app: ChannelPort,
         *,
         request: BaseRequest | None = None,
         updates_request: BaseRequest | None = None,
@@ -75,13 +100,14 @@ class TelegramChannel:
         self._app = app
         self._limits = limits
         self.unreadable = UnreadableUpdates()  # updates skipped because they cannot be read
-        # Our own BaseRequest instead of PTB's httpx one: far less CPU per call (bench/README.md).
+        proxy = settings.proxy_url
         self._bot = TolerantBot(
             settings.token,
             base_url=settings.base_url,
             base_file_url=settings.base_file_url,
-            request=request or BotApiRequest(CONCURRENT_UPDATES),
-            get_updates_request=updates_request or BotApiRequest(1, read_timeout=POLL_READ_GRACE),
+            request=request or bot_request(proxy),
+            get_updates_request=updates_request
+            or bot_request(proxy, read_timeout=POLL_READ_GRACE, pool_size=1),
             unreadable=self.unreadable,
         )
         builder = Application.builder().bot(self._bot).concurrent_updates(CONCURRENT_UPDATES)
@@ -162,23 +188,19 @@ class TelegramChannel:
 
     async def register_commands(self) -> None:
         """The command menu in every shipped language, and the default one."""
-        catalogues = self._app.router.catalogues
+        catalogues = self._app.catalogues
         # Telegram takes two-letter ISO 639-1 codes; a variant such as plain German is chosen
         # in the bot (/language) and has no menu of its own.
         menu_languages = [code for code in catalogues.languages if re.fullmatch("[a-z]{2}", code)]
         for language in (None, *menu_languages):
             commands = [
                 BotCommand(name, description[:256])
-                for name, description in command_menu(catalogues.get(language))
+                for name, description in self._app.command_menu(language)
             ]
             request = partial(
                 self.application.bot.set_my_commands, commands, language_code=language
             )
             await self.sender.call("setMyCommands", "-", request)
-
-    async def send(self, address: Address, reply: Reply) -> None:
-        """Send on the bot's own initiative. Raises `Unreachable` on 403."""
-        await self.sender.send(address.chat_id, reply)
 
     async def _on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if update.my_chat_member is not None:
@@ -253,10 +275,7 @@ class TelegramChannel:
             await self._mark_unreachable(str(change.chat.id))
 
     async def _mark_unreachable(self, chat_id: str) -> None:
-        marked = await self._app.store.contacts.set_unreachable(
-            Platform.TELEGRAM, chat_id, self._app.clock.now()
-        )
-        logger.info("telegram: chat %s unreachable, %d contact(s) marked", chat_id, marked)
+        await self._app.mark_unreachable(Platform.TELEGRAM, chat_id)
 
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Log what failed by its ids only: never the token, never a resident's text."""

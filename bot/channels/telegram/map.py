@@ -5,7 +5,7 @@ Files are described here but downloaded by the channel, which knows the size lim
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from telegram import MaybeInaccessibleMessage, Message, MessageEntity, Update, User
@@ -126,8 +126,6 @@ def _starts_with_command(message: Message) -> bool:
 
 
 def _replace(incoming: Incoming, **changes: object) -> Incoming:
-    from dataclasses import replace
-
     return replace(incoming, **changes)  # type: ignore[arg-type]
 
 

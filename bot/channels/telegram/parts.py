@@ -1,17 +1,12 @@
-"""What a `Reply` becomes in the Bot API: text in pieces Telegram accepts, keyboards as the
-API's JSON (and as PTB objects for the calls that upload), documents uploaded once.
-
-Shared by the direct replies (`bot.channels.telegram.send`) and the outbox
-(`bot.channels.telegram.outgoing`).
-"""
+"""What a `Reply` becomes in the Bot API: text in pieces Telegram accepts, choices as an
+inline keyboard, documents uploaded once (`bot.channels.telegram.send` sends them)."""
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Awaitable, Callable
-from typing import Any
 
-from telegram import ForceReply, InlineKeyboardMarkup, InputFile, Message
+from telegram import ForceReply, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Message
 
 from handlers.messages import Attachment, Reply
 
@@ -41,33 +36,20 @@ def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
     return pieces
 
 
-def keyboard(reply: Reply) -> dict[str, Any] | None:
-    """The reply's choices as an inline keyboard, in the Bot API's JSON."""
+def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
+    """The reply's choices as an inline keyboard, `choice_columns` buttons a row."""
     if not reply.choices:
         return None
     width = max(1, reply.choice_columns)
-    buttons = [{"text": c.label, "callback_data": c.payload} for c in reply.choices]
-    return {"inline_keyboard": [buttons[i : i + width] for i in range(0, len(buttons), width)]}
+    buttons = [InlineKeyboardButton(c.label, callback_data=c.payload) for c in reply.choices]
+    return InlineKeyboardMarkup([buttons[i : i + width] for i in range(0, len(buttons), width)])
 
 
-def new_message_markup(reply: Reply) -> dict[str, Any] | None:
+def new_message_markup(reply: Reply) -> InlineKeyboardMarkup | ForceReply | None:
     """The buttons of a new message, or Telegram's reply field when an answer is expected."""
     if reply.expects_reply and not reply.choices:
-        return {"force_reply": True}
+        return ForceReply()
     return keyboard(reply)
-
-
-def as_markup(markup: dict[str, Any] | None) -> InlineKeyboardMarkup | ForceReply | None:
-    """The same markup as PTB objects, for the calls made through the `Bot` (files)."""
-    if markup is None:
-        return None
-    if "inline_keyboard" in markup:
-        return InlineKeyboardMarkup.de_json(markup)
-    return ForceReply(selective=False)
-
-
-def without_none(**values: Any) -> dict[str, Any]:
-    return {name: value for name, value in values.items() if value is not None}
 
 
 class UploadedFiles:

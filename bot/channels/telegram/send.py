@@ -1,8 +1,17 @@
-"""Reply → Bot API calls, with Telegram's error policy.
+"""Reply → Bot API calls, with Telegram's one error policy, for direct replies and the outbox.
 
-429 waits `retry_after` and tries again; timeouts and 5xx back off exponentially; 403 means
-the person blocked the bot (or is gone) and is reported once, never retried; other 400s are
-logged with their context and dropped, because sending the same request again cannot help.
+`attempt` says what one call ended in, in the delivery loop's terms: 429 is `RateLimited`
+(after Telegram's `retry_after`), 403 `Unreachable` (the person blocked the bot or is gone),
+400 `Rejected` (the same request cannot succeed), a timeout, a 5xx or a lost connection
+`TemporaryFailure`. The outbox takes that as it is (`send_once`, one attempt: the delivery
+loop records the failure and decides itself when to try again). A direct reply is retried
+in place (`send`, `answer_button`, `call`): a 429 waits `retry_after`, temporary failures
+back off exponentially, a 403 is raised once as `Unreachable`, a 400 is logged with its
+context and dropped.
+
+Every call goes through python-telegram-bot's `Bot` methods. Each new message of a direct
+reply first takes its slot of the overall pace (`pace`); a file is uploaded once and sent
+by Telegram's file_id after that, for replies and the outbox alike.
 """
 
 from __future__ import annotations
@@ -16,21 +25,19 @@ from datetime import timedelta
 from functools import partial
 from typing import Any, TypeVar
 
-from telegram import Bot, InputFile, Message
+from telegram import Bot, ForceReply, InlineKeyboardMarkup, InputFile, Message
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
-from bot.channels.telegram.api import BotApi
 from bot.channels.telegram.parts import (
     MAX_CAPTION,
     MAX_TEXT,
     UploadedFiles,
-    as_markup,
     keyboard,
     new_message_markup,
     split_text,
     utf16_length,
-    without_none,
 )
+from bot.delivery.sending import RateLimited, Rejected, TemporaryFailure, Unreachable
 from handlers.messages import Attachment, Reply
 
 logger = logging.getLogger(__name__)
@@ -42,11 +49,9 @@ EDITS_REMEMBERED = 10_000  # messages whose latest edited text is kept (oldest f
 
 Sleep = Callable[[float], Awaitable[None]]
 Pace = Callable[[str], Awaitable[None]]  # waits for the slot of one new message to a chat
-OnUnreachable = Callable[[str], Awaitable[None]]
-
-
-class Unreachable(Exception):
-    """The chat cannot receive messages (403): the bot was blocked or the user is gone."""
+# (method, chat_id, request) → the request's result: one attempt, or retried in place
+Run = Callable[[str, str, Callable[[], Awaitable[Any]]], Awaitable[Any]]
+Markup = InlineKeyboardMarkup | ForceReply | None
 
 
 def retry_after_seconds(error: RetryAfter) -> float:
@@ -56,7 +61,32 @@ def retry_after_seconds(error: RetryAfter) -> float:
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
+async def attempt(request: Callable[[], Awaitable[T]]) -> T:
+    """One Bot API call; its failure as the `SendError` that says what to do about it.
+
+    Raises:
+        RateLimited: 429, with Telegram's `retry_after`.
+        Unreachable: 403.
+        Rejected: 400 and any other refusal that a repeat cannot change.
+        TemporaryFailure: a timeout, a 5xx, a lost connection.
+    """
+    try:
+        return await request()
+    except RetryAfter as error:
+        raise RateLimited(retry_after_seconds(error)) from error
+    except Forbidden as error:
+        raise Unreachable(error.message) from error
+    except BadRequest as error:  # before NetworkError: PTB derives it from that
+        raise Rejected(error.message) from error
+    except NetworkError as error:  # timeouts, 5xx, lost connections
+        raise TemporaryFailure(f"{type(error).__name__}: {error.message}") from error
+    except TelegramError as error:
+        raise Rejected(f"{type(error).__name__}: {error.message}") from error
+
+
 class TelegramSender:
+    """Sends `Reply` values to chats; `send_once` is the delivery loop's `ProactiveSender`."""
+
     def __init__(
         self,
         bot: Bot,
@@ -66,7 +96,6 @@ class TelegramSender:
         pace: Pace | None = None,
     ) -> None:
         self.bot = bot
-        self.api = BotApi.of(bot)
         self._pace = pace
         self._max_attempts = max_attempts
         self._sleep = sleep
@@ -74,96 +103,121 @@ class TelegramSender:
         # (chat, message) → the text this sender last edited into that message
         self._edited: OrderedDict[tuple[str, str], str] = OrderedDict()
 
+    async def send_once(
+        self, chat_id: str, reply: Reply, *, is_group: bool, key: str
+    ) -> str | None:
+        """One attempt at a proactive message, or a `SendError`; the delivery loop paces it
+        and decides about retries. (Telegram takes no idempotency `key`.) Returns the first
+        message's id."""
+        return await self._send(chat_id, reply, self._once)
+
+    async def send(self, chat_id: str, reply: Reply) -> str | None:
+        """A direct reply: each new message paced, each call retried in place. Returns the
+        first message's id, None when nothing went out.
+
+        Raises:
+            Unreachable: on 403, so the caller can mark the contact.
+        """
+        return await self._send(chat_id, reply, self._paced)
+
     async def call(
         self, method: str, chat_id: str, request: Callable[[], Awaitable[T]]
     ) -> T | None:
-        """Run one Bot API call under the error policy; None when it could not be done.
+        """Run one Bot API call of a direct reply, retried in place; None when it could not
+        be done.
 
         Raises:
             Unreachable: on 403, so the caller can mark the contact.
         """
         delay = BACKOFF_START
-        for attempt in range(1, self._max_attempts + 1):
+        for number in range(1, self._max_attempts + 1):
             try:
-                return await request()
-            except RetryAfter as error:
-                wait = retry_after_seconds(error)
+                return await attempt(request)
+            except RateLimited as error:
                 logger.warning(
-                    "telegram 429 on %s to chat %s, waiting %.0fs", method, chat_id, wait
+                    "telegram 429 on %s to chat %s, waiting %.0fs", method, chat_id, error.seconds
                 )
-                await self._sleep(wait)
-            except Forbidden as error:
-                logger.info("telegram 403 on %s to chat %s: %s", method, chat_id, error.message)
-                raise Unreachable(chat_id) from error
-            except BadRequest as error:
-                if "not modified" in error.message.lower():
-                    return None
-                logger.error("telegram 400 on %s to chat %s: %s", method, chat_id, error.message)
+                await self._sleep(error.seconds)
+            except Unreachable as error:
+                logger.info("telegram 403 on %s to chat %s: %s", method, chat_id, error)
+                raise
+            except Rejected as error:
+                if isinstance(error.__cause__, BadRequest):
+                    if "not modified" not in str(error).lower():
+                        logger.error("telegram 400 on %s to chat %s: %s", method, chat_id, error)
+                else:
+                    logger.error("telegram error on %s to chat %s: %s", method, chat_id, error)
                 return None
-            except NetworkError as error:  # timeouts, 5xx, connection errors
-                if attempt == self._max_attempts:
+            except TemporaryFailure as error:
+                if number == self._max_attempts:
                     break
                 logger.warning(
                     "telegram %s on %s to chat %s (attempt %d), retrying in %.1fs",
-                    type(error).__name__,
+                    error,
                     method,
                     chat_id,
-                    attempt,
+                    number,
                     delay,
                 )
                 await self._sleep(delay)
                 delay = min(delay * 2, BACKOFF_CAP)
-            except TelegramError as error:
-                logger.error("telegram error on %s to chat %s: %s", method, chat_id, error)
-                return None
         logger.error(
             "telegram %s to chat %s failed after %d attempts", method, chat_id, self._max_attempts
         )
         return None
 
-    async def send(self, chat_id: str, reply: Reply) -> None:
-        """Send one reply as new message(s): text pieces, then files."""
+    async def _paced(
+        self, method: str, chat_id: str, request: Callable[[], Awaitable[T]]
+    ) -> T | None:
+        """A new message of a direct reply: its slot of the overall pace, then the call."""
+        if self._pace is not None:
+            await self._pace(chat_id)
+        return await self.call(method, chat_id, request)
+
+    @staticmethod
+    async def _once(method: str, chat_id: str, request: Callable[[], Awaitable[T]]) -> T:
+        return await attempt(request)
+
+    async def _send(self, chat_id: str, reply: Reply, run: Run) -> str | None:
+        """Text (split at 4,096), buttons on its last piece, then the files; a text that fits
+        a caption rides on the first file."""
         markup = new_message_markup(reply)
-        caption_fits = reply.files and utf16_length(reply.text) <= MAX_CAPTION
+        first: Message | None = None
+        caption_fits = bool(reply.files) and utf16_length(reply.text) <= MAX_CAPTION
         if not caption_fits:
             pieces = split_text(reply.text) if reply.text else []
             for index, piece in enumerate(pieces):
                 last = index == len(pieces) - 1
-                values = without_none(
-                    chat_id=chat_id, text=piece, reply_markup=markup if last else None
+                request = partial(
+                    self.bot.send_message, chat_id, piece, reply_markup=markup if last else None
                 )
-                request = partial(self.api.call, "sendMessage", values)
-                if self._pace is not None:
-                    await self._pace(chat_id)
-                await self.call("sendMessage", chat_id, request)
+                message = await run("sendMessage", chat_id, request)
+                first = first or message
         for index, attachment in enumerate(reply.files):
-            first = index == 0 and bool(caption_fits)
-            await self.send_file(
-                chat_id, attachment, reply.text if first else None, markup if first else None
+            with_text = caption_fits and index == 0
+            message = await self._send_file(
+                chat_id,
+                attachment,
+                reply.text if with_text else None,
+                markup if with_text else None,
+                run,
             )
+            first = first or message
+        return str(first.message_id) if first is not None else None
 
-    async def send_file(
-        self,
-        chat_id: str,
-        attachment: Attachment,
-        caption: str | None,
-        markup: dict[str, Any] | None,
-    ) -> None:
+    async def _send_file(
+        self, chat_id: str, attachment: Attachment, caption: str | None, markup: Markup, run: Run
+    ) -> Message | None:
         """Upload a file once; later sends of the same bytes reuse Telegram's file_id."""
 
         async def send_document(document: str | InputFile) -> Message | None:
-            if self._pace is not None:
-                await self._pace(chat_id)
             request = partial(
-                self.bot.send_document,
-                chat_id,
-                document,
-                caption=caption,
-                reply_markup=as_markup(markup),
+                self.bot.send_document, chat_id, document, caption=caption, reply_markup=markup
             )
-            return await self.call("sendDocument", chat_id, request)
+            message: Message | None = await run("sendDocument", chat_id, request)
+            return message
 
-        await self._uploads.send(attachment, send_document)
+        return await self._uploads.send(attachment, send_document)
 
     async def answer_button(
         self,
@@ -188,14 +242,10 @@ class TelegramSender:
         """
         notice = next((r for r in replies if r.notice), None)
         text = notice.text[:MAX_CALLBACK_TEXT] if notice is not None else None
-        answer = without_none(callback_query_id=query_id, text=text)
-        await self.call(
-            "answerCallbackQuery", chat_id, partial(self.api.call, "answerCallbackQuery", answer)
-        )
+        answer = partial(self.bot.answer_callback_query, query_id, text=text)
+        await self.call("answerCallbackQuery", chat_id, answer)
         take_keyboard_away = partial(
-            self.api.call,
-            "editMessageReplyMarkup",
-            {"chat_id": chat_id, "message_id": int(message_id)},
+            self.bot.edit_message_reply_markup, chat_id=chat_id, message_id=int(message_id)
         )
         if (
             notice is not None
@@ -218,17 +268,16 @@ class TelegramSender:
                 and utf16_length(reply.text) <= MAX_TEXT
             ):
                 edited = True
-                values = without_none(
+                edit = partial(
+                    self.bot.edit_message_text,
+                    reply.text,
                     chat_id=chat_id,
                     message_id=int(message_id),
-                    text=reply.text,
                     reply_markup=keyboard(reply),
                 )
-                result = await self.call(
-                    "editMessageText", chat_id, partial(self.api.call, "editMessageText", values)
-                )
-                if isinstance(result, dict) and isinstance(result.get("text"), str):
-                    self._remember_edit(chat_id, message_id, result["text"])
+                result = await self.call("editMessageText", chat_id, edit)
+                if isinstance(result, Message) and result.text is not None:
+                    self._remember_edit(chat_id, message_id, result.text)
             else:
                 await self.send(chat_id, reply)
 

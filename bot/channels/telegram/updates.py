@@ -7,24 +7,28 @@ forever, and PTB logs the whole batch (residents' names and texts) at CRITICAL e
 `TolerantBot.get_updates` reads each update on its own; one that cannot be read becomes an
 empty `Update` with its id, so the offset moves past it, and is logged once by id and
 exception type only (`UnreadableUpdates`). The webhook server
-(`bot.channels.telegram.webhook`) reads
-each pushed update through the same `read_update`.
+(`bot.channels.telegram.webhook`) reads each pushed update through the same `read_update`.
+
+The call itself goes through the public `BaseRequest.post` of the getUpdates request, with
+its parameters in the URL's query string (the Bot API takes them there as well as in the
+body): PTB builds a request body only inside its private `Bot._post`, and that would log the
+whole batch at DEBUG, names and texts included.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from telegram import Bot, Update
 from telegram.error import InvalidToken
 from telegram.ext import ExtBot
 from telegram.request import BaseRequest
-
-from bot.channels.telegram.api import JsonBody
 
 logger = logging.getLogger(__name__)
 
@@ -118,10 +122,16 @@ class TolerantBot(ExtBot[None]):
             "allowed_updates": list(allowed_updates) if allowed_updates is not None else None,
             **(api_kwargs or {}),
         }
+        query = urlencode(
+            {
+                name: value if isinstance(value, str | int) else json.dumps(value)
+                for name, value in values.items()
+                if value is not None
+            }
+        )
         try:
             result = await self._updates_request.post(
-                f"{self.base_url}/getUpdates",
-                request_data=JsonBody({k: v for k, v in values.items() if v is not None}),
+                f"{self.base_url}/getUpdates?{query}",
                 read_timeout=(wait or 0) + poll,  # the long poll's time on top, as PTB does
                 write_timeout=write_timeout,
                 connect_timeout=connect_timeout,

@@ -1,0 +1,55 @@
+"""What a channel needs of the application: a narrow port instead of the whole `App`.
+
+A channel turns platform updates into `Incoming` values and `Reply` values into platform
+calls; everything else it asks through these few calls. `bot.app.App` provides them; a test
+or another composition can provide them too, without building the rest.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractAsyncContextManager
+from typing import Protocol
+
+from handlers.clock import Clock
+from handlers.i18n import Catalogues
+from handlers.messages import Incoming, Reply
+from storage.bot_messages import BotMessageStore
+
+
+class ChannelPort(Protocol):
+    @property
+    def clock(self) -> Clock:
+        """The application's clock (never the wall clock)."""
+        ...
+
+    @property
+    def catalogues(self) -> Catalogues:
+        """The shipped languages' texts (Telegram's command menus)."""
+        ...
+
+    def command_menu(self, language: str | None) -> list[tuple[str, str]]:
+        """(command, description) pairs of residents' command menu in `language` (None: the
+        default language)."""
+        ...
+
+    @property
+    def bot_messages(self) -> BotMessageStore:
+        """What the bot's messages offered, for platforms without buttons (Matrix)."""
+        ...
+
+    def group_chats(self, platform: str) -> set[str]:
+        """The chats on `platform` configured as working groups' chats."""
+        ...
+
+    def chat_turn(self, incoming: Incoming) -> AbstractAsyncContextManager[None]:
+        """Hold the chat's turn over download, handling and sending, so one chat's replies
+        go out in the order its messages came in."""
+        ...
+
+    async def handle_in_turn(self, incoming: Incoming) -> list[Reply]:
+        """The replies to one update; the caller holds the chat's turn. Never raises."""
+        ...
+
+    async def mark_unreachable(self, platform: str, chat_id: str) -> None:
+        """The chat blocked the bot or is gone: stop writing to the contacts behind it."""
+        ...
