@@ -1,10 +1,11 @@
 """The mitreden side of the broadcast benchmark: the production process, pointed at the fake.
 
 Run by `bench.broadcast`. It fills a fresh SQLite file with the recipients as contacts and one
-outbox row each (keys `bench:<n>`), then runs `bot.runtime.serve` unchanged: the Telegram
-channel long-polls the fake and answers residents directly, `Delivery` drains the outbox paced
-by the same `ChatLimits` the channel notes its direct replies in. Everything is set up before
-`serve` starts, so the driver's measurement window holds only what production would do.
+outbox row each (keys `bench:<n>`), wired by `bot.app.bootstrap` as `mitreden run` wires it,
+then runs `bot.runtime.serve` unchanged: the Telegram channel long-polls the fake and answers
+residents directly, `Delivery` drains the outbox paced by the same `ChatLimits` the channel
+notes its direct replies in. Everything is set up before `serve` starts, so the driver's
+measurement window holds only what production would do.
 SIGTERM stops it the way it stops `mitreden run`.
 """
 
@@ -16,7 +17,7 @@ import logging
 from dataclasses import replace
 from pathlib import Path
 
-from bot.app import App, build_app
+from bot.app import App, bootstrap
 from bot.config import Settings, load_settings
 from bot.ops.logs import configure_logging
 from bot.runtime import serve
@@ -102,16 +103,16 @@ async def main_async(args: argparse.Namespace) -> int:
     configure_logging(settings.bot.log_level, settings.bot.log_format)
     db = Database(settings.database.url)
     await db.create_all()
-    app = await build_app(settings, db=db, migrate=False)
+    bot = await bootstrap(settings, db=db, migrate=False)
     try:
-        added = await enqueue_broadcast(app, args)
+        added = await enqueue_broadcast(bot.app, args)
         logging.getLogger(__name__).info("bench: %d outbox rows enqueued", added)
         print(f"enqueued {added}", flush=True)
-        return await serve(app, settings)
+        return await serve(bot)
     finally:
-        progress = await app.store.outbox.progress(KEY_PREFIX)
+        progress = await bot.app.store.outbox.progress(KEY_PREFIX)
         print(f"outbox {progress.by_state}", flush=True)
-        await app.close()
+        await bot.close()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,7 +9,7 @@ What is measured:
   of almost every tick), median and worst of 20, on SQLite with every row in place;
 - fan-out tick: the tick at which one event's documents fall due (2,000 registrants);
 - documents to 10,000 registrants of one event: the enqueue tick, then delivery of
-  `--deliver` of them by the production `Delivery` + `TelegramOutgoing` (`ChatLimits` at 30
+  `--deliver` of them by the production `Delivery` + `TelegramSender` (`ChatLimits` at 30
   messages a second) to `testkit.fakebotapi` with its flood limits on; the fake's file store
   shows how often the document was uploaded (once), the rest went by Telegram file_id.
 """
@@ -29,14 +29,16 @@ from typing import Any
 from sqlalchemy import insert, text
 from telegram import Bot
 
-from bot.app import App, build_app
-from bot.channels.telegram.outgoing import TelegramOutgoing
+from bot.app import App, bootstrap
+from bot.channels.telegram.send import TelegramSender
 from bot.config import load_settings
-from bot.delivery.loop import Delivery, DeliveryPolicy
+from bot.delivery.loop import Delivery
 from bot.delivery.ratelimit import ChatLimits
 from handlers.events.planner import EventPlanner
+from handlers.settings import DeliverySettings
 from storage.db import Database
-from storage.models import Contact, Event, EventStage, Registration
+from storage.events.models import Event, EventStage, Registration
+from storage.models import Contact
 from testkit.fakebotapi.server import FakeBotApi
 from testkit.support import EXAMPLE_CONFIG
 
@@ -157,10 +159,10 @@ async def deliver(app: App, count: int, event_id: int) -> dict[str, Any]:
         )
         delivery = Delivery(
             app.store.outbox,
-            {"telegram": TelegramOutgoing(bot)},
+            {"telegram": TelegramSender(bot)},
             {"telegram": limits},
             app.clock,
-            policy=DeliveryPolicy(workers=8),
+            settings=DeliverySettings(workers=8),
             resolve=app.resolve,
         )
         began = time.perf_counter()
@@ -192,7 +194,7 @@ async def run(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         db = Database(f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}")
         await db.create_all()
-        app = await build_app(settings, clock=clock, db=db, migrate=False)
+        app = (await bootstrap(settings, clock=clock, db=db, migrate=False, channels=())).app
         try:
             began = time.perf_counter()
             ids = await seed(app, args.events, args.registrations, args.big, now)

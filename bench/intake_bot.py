@@ -16,12 +16,12 @@ from typing import Any
 
 from telegram.request import BaseRequest, HTTPXRequest
 
-from bot.app import build_app
+from bot.app import App, bootstrap
 from bot.channels.telegram.channel import TelegramChannel
-from bot.channels.telegram.request import BotApiRequest
 from bot.config import Settings, load_settings
 from bot.ops.logs import configure_logging
 from bot.ops.memory import settle_after_start
+from bot.runtime import run
 from storage.db import Database
 
 REPO = Path(__file__).resolve().parent.parent
@@ -57,11 +57,12 @@ def bench_settings(args: argparse.Namespace) -> Settings:
     )
 
 
-def requests(kind: str) -> tuple[BaseRequest, BaseRequest]:
-    """PTB's default HTTPXRequest pair (as `ApplicationBuilder` makes it), or ours."""
+def requests(kind: str) -> tuple[BaseRequest | None, BaseRequest | None]:
+    """PTB's default HTTPXRequest pair (as `ApplicationBuilder` makes it), or the channel's
+    own (the same class with the bot's timeouts)."""
     if kind == "httpx":
         return HTTPXRequest(connection_pool_size=256), HTTPXRequest(connection_pool_size=1)
-    return BotApiRequest(connection_pool_size=256), BotApiRequest(connection_pool_size=1)
+    return None, None
 
 
 class Profiling:
@@ -92,29 +93,35 @@ async def serve(args: argparse.Namespace) -> None:
     configure_logging(settings.bot.log_level, settings.bot.log_format)
     db = Database(settings.database.url)
     await db.create_all()
-    app = await build_app(settings, db=db, migrate=False)
     request, updates_request = requests(args.request)
-    channel = TelegramChannel(
-        settings.telegram, app, request=request, updates_request=updates_request
-    )
+
+    def telegram(app: App) -> TelegramChannel:
+        return TelegramChannel(
+            settings.telegram, app, request=request, updates_request=updates_request
+        )
+
+    # The replies unpaced, as the simulated residents are many and fast; no outbox, no plans.
+    wired = await bootstrap(settings, db=db, migrate=False, channels=[telegram], limits={})
+    (channel,) = wired.channels
+    assert isinstance(channel, TelegramChannel)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     loop.add_signal_handler(signal.SIGINT, stop.set)
     if args.profile:
         Profiling(args.profile).install(loop)
-    task = asyncio.create_task(channel.run(stop))
+    task = asyncio.create_task(run(wired, stop, deliver=False, schedule=False))
     updater = channel.application.updater
     while not (updater is not None and updater.running):
         if task.done():
             task.result()
         await asyncio.sleep(0.01)
-    settle_after_start()  # as bot.runtime.serve does once it is up
+    settle_after_start()  # as bot.runtime.serve does
     print("ready", flush=True)
     try:
         await task
     finally:
-        await app.close()
+        await wired.close()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -2,7 +2,7 @@
 
 The issue's target: `/pending` answers in under 20 ms at p99 with 1,000,000 items. What is
 timed is the whole command as a coordinator triggers it, `App.handle(Incoming(...))` on the
-production wiring (`build_app`): flood guard, contact look-up, role, the pending query and
+production wiring (`bootstrap`): flood guard, contact look-up, role, the pending query and
 the reply text. The bare `ItemStore.list_pending` query is timed as well, to tell query time
 from handler overhead. Each variant's SQL is captured and explained, so a plan that sorts
 the open set instead of range-scanning an index is seen, not guessed from timings.
@@ -26,7 +26,7 @@ from pathlib import Path
 from bench.measure import percentile
 from bench.pending_plans import explain
 from bench.pending_seed import seed
-from bot.app import App, build_app
+from bot.app import App, bootstrap
 from bot.config import Settings, load_settings
 from handlers.i18n import LOCALES_DIR
 from handlers.messages import ChatId, Incoming, Platform, Reply, UserId
@@ -184,7 +184,7 @@ async def run_engine(engine: str, url: str, path: Path | None, args: argparse.Na
     settings = bench_settings(url)
     db = Database(url, pool_size=settings.database.pool_size)
     await db.create_all()
-    app = await build_app(settings, db=db, migrate=False)
+    app = (await bootstrap(settings, db=db, migrate=False, channels=())).app
     started = time.perf_counter()
     open_items = await seed(db, args.items, field_owners(settings), contacts=args.contacts)
     seeding = time.perf_counter() - started

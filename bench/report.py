@@ -2,7 +2,7 @@
 
 The target: `mitreden report` writes any format of a year with 100,000 items in under 30 s.
 What is timed is `bot.report.build_report(app.deps, year, fmt)` on the production wiring
-(`build_app` over config.example.toml), the call the `report` command makes: reading the
+(`bootstrap` over config.example.toml), the call the `report` command makes: reading the
 figures in one transaction, writing the document, drawing the charts, rendering the format.
 The data is `bot.demo.year.seed_demo` (a fixed seed): a plausible year of items with their history,
 the round table and its workshops, seen on 24 November with the year not yet over.
@@ -28,7 +28,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bot.app import build_app
+from bot.app import bootstrap
 from bot.config import load_settings
 from bot.demo.year import seed_demo
 from bot.report import FORMATS, PdfUnavailable, build_report
@@ -116,7 +116,7 @@ async def main_async(args: argparse.Namespace) -> int:
         settings = replace(settings, database=replace(settings.database, url=db.url))
         await db.create_all()
         clock = FixedClock(args.year)
-        app = await build_app(settings, clock=clock, db=db, migrate=False)
+        app = (await bootstrap(settings, clock=clock, db=db, migrate=False, channels=())).app
         assert app.deps is not None
         started = time.perf_counter()
         summary = await seed_demo(

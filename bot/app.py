@@ -1,27 +1,47 @@
-"""The composition root: one function wires settings, store, handlers and channels."""
+"""The composition root: `bootstrap` wires settings, database, handlers, channels, delivery
+and scheduler into one `Bot`, with every part overridable.
+
+`mitreden run` and `mitreden shell`, the other commands, the tests and the benchmarks all
+build through it, each overriding only the part it needs (a clock, a database, its own
+channels, no delivery limits), as in cosmicpython's `bootstrap.py`. Nothing it wires imports
+this module back: channels see the application through `bot.channels.port.ChannelPort`, and
+the report draft's child process gets the function it runs (`render_draft_in_child`) handed in.
+`bot.runtime` runs what was wired here.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, Protocol
 
+from bot.channels.console import ConsoleChannel
 from bot.clock import SystemClock
-from bot.delivery.scheduler import Planner
-from bot.report.drafts import ReportDrafts
+from bot.delivery.loop import Delivery
+from bot.delivery.ratelimit import ChatLimits
+from bot.delivery.scheduler import Planner, PlanScheduler
+from bot.delivery.sending import ProactiveSender
+from bot.ops.logs import redact
+from bot.report.drafts import FixedClock, Rendered, ReportDrafts, render_draft
 from bot.serial import KeyedSerializer
-from bot.settings import WEEKDAYS, Settings
 from handlers.clock import Clock
-from handlers.context import Deps, HandlerSettings
+from handlers.context import Deps
 from handlers.coordination.deadlines import DigestPlanner, EscalationPlanner
 from handlers.events.planner import EventPlanner
 from handlers.events.texts import calendar_file
 from handlers.i18n import Catalogues
+from handlers.menu import command_menu
 from handlers.messages import Attachment, Incoming, Platform, Reply, reply_from_payload
 from handlers.report.planner import REPORT_DRAFT, ReportPlanner
 from handlers.residents.retention import RetentionPlanner
 from handlers.router import Router
+from handlers.settings import MatrixSettings, Settings, TelegramSettings
+from storage.bot_messages import BotMessageStore
 from storage.db import Database
 from storage.groups import FieldSpec, GroupSpec
 from storage.schema import upgrade_to_head
@@ -43,15 +63,17 @@ FALLBACK_GROUPS = (
 
 @dataclass
 class App:
+    """The application as channels, the delivery loop and the command line use it."""
+
     settings: Settings
     db: Database
     store: Store
     router: Router
     clock: Clock
+    deps: Deps  # what the handlers were built with, for admin commands
+    planners: list[Planner]
+    drafts: ReportDrafts
     serializer: KeyedSerializer = field(default_factory=KeyedSerializer)
-    planners: list[Planner] = field(default_factory=list)
-    deps: Deps | None = None  # what the handlers were built with, for admin commands
-    drafts: ReportDrafts = field(default_factory=ReportDrafts)
 
     async def handle(self, incoming: Incoming) -> list[Reply]:
         """Answer one update, after every earlier update of the same chat is done."""
@@ -87,7 +109,7 @@ class App:
             Attachment(a.kind, a.file_name, a.mime_type, a.data, stored_id=a.id) for a in stored
         )
         files += await self._event_files(payload)
-        if payload.get(REPORT_DRAFT) and self.deps is not None:
+        if payload.get(REPORT_DRAFT):
             draft = await self.drafts.attachment(
                 self.settings, self.db.url, self.deps, payload[REPORT_DRAFT]
             )
@@ -113,39 +135,36 @@ class App:
         marked = await self.store.contacts.set_unreachable(platform, chat_id, self.clock.now())
         logger.info("%s chat %s unreachable, %d contact(s) marked", platform, chat_id, marked)
 
+    # What channels need besides the calls above (`bot.channels.port.ChannelPort`).
+    @property
+    def catalogues(self) -> Catalogues:
+        return self.router.catalogues
+
+    def command_menu(self, language: str | None) -> list[tuple[str, str]]:
+        return command_menu(self.router.registry, self.router.catalogues.get(language))
+
+    @property
+    def bot_messages(self) -> BotMessageStore:
+        return self.store.bot_messages
+
+    def group_chats(self, platform: str) -> set[str]:
+        """The chats configured as working groups' chats on `platform` (`platform:chat`)."""
+        prefix = f"{platform}:"
+        return {
+            chat.removeprefix(prefix)
+            for group in self.settings.groups
+            for chat in group.chats
+            if chat.startswith(prefix)
+        }
+
     async def close(self) -> None:
         await self.db.dispose()
 
 
-def handler_settings(settings: Settings) -> HandlerSettings:
-    bot = settings.bot
-    return HandlerSettings(
-        max_text_length=bot.max_text_length,
-        flood_messages_per_minute=bot.flood_messages_per_minute,
-        max_attachments_per_item=bot.max_attachments_per_item,
-        max_file_bytes=settings.telegram.max_download_bytes,
-        max_file_bytes_by_platform={
-            Platform.TELEGRAM: settings.telegram.max_download_bytes,
-            Platform.MATRIX: settings.matrix.max_download_bytes,
-        },
-        administrators=bot.administrators,
-        digest_weekday=WEEKDAYS.index(settings.coordination.digest_weekday),
-        digest_hour=settings.coordination.digest_hour,
-        name_coordinators=settings.coordination.name_coordinators,
-        page_size=settings.coordination.page_size,
-        inactive_contact_days=settings.privacy.inactive_contact_days,
-        finished_item_days=settings.privacy.finished_item_days,
-        timezone=bot.timezone,
-        languages=bot.languages,
-        default_language=bot.default_language,
-        report_due_days=settings.report.due_days_before_round_table,
-        report_reminder_days=settings.report.reminder_days_before_due,
-        report_draft_format=settings.report.draft_format,
-        report_language=settings.report.language,
-    )
-
-
 def group_specs(settings: Settings) -> tuple[tuple[FieldSpec, ...], tuple[GroupSpec, ...]]:
+    """The configured fields of action and working groups in storage's terms, which
+    `store.groups.sync_from_config` writes (storage, the innermost layer, cannot read the
+    settings themselves)."""
     if not settings.fields:
         return FALLBACK_FIELDS, FALLBACK_GROUPS
     fields = tuple(FieldSpec(f.key, f.name, dict(f.names)) for f in settings.fields)
@@ -170,42 +189,192 @@ def _pair(member: str) -> tuple[str, str]:
     return platform, ident
 
 
-async def build_app(
+class Channel(Protocol):
+    """A channel as the runtime runs it: Telegram, Matrix, the console."""
+
+    @property
+    def platform(self) -> str: ...
+
+    @property
+    def sender(self) -> ProactiveSender:
+        """What the outbox sends through on this platform."""
+        ...
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Serve until `stop` is set (the console also until its input ends)."""
+        ...
+
+
+# Builds one channel on the app, which is the channels' `ChannelPort`.
+ChannelFactory = Callable[[App], Channel]
+
+
+@dataclass
+class Bot:
+    """Everything one process runs, wired and not yet started (`bot.runtime.run` runs it)."""
+
+    app: App
+    channels: list[Channel]
+    delivery: Delivery
+    scheduler: PlanScheduler
+
+    async def close(self) -> None:
+        await self.app.close()
+
+
+async def bootstrap(
     settings: Settings,
     *,
     clock: Clock | None = None,
     db: Database | None = None,
     migrate: bool = True,
-) -> App:
-    """Open the database (migrating it unless told not to), load groups and wire the router.
+    channels: Sequence[ChannelFactory] | None = None,
+    senders: Mapping[str, ProactiveSender] | None = None,
+    limits: Mapping[str, ChatLimits] | None = None,
+) -> Bot:
+    """Wire the bot from `settings`; each keyword replaces one part of it. How the outbox
+    is worked off comes from `settings.delivery` (tests replace that section).
 
-    Tests pass their own clock and an already prepared database.
+    Args:
+        clock: the time handlers see (default: the system clock).
+        db: an opened database (default: one on `database.url`); `Bot.close` closes it,
+            and so does a failure here.
+        migrate: bring the schema to the newest migration first; tests pass a prepared one.
+        channels: what builds each channel (default: Telegram and Matrix where configured,
+            else the console); `()` for none, as admin commands and handler tests want.
+        senders: what the outbox sends through, by platform (default: each channel's).
+        limits: each platform's pace, shared by a channel's replies and the outbox
+            (default: from the settings); `{}` sends unpaced.
     """
     db = db or Database(
         settings.database.url, echo=settings.database.echo, pool_size=settings.database.pool_size
     )
-    if migrate:
-        await upgrade_to_head(db)
-    store = Store.over(db)
-    await store.groups.sync_from_config(*group_specs(settings))
-    clock = clock or SystemClock()
-    catalogues = Catalogues(settings.bot.languages, settings.bot.default_language)
-    deps = Deps(
-        store=store, clock=clock, catalogues=catalogues, settings=handler_settings(settings)
+    try:
+        if migrate:
+            await upgrade_to_head(db)
+        store = Store.over(db)
+        await store.groups.sync_from_config(*group_specs(settings))
+        clock = clock or SystemClock()
+        catalogues = Catalogues(settings.bot.languages, settings.bot.default_language)
+        deps = Deps(store=store, clock=clock, catalogues=catalogues, settings=settings)
+        planners: list[Planner] = [
+            EscalationPlanner(deps),
+            DigestPlanner(deps),
+            RetentionPlanner(deps),
+            EventPlanner(deps),
+            ReportPlanner(deps),
+        ]
+        app = App(
+            settings=settings,
+            db=db,
+            store=store,
+            router=Router(deps),
+            clock=clock,
+            deps=deps,
+            planners=planners,
+            drafts=ReportDrafts(render_draft_in_child),
+        )
+        paces = dict(limits) if limits is not None else platform_limits(settings)
+        factories = channels if channels is not None else configured_channels(settings, paces)
+        made = [make(app) for make in factories]
+    except BaseException:
+        await db.dispose()
+        raise
+    by_platform = {**{c.platform: c.sender for c in made}, **(senders or {})}
+    delivery = Delivery(
+        store.outbox,
+        by_platform,
+        {platform: pace for platform, pace in paces.items() if platform in by_platform},
+        clock,
+        settings=settings.delivery,
+        on_unreachable=app.mark_unreachable,
+        resolve=app.resolve,
     )
-    planners: list[Planner] = [
-        EscalationPlanner(deps),
-        DigestPlanner(deps),
-        RetentionPlanner(deps),
-        EventPlanner(deps),
-        ReportPlanner(deps),
-    ]
-    return App(
-        settings=settings,
-        db=db,
-        store=store,
-        router=Router(deps),
-        clock=clock,
-        planners=planners,
-        deps=deps,
+    scheduler = PlanScheduler(
+        planners,
+        clock,
+        on_enqueued=delivery.wake,
+        interval=timedelta(seconds=settings.delivery.plan_interval_seconds),
     )
+    return Bot(app, made, delivery, scheduler)
+
+
+def telegram_limits(settings: Settings) -> ChatLimits:
+    telegram = settings.telegram
+    return ChatLimits(
+        per_second=telegram.broadcast_per_second,
+        private_interval=1.0 / telegram.private_chat_per_second,
+        group_per_minute=telegram.group_per_minute,
+        clock=time.monotonic,
+    )
+
+
+def matrix_limits(settings: Settings) -> ChatLimits:
+    matrix = settings.matrix
+    return ChatLimits(
+        per_second=matrix.broadcast_per_second,
+        private_interval=60.0 / matrix.room_per_minute,
+        group_per_minute=matrix.room_per_minute,
+        clock=time.monotonic,
+    )
+
+
+def platform_limits(settings: Settings) -> dict[str, ChatLimits]:
+    return {Platform.TELEGRAM: telegram_limits(settings), Platform.MATRIX: matrix_limits(settings)}
+
+
+def configured_channels(
+    settings: Settings, limits: Mapping[str, ChatLimits]
+) -> list[ChannelFactory]:
+    """Telegram and Matrix where their credentials are configured; else the console."""
+    factories: list[ChannelFactory] = []
+    if settings.telegram.token:
+        redact(settings.telegram.token)
+        factories.append(telegram_channel(settings.telegram, limits.get(Platform.TELEGRAM)))
+    if settings.matrix.homeserver:
+        redact(settings.matrix.password, settings.matrix.access_token)
+        factories.append(matrix_channel(settings.matrix))
+    if not factories:
+        logger.info("no Telegram or Matrix credentials configured: console channel")
+        factories.append(console_channel(settings.console.user))
+    return factories
+
+
+# python-telegram-bot and matrix-nio are imported where their channel is built, not by every
+# command that wires the app (`mitreden group list` needs neither).
+
+
+def telegram_channel(settings: TelegramSettings, limits: ChatLimits | None) -> ChannelFactory:
+    """The Telegram channel, its replies paced by `limits` (shared with the outbox)."""
+    from bot.channels.telegram.channel import TelegramChannel
+
+    return lambda app: TelegramChannel(settings, app, limits=limits)
+
+
+def matrix_channel(settings: MatrixSettings) -> ChannelFactory:
+    from bot.channels.matrix.channel import MatrixChannel
+
+    return lambda app: MatrixChannel(settings, app)
+
+
+def console_channel(user: str, *, language: str | None = None) -> ChannelFactory:
+    """One resident, `user`, talking to the bot in this terminal."""
+    return lambda app: ConsoleChannel(app.handle, user, language=language)
+
+
+def render_draft_in_child(
+    settings: Settings, year: int, fmt: str, language: str, now: datetime
+) -> Rendered:
+    """What `ReportDrafts` runs in its child process: the app wired there, without channels,
+    at the parent's time, and the draft rendered on it."""
+    return asyncio.run(_render_draft(settings, year, fmt, language, now))
+
+
+async def _render_draft(
+    settings: Settings, year: int, fmt: str, language: str, now: datetime
+) -> Rendered:
+    bot = await bootstrap(settings, clock=FixedClock(now), migrate=False, channels=())
+    try:
+        return await render_draft(bot.app.deps, year, fmt, language)
+    finally:
+        await bot.close()

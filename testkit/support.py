@@ -165,15 +165,13 @@ def document(name: str = "brief.pdf", data: bytes = b"%PDF-1.7") -> Attachment:
 
 
 async def count(db: Database, table: type[SQLModel], *where: Any) -> int:
-    async with db.session() as session:
-        return int(
-            (await session.exec(select(func.count()).select_from(table).where(*where))).one()
-        )
+    query = select(func.count()).select_from(table).where(*where)
+    return await db.run(lambda session: session.exec(query).one())
 
 
 async def rows(db: Database, table: type[SQLModel], *where: Any) -> list[Any]:
-    async with db.session() as session:
-        return list((await session.exec(select(table).where(*where))).all())
+    query = select(table).where(*where)
+    return await db.run(lambda session: list(session.exec(query).all()))
 
 
 # ---- coordination: working groups with coordinators, chats and administrators -------------
@@ -227,11 +225,10 @@ async def outbox_rows(db: Database, chat_id: str | None = None) -> list[Any]:
     """The outbox rows (optionally of one chat) in the order they were queued."""
     from storage.models import OutboxMessage
 
-    async with db.session() as session:
-        query = select(OutboxMessage).order_by(OutboxMessage.id)  # type: ignore[arg-type]
-        if chat_id is not None:
-            query = query.where(OutboxMessage.chat_id == chat_id)
-        return list((await session.exec(query)).all())
+    query = select(OutboxMessage).order_by(OutboxMessage.id)  # type: ignore[arg-type]
+    if chat_id is not None:
+        query = query.where(OutboxMessage.chat_id == chat_id)
+    return await db.run(lambda session: list(session.exec(query).all()))
 
 
 def item_reference(row: Any) -> str | None:

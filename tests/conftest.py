@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import App, build_app
+from bot.app import App, bootstrap
 from bot.config import Settings, load_settings
 from storage.db import Database
 from testkit.support import EXAMPLE_CONFIG, FakeClock, Resident, coordination_settings
@@ -50,10 +50,11 @@ async def backend(backend_url: str) -> AsyncIterator[Database]:
 
 @pytest.fixture
 async def app(settings: Settings, clock: FakeClock, tmp_path: Path) -> AsyncIterator[App]:
-    """The real app from config.example.toml on a temporary SQLite file."""
+    """The real app from config.example.toml on a temporary SQLite file, as
+    `bot.app.bootstrap` wires it; no channel runs: tests talk to `App.handle`."""
     db = Database(sqlite_url(tmp_path))
     await db.create_all()
-    built = await build_app(settings, clock=clock, db=db, migrate=False)
+    built = (await bootstrap(settings, clock=clock, db=db, migrate=False, channels=())).app
     try:
         yield built
     finally:
@@ -89,7 +90,10 @@ async def make_app(
         db = Database(f"sqlite+aiosqlite:///{tmp_path}/app-{len(built)}.db")
         await db.create_all()
         try:
-            made = await build_app(changed or settings, clock=clock, db=db, migrate=False)
+            wired = await bootstrap(
+                changed or settings, clock=clock, db=db, migrate=False, channels=()
+            )
+            made = wired.app
         except BaseException:
             await db.dispose()
             raise

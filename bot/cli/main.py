@@ -11,12 +11,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
-from sqlalchemy import make_url
-from sqlalchemy.exc import ArgumentError
-
-from bot.app import App, build_app
-from bot.channels.console import ConsoleChannel
-from bot.channels.telegram.channel import TokenRejected
+from bot.app import App, bootstrap, console_channel
 from bot.cli import demo as cli_demo
 from bot.cli import events as cli_events
 from bot.cli import groups as cli_groups
@@ -24,9 +19,9 @@ from bot.cli import report as cli_report
 from bot.cli.progress import ProgressBar
 from bot.config import ConfigError, Settings, load_settings
 from bot.ops.logs import configure_logging, redact
-from bot.runtime import serve
+from bot.runtime import run, serve
 from handlers.announce import UnknownAudience, enqueue_announcement
-from storage.db import Database
+from storage.db import Database, database_secret
 from storage.schema import current_revision, upgrade_to_head
 
 logger = logging.getLogger("mitreden")
@@ -46,10 +41,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(asyncio.run(args.action(settings, args)) or 0)
     except KeyboardInterrupt:
         return 130
-    except TokenRejected as error:
-        logger.critical("%s", error)
-        return 2
-    except Exception:
+    except Exception as error:
+        # Imported here for weight, not to break an import cycle: python-telegram-bot is loaded
+        # only by the commands that run the Telegram channel (about 0.2 s and 35 MiB otherwise
+        # paid by every command, `bench/idle.py`); when the error came from there, it is loaded.
+        from bot.channels.telegram.channel import TokenRejected
+
+        if isinstance(error, TokenRejected):
+            logger.critical("%s", error)
+            return 2
         # Through logging, not Python's own traceback print: the same redaction and format
         # (a JSON line with log_format "json") as every other line.
         logger.critical("mitreden stopped by an unexpected error", exc_info=True)
@@ -58,16 +58,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def secrets_of(settings: Settings) -> list[str]:
     """Every secret the settings hold, to be kept out of all output."""
-    try:
-        database = make_url(settings.database.url).password or ""
-    except ArgumentError:  # its error quotes the URL: keep all of it out
-        database = settings.database.url
+    database = database_secret(settings.database.url)
     return [
         settings.telegram.token,
         settings.telegram.webhook_secret,
         settings.matrix.password,
         settings.matrix.access_token,
-        str(database),
+        database,
     ]
 
 
@@ -120,29 +117,28 @@ def _config_path(given: Path | None) -> Path | None:
 
 
 async def _run(settings: Settings, args: argparse.Namespace) -> int:
-    app = await build_app(settings)
+    bot = await bootstrap(settings)
     try:
-        return await serve(app, settings)
+        return await serve(bot)
     finally:
-        await app.close()
+        await bot.close()
 
 
 async def _shell(settings: Settings, args: argparse.Namespace) -> int:
-    """One resident on the console; no other channel, so a script cannot reach anyone."""
-    app = await build_app(settings)
+    """One resident on the console; no other channel, so a script cannot reach anyone: the
+    outbox is left to `mitreden run`, and nothing is scheduled."""
+    console = console_channel(args.user or settings.console.user, language=args.language)
+    bot = await bootstrap(settings, channels=[console])
     try:
-        channel = ConsoleChannel(
-            app.handle, args.user or settings.console.user, language=args.language
-        )
-        await channel.run()
+        await run(bot, asyncio.Event(), deliver=False, schedule=False)
         return 0
     finally:
-        await app.close()
+        await bot.close()
 
 
 async def _broadcast(settings: Settings, args: argparse.Namespace) -> int:
     """Queue one message per recipient; the running bot delivers them, this shows progress."""
-    app = await build_app(settings)
+    app = (await bootstrap(settings, channels=())).app
     try:
         try:
             prefix, total = await enqueue_announcement(
@@ -181,14 +177,14 @@ async def _show_delivery(app: App, prefix: str, total: int) -> int:
 def _with_app(command: cli_groups.AppCommand) -> Callable[..., Awaitable[int]]:
     """Run `command` on a built app (migrated database, groups from the configuration)."""
 
-    async def run(settings: Settings, args: argparse.Namespace) -> int:
-        app = await build_app(settings)
+    async def run_command(settings: Settings, args: argparse.Namespace) -> int:
+        app = (await bootstrap(settings, channels=())).app
         try:
             return await command(app, args)
         finally:
             await app.close()
 
-    return run
+    return run_command
 
 
 async def _db_upgrade(settings: Settings, args: argparse.Namespace) -> int:

@@ -5,6 +5,9 @@ and gigabytes of memory in WeasyPrint (see bench/README.md), which must not stal
 conversations the bot process serves, nor stay in its heap. Reminders go to every working
 group's chats at once; the draft is rendered once for them all and kept for a few minutes.
 Without WeasyPrint the draft goes out as HTML rather than not at all.
+
+What runs in the child is handed in by the composition root (`bot.app`), which wires the app
+there: this module never imports the module that wires it.
 """
 
 from __future__ import annotations
@@ -13,21 +16,29 @@ import asyncio
 import logging
 import multiprocessing
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from bot.settings import DatabaseSettings, Settings
+from bot.report import PdfUnavailable, build_report
 from handlers.context import Deps
 from handlers.messages import Attachment
+from handlers.settings import DatabaseSettings, Settings
 
 logger = logging.getLogger(__name__)
 KEEP_SECONDS = 600.0
 
+Rendered = tuple[str, str, bytes]  # file name, MIME type, bytes
+# What the child process runs: (settings, year, format, language, the parent's now). A
+# module-level function, since the process pool pickles it by name.
+RenderInChild = Callable[[Settings, int, str, str, datetime], Rendered]
+
 
 class ReportDrafts:
-    def __init__(self) -> None:
+    def __init__(self, render_in_child: RenderInChild) -> None:
+        self._render_in_child = render_in_child
         self._cache: dict[tuple[int, str, str], tuple[float, Attachment]] = {}
         self._lock = asyncio.Lock()
 
@@ -44,7 +55,9 @@ class ReportDrafts:
             started = time.perf_counter()
             child = replace(settings, database=DatabaseSettings(url=database_url, pool_size=1))
             now = deps.clock.now()
-            name, mime_type, data = await _in_child(child, year, fmt, language, now)
+            name, mime_type, data = await _in_child(
+                self._render_in_child, child, year, fmt, language, now
+            )
             stem, dot, ext = name.rpartition(".")
             file = Attachment("document", f"{stem}-draft{dot}{ext}", mime_type, data)
             self._cache[key] = (time.monotonic(), file)
@@ -60,11 +73,8 @@ class ReportDrafts:
             return file
 
 
-Rendered = tuple[str, str, bytes]  # file name, MIME type, bytes
-
-
 @dataclass(frozen=True)
-class _FixedClock:
+class FixedClock:
     """The parent's time, so that the draft says what it said there (and tests hold)."""
 
     at: datetime
@@ -74,34 +84,20 @@ class _FixedClock:
 
 
 async def _in_child(
-    settings: Settings, year: int, fmt: str, language: str, now: datetime
+    render: RenderInChild, settings: Settings, year: int, fmt: str, language: str, now: datetime
 ) -> Rendered:
     # "spawn": forking a process that runs an event loop and threads is not safe.
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(pool, _render, settings, year, fmt, language, now)
+        return await loop.run_in_executor(pool, render, settings, year, fmt, language, now)
 
 
-def _render(settings: Settings, year: int, fmt: str, language: str, now: datetime) -> Rendered:
-    """In the child: open the database, render, hand back the file."""
-    return asyncio.run(_render_async(settings, year, fmt, language, now))
-
-
-async def _render_async(
-    settings: Settings, year: int, fmt: str, language: str, now: datetime
-) -> Rendered:
-    from bot.app import build_app  # the child imports only what it needs, when it needs it
-    from bot.report import PdfUnavailable, build_report
-
-    app = await build_app(settings, clock=_FixedClock(now), migrate=False)
+async def render_draft(deps: Deps, year: int, fmt: str, language: str) -> Rendered:
+    """In the child, on the app wired there: the draft, as HTML where WeasyPrint cannot run."""
     try:
-        assert app.deps is not None
-        try:
-            report = await build_report(app.deps, year, fmt, language=language, draft=True)
-        except PdfUnavailable as error:
-            logging.getLogger(__name__).warning("report draft as HTML: no PDF here (%s)", error)
-            report = await build_report(app.deps, year, "html", language=language, draft=True)
-        return report.file_name, report.mime_type, report.data
-    finally:
-        await app.close()
+        report = await build_report(deps, year, fmt, language=language, draft=True)
+    except PdfUnavailable as error:
+        logger.warning("report draft as HTML: no PDF here (%s)", error)
+        report = await build_report(deps, year, "html", language=language, draft=True)
+    return report.file_name, report.mime_type, report.data

@@ -1,9 +1,11 @@
 """The real bot, long polling a fake Bot API server over loopback.
 
-`start_bot(**telegram_changes)` wires the app from config.example.toml on a temporary SQLite
-file, points the Telegram channel at a fresh `FakeBotApi` and runs `channel.run` as a task;
-every started bot is stopped at teardown. The sender's back-off sleeps are recorded and move
-the fake server's clock instead of waiting, so retry paths cost no wall time.
+`start_bot(**telegram_changes)` wires the bot with `bot.app.bootstrap` from config.example.toml
+on a temporary SQLite file, its Telegram channel pointed at a fresh `FakeBotApi`, and runs it
+with `bot.runtime.run` as a task (the outbox delivered too with `deliver=True`, unpaced and
+quick, as `mitreden run` delivers it); every started bot is stopped at teardown. The sender's
+back-off sleeps are recorded and move the fake server's clock instead of waiting, so retry
+paths cost no wall time.
 """
 
 from __future__ import annotations
@@ -17,10 +19,12 @@ from typing import Any
 import pytest
 from telegram.request import BaseRequest
 
-from bot.app import App, build_app
+from bot.app import App, bootstrap
 from bot.channels.telegram.channel import TelegramChannel
 from bot.channels.telegram.send import TelegramSender
 from bot.config import Settings
+from bot.runtime import run
+from handlers.settings import DeliverySettings
 from storage.db import Database
 from storage.models import Contact, FeedbackItem
 from testkit.fakebotapi import DEFAULT_TOKEN, BotMessage, FakeBotApi, FakeClock, User
@@ -29,6 +33,7 @@ from testkit.support import rows
 
 WAIT_SECONDS = 5.0
 POLL_EVERY = 0.005
+DELIVERY = DeliverySettings(workers=2, poll_interval_seconds=0.02)
 
 
 class RecordedSleeps:
@@ -153,30 +158,50 @@ async def start_bot(
     settings: Settings, clock: AppClock, tmp_path: Path
 ) -> AsyncIterator[StartBot]:
     """Start the real bot against a fresh fake server; `telegram_changes` adjust settings,
-    `request` replaces the channel's HTTP backend for Bot API calls (e.g. other timeouts)."""
+    `request` replaces the channel's HTTP backend for Bot API calls (e.g. other timeouts),
+    `reach_as` is the host name the bot is given for the server (it listens on 127.0.0.1),
+    `deliver` runs the outbox delivery beside the channel."""
     running: list[RunningBot] = []
 
-    async def start(request: BaseRequest | None = None, **telegram_changes: Any) -> RunningBot:
+    async def start(
+        request: BaseRequest | None = None,
+        reach_as: str | None = None,
+        *,
+        deliver: bool = False,
+        **telegram_changes: Any,
+    ) -> RunningBot:
         server_clock = FakeClock()
         api = FakeBotApi(DEFAULT_TOKEN, clock=server_clock)
         await api.start("127.0.0.1", 0)
+        origin = f"http://{reach_as}:{api.port}" if reach_as else api.url
         telegram = replace(
             settings.telegram,
             token=DEFAULT_TOKEN,
-            base_url=api.base_url,
-            base_file_url=api.base_file_url,
+            base_url=api.base_url.replace(api.url, origin, 1),
+            base_file_url=api.base_file_url.replace(api.url, origin, 1),
             **telegram_changes,
         )
-        full = replace(settings, telegram=telegram)
+        full = replace(settings, telegram=telegram, delivery=DELIVERY)
         db = Database(f"sqlite+aiosqlite:///{tmp_path}/e2e-{len(running)}.db")
         await db.create_all()
-        app = await build_app(full, clock=clock, db=db, migrate=False)
-        channel = TelegramChannel(telegram, app, request=request)
         sleeps = RecordedSleeps(server_clock)
-        channel.sender = TelegramSender(channel.application.bot, sleep=sleeps)
+
+        def telegram_channel(app: App) -> TelegramChannel:
+            channel = TelegramChannel(telegram, app, request=request)
+            channel.sender = TelegramSender(channel.application.bot, sleep=sleeps)
+            return channel
+
+        wired = await bootstrap(
+            full, clock=clock, db=db, migrate=False, channels=[telegram_channel], limits={}
+        )
+        (channel,) = wired.channels
+        assert isinstance(channel, TelegramChannel)
+        app = wired.app
         bot = RunningBot(api, app, channel, full, server_clock, sleeps)
         running.append(bot)
-        bot.task = asyncio.create_task(channel.run(bot.stop), name="telegram-e2e")
+        bot.task = asyncio.create_task(
+            run(wired, bot.stop, deliver=deliver, schedule=False), name="telegram-e2e"
+        )
         menus = 1 + sum(len(code) == 2 for code in app.router.catalogues.languages)
         await bot.until(
             lambda: bot.api.count("setMyCommands", 200) >= menus and channel.application.running,

@@ -3,19 +3,15 @@ working group's chat shows the item, a coordinator takes it and answers, the res
 the answer and writes back, the coordinator sets "implemented", the resident is told.
 
 The bot runs as in production: the Telegram channel answers updates, and a `Delivery` beside
-it sends what the outbox holds (bot.runtime.serve wires the same pieces).
+it sends what the outbox holds (both wired by `bot.app.bootstrap`, run by `bot.runtime.run`).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 
-from bot.channels.telegram.outgoing import TelegramOutgoing
-from bot.delivery.loop import Delivery, DeliveryPolicy
-from handlers.messages import Platform
 from testkit.fakebotapi import BotMessage
 from tests.e2e.conftest import RunningBot, StartBot
 
@@ -24,25 +20,9 @@ REF = "F-2026-0001"
 
 
 @pytest.fixture
-async def bot(start_bot: StartBot) -> AsyncIterator[RunningBot]:
-    running = await start_bot()
-    app = running.app
-    delivery = Delivery(
-        app.store.outbox,
-        {Platform.TELEGRAM: TelegramOutgoing(running.channel.application.bot)},
-        {},
-        app.clock,
-        policy=DeliveryPolicy(workers=2, poll_interval=0.02),
-        on_unreachable=app.mark_unreachable,
-        resolve=app.resolve,
-    )
-    stop = asyncio.Event()
-    task = asyncio.create_task(delivery.run(stop), name="delivery-e2e")
-    try:
-        yield running
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 10)
+async def bot(start_bot: StartBot) -> RunningBot:
+    """The bot with the outbox delivered beside the channel, as `mitreden run` runs them."""
+    return await start_bot(deliver=True)
 
 
 async def submit(bot: RunningBot, user_id: int, text: str) -> BotMessage:

@@ -145,8 +145,7 @@ async def prepare_database(url: str, chats: list[int]) -> None:
 async def outbox_states(url: str) -> Counter[str]:
     db = Database(url)
     try:
-        async with db.session() as session:
-            states = (await session.exec(select(OutboxMessage.state))).all()
+        states = await db.run(lambda session: session.exec(select(OutboxMessage.state)).all())
     finally:
         await db.dispose()
     return Counter(states)
@@ -243,11 +242,10 @@ def test_sigkill_loses_nothing_and_repeats_at_most_one_message_per_worker(
 async def outbox_rows(url: str) -> list[tuple[str, str, str | None]]:
     db = Database(url)
     try:
-        async with db.session() as session:
-            query = select(
-                OutboxMessage.idempotency_key, OutboxMessage.state, OutboxMessage.claimed_by
-            )
-            return [tuple(row) for row in (await session.exec(query)).all()]  # type: ignore[misc]
+        query = select(
+            OutboxMessage.idempotency_key, OutboxMessage.state, OutboxMessage.claimed_by
+        )
+        return await db.run(lambda session: [tuple(row) for row in session.exec(query).all()])
     finally:
         await db.dispose()
 

@@ -13,8 +13,9 @@ from collections import Counter
 import pytest
 from sqlmodel import select
 
-from bot.delivery.loop import Delivery, DeliveryPolicy
+from bot.delivery.loop import Delivery
 from handlers.messages import Reply
+from handlers.settings import DeliverySettings
 from storage.db import Database
 from storage.models import OutboxMessage
 from storage.outbox import NewMessage, OutboxStore
@@ -30,7 +31,7 @@ class RecordingSender:
         self.name = name
         self.record = record
 
-    async def send_once(self, chat_id: str, reply: Reply, *, is_group: bool) -> None:
+    async def send_once(self, chat_id: str, reply: Reply, *, is_group: bool, key: str) -> None:
         await asyncio.sleep(0)  # let the other worker run in between
         self.record.append((self.name, chat_id, reply.text))
 
@@ -56,7 +57,8 @@ async def test_two_workers_send_2000_messages_once_each(
             {"telegram": RecordingSender(f"w{n}", sent)},
             {},
             clock,
-            policy=DeliveryPolicy(workers=4, poll_interval=0.05, claim_batch=100),
+            settings=DeliverySettings(workers=4, poll_interval_seconds=0.05),
+            claim_batch=100,
         )
         for n, db in enumerate(engines)
     ]
@@ -82,8 +84,9 @@ async def test_two_workers_send_2000_messages_once_each(
     by_worker = Counter(name for name, _, _ in sent)
     assert by_worker["w0"] > 0 and by_worker["w1"] > 0  # both really worked
     try:
-        async with setup.session() as session:
-            states = Counter((await session.exec(select(OutboxMessage.state))).all())
+        states = Counter(
+            await setup.run(lambda session: session.exec(select(OutboxMessage.state)).all())
+        )
     finally:
         await setup.dispose()
     assert states == Counter({"sent": MESSAGES})

@@ -18,12 +18,13 @@ from typing import Any
 import pytest
 from telegram import Bot
 
-from bot.app import App, build_app
-from bot.channels.telegram.outgoing import TelegramOutgoing
+from bot.app import App, bootstrap
+from bot.channels.telegram.send import TelegramSender
 from bot.config import Settings
-from bot.delivery.loop import Delivery, DeliveryPolicy
+from bot.delivery.loop import Delivery
 from bot.delivery.ratelimit import ChatLimits
 from handlers.messages import Platform
+from handlers.settings import DeliverySettings
 from storage.contacts import ContactKey
 from storage.db import Database
 from storage.models import Contact, OutboxMessage, OutboxState
@@ -44,14 +45,14 @@ class World:
     task: asyncio.Task[None] | None = None
     delivery: Delivery | None = None
 
-    def start(self, **policy: Any) -> Delivery:
-        settings: dict[str, Any] = {"workers": 4, "poll_interval": 0.1, **policy}
+    def start(self, **delivery: Any) -> Delivery:
+        settings: dict[str, Any] = {"workers": 4, "poll_interval_seconds": 0.1, **delivery}
         self.delivery = Delivery(
             self.app.store.outbox,
-            {Platform.TELEGRAM: TelegramOutgoing(self.bot)},
+            {Platform.TELEGRAM: TelegramSender(self.bot)},
             {Platform.TELEGRAM: self.limits},
             self.app.clock,
-            policy=DeliveryPolicy(**settings),
+            settings=DeliverySettings(**settings),
             on_unreachable=self.app.mark_unreachable,
         )
         self.task = asyncio.create_task(self.delivery.run(self.stop))
@@ -101,7 +102,7 @@ async def world(settings: Settings, tmp_path: Path) -> AsyncIterator[World]:
     await bot.initialize()
     db = Database(f"sqlite+aiosqlite:///{tmp_path}/delivery-e2e.db")
     await db.create_all()
-    app = await build_app(settings, db=db, migrate=False)
+    app = (await bootstrap(settings, db=db, migrate=False, channels=())).app
     limits = ChatLimits(
         per_second=30, private_interval=1.0, group_per_minute=20, clock=time.monotonic
     )
@@ -208,7 +209,7 @@ async def test_a_502_is_retried_after_a_short_backoff_and_delivered(world: World
     user = world.api.add_user("Unlucky")
     world.api.fail_next(1, status=502, method="sendMessage")
     await world.enqueue([("once", str(user.id), False)])
-    world.start(backoff_start=0.2)
+    world.start(backoff_start_seconds=0.2)
 
     await world.until(lambda: _all_in(world, OutboxState.SENT), "the retry", within=10)
     statuses = [r.status for r in world.sends()]

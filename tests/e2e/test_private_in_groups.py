@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
-from sqlmodel import SQLModel
+from sqlmodel import Session, SQLModel
 
 from testkit.fakebotapi import BotMessage
 from testkit.support import FakeClock
@@ -50,13 +50,16 @@ PRIVATE = (
 
 async def database(bot: RunningBot) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of every table, to show that nothing changed."""
-    async with bot.app.db.session() as session:
+
+    def work(session: Session) -> dict[str, list[tuple[Any, ...]]]:
         return {
             table.name: sorted(
-                (tuple(row) for row in (await session.execute(select(table))).all()), key=repr
+                (tuple(row) for row in session.execute(select(table)).all()), key=repr
             )
             for table in SQLModel.metadata.sorted_tables
         }
+
+    return await bot.app.db.run(work)
 
 
 async def answered_in_turn(bot: RunningBot, user_id: int, chat_id: int) -> list[BotMessage]:

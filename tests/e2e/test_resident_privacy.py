@@ -6,15 +6,9 @@ hears of it; and /forget with "keep as anonymous texts" leaves no name of theirs
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
-
 import pytest
 
-from bot.channels.telegram.outgoing import TelegramOutgoing
-from bot.delivery.loop import Delivery, DeliveryPolicy
 from handlers.announce import enqueue_announcement
-from handlers.messages import Platform
 from storage.models import ItemEvent, OutboxMessage
 from testkit.fakebotapi import BotMessage, User
 from testkit.support import rows
@@ -27,26 +21,9 @@ REF = "F-2026-0001"
 
 
 @pytest.fixture
-async def bot(start_bot: StartBot) -> AsyncIterator[RunningBot]:
-    """The bot with a delivery loop beside it, as `bot.runtime.serve` wires them."""
-    running = await start_bot()
-    app = running.app
-    delivery = Delivery(
-        app.store.outbox,
-        {Platform.TELEGRAM: TelegramOutgoing(running.channel.application.bot)},
-        {},
-        app.clock,
-        policy=DeliveryPolicy(workers=2, poll_interval=0.02),
-        on_unreachable=app.mark_unreachable,
-        resolve=app.resolve,
-    )
-    stop = asyncio.Event()
-    task = asyncio.create_task(delivery.run(stop), name="delivery-e2e")
-    try:
-        yield running
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 10)
+async def bot(start_bot: StartBot) -> RunningBot:
+    """The bot with a delivery loop beside it, as `mitreden run` runs them."""
+    return await start_bot(deliver=True)
 
 
 async def working_group(bot: RunningBot) -> tuple[User, int]:

@@ -9,18 +9,14 @@ import re
 
 import pytest
 
-from bot.channels.telegram.send import Unreachable
-from handlers.messages import Address, Attachment, ChatId, Choice, Platform, Reply
+from bot.delivery.sending import Unreachable
+from handlers.messages import Attachment, Choice, Reply
 from testkit.fakebotapi import DEFAULT_TOKEN
 from tests.e2e.conftest import RunningBot
 
 pytestmark = pytest.mark.e2e
 
 MINE_EMPTY = "Sie haben noch keine Rückmeldung geschickt. Schreiben Sie einfach los."
-
-
-def address(chat_id: int) -> Address:
-    return Address(Platform.TELEGRAM, ChatId(str(chat_id)))
 
 
 async def test_blocking_marks_the_contact_and_writing_again_clears_it(bot: RunningBot) -> None:
@@ -34,7 +30,7 @@ async def test_blocking_marks_the_contact_and_writing_again_clears_it(bot: Runni
     await bot.until_db(lambda: bot.blocked(anna.id), "the contact marked as blocked")
     assert (await bot.contact(anna.id)).blocked_at == bot.app.clock.now()
     with pytest.raises(Unreachable):
-        await bot.channel.send(address(anna.id), Reply("Neuigkeiten"))
+        await bot.channel.sender.send(str(anna.id), Reply("Neuigkeiten"))
     assert bot.api.count("sendMessage", 403) == 1  # refused once, not retried
 
     bot.api.inject_text(anna.id, "/mine")  # "Restart bot" unblocks, then the message
@@ -69,7 +65,7 @@ async def test_persistent_server_errors_back_off_then_give_up(
 ) -> None:
     anna = bot.resident("Anna")
     bot.api.fail_next(5, status=503, method="sendMessage")
-    await bot.channel.send(address(anna.id), Reply("Erinnerung"))  # logged, not raised
+    await bot.channel.sender.send(str(anna.id), Reply("Erinnerung"))  # logged, not raised
     assert [c.status for c in bot.api.calls(method="sendMessage")] == [503] * 5
     assert bot.sleeps.calls == [0.5, 1.0, 2.0, 4.0]
     assert "failed after 5 attempts" in caplog.text
@@ -102,7 +98,7 @@ async def test_chat_not_found_is_logged_and_dropped(
     bot: RunningBot, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="bot")
-    await bot.channel.send(address(999999), Reply("x"))  # does not raise
+    await bot.channel.sender.send("999999", Reply("x"))  # does not raise
     (record,) = [r for r in caplog.records if "telegram 400" in r.getMessage()]
     assert record.levelno == logging.ERROR
     assert "999999" in record.getMessage()
@@ -114,7 +110,7 @@ async def test_chat_not_found_is_logged_and_dropped(
 async def test_long_text_is_split(bot: RunningBot) -> None:
     anna = bot.resident("Anna")
     text = " ".join(f"Wort{i:05d}" for i in range(1200))  # 10,799 characters
-    await bot.channel.send(address(anna.id), Reply(text))
+    await bot.channel.sender.send(str(anna.id), Reply(text))
     texts = [t or "" for t in bot.api.texts_to(anna.id)]
     assert len(texts) == 3
     assert all(len(t) <= 4096 for t in texts)
@@ -127,7 +123,7 @@ async def test_file_with_a_long_caption_becomes_text_and_document(bot: RunningBo
     caption = "Einladung zum Runden Tisch. " * 40  # 1,120 characters
     pdf = Attachment("document", "tisch.pdf", "application/pdf", data)
     reply = Reply(caption.strip(), files=(pdf,))
-    await bot.channel.send(address(anna.id), reply)
+    await bot.channel.sender.send(str(anna.id), reply)
     text, document = bot.api.messages_to(anna.id)
     assert (text.method, text.text) == ("sendMessage", caption.strip())
     assert document.method == "sendDocument"
@@ -152,6 +148,18 @@ async def test_command_menus_for_every_language(bot: RunningBot) -> None:
     two_letter = [code for code in bot.app.router.catalogues.languages if len(code) == 2]
     assert len(bot.api.calls(method="setMyCommands", status=200)) == 1 + len(two_letter)
     assert described["de"]["feedback"] == "Neue Rückmeldung schicken"
+    assert list(described["de"]) == [
+        "feedback",
+        "status",
+        "mine",
+        "outcomes",
+        "events",
+        "language",
+        "privacy",
+        "link",
+        "cancel",
+        "help",
+    ]
     assert described[""] == described["de"]  # German is the default language
     assert list(described["en"]) == list(described["de"])
     assert {"feedback", "status", "mine", "language", "cancel", "help"} <= set(described["en"])
@@ -174,10 +182,10 @@ async def test_token_never_reaches_the_log(
     bot.api.fail_next(1, status=500, method="sendMessage")
     bot.api.inject_text(anna.id, "Eine Frage zur Kita")
     await bot.message_with(anna.id, "Was für eine Rückmeldung ist das?")
-    await bot.channel.send(address(424242), Reply("x"))
+    await bot.channel.sender.send("424242", Reply("x"))
     bot.api.block_user(anna.id)
     with pytest.raises(Unreachable):
-        await bot.channel.send(address(anna.id), Reply("x"))
+        await bot.channel.sender.send(str(anna.id), Reply("x"))
     assert any(r.levelno >= logging.WARNING for r in caplog.records)
     secret = DEFAULT_TOKEN.split(":", 1)[1]
     assert secret not in caplog.text
@@ -194,7 +202,7 @@ async def test_a_button_on_a_file_is_answered_with_a_new_message(bot: RunningBot
     reminder = Reply(
         "Morgen ist es so weit. Kommen Sie?", (Choice("Ich komme", "x:yes"),), files=(ics,)
     )
-    await bot.channel.send(address(anna.id), reply=reminder)
+    await bot.channel.sender.send(str(anna.id), reminder)
     (message,) = bot.api.messages_to(anna.id)
     assert message.method == "sendDocument" and message.buttons == [["Ich komme"]]
     query = bot.press(anna.id, message, "Ich komme")

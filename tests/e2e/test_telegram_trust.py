@@ -9,16 +9,13 @@ import json
 import logging
 import os
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from bot.channels.telegram.outgoing import TelegramOutgoing
-from bot.channels.telegram.request import BotApiRequest
-from bot.delivery.loop import Delivery, DeliveryPolicy
+from bot.channels.telegram.channel import READ_TIMEOUT, bot_request
 from bot.ops.logs import QUIET, quiet_libraries
-from handlers.messages import Platform
 from testkit.fakebotapi import DEFAULT_TOKEN, BotMessage, FakeBotApi
 from testkit.fakebotapi.pytest_fixtures import fake_api, fake_clock
 from tests.e2e.conftest import RunningBot, StartBot
@@ -256,25 +253,9 @@ async def test_a_resident_with_an_empty_first_name_is_answered(
 
 
 @pytest.fixture
-async def delivering(bot: RunningBot) -> AsyncIterator[RunningBot]:
+async def delivering(start_bot: StartBot) -> RunningBot:
     """The bot with the outbox delivered, as `mitreden run` does (cards reach group chats)."""
-    app = bot.app
-    delivery = Delivery(
-        app.store.outbox,
-        {Platform.TELEGRAM: TelegramOutgoing(bot.channel.application.bot)},
-        {},
-        app.clock,
-        policy=DeliveryPolicy(workers=2, poll_interval=0.02),
-        on_unreachable=app.mark_unreachable,
-        resolve=app.resolve,
-    )
-    stop = asyncio.Event()
-    task = asyncio.create_task(delivery.run(stop), name="delivery-e2e")
-    try:
-        yield bot
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 10)
+    return await start_bot(deliver=True)
 
 
 def press_in_group(bot: RunningBot, user_id: int, chat_id: int, card: BotMessage) -> str:
@@ -331,9 +312,7 @@ SCALE = 10  # the test runs the same ratio of answer time to timeout, ten times 
 
 
 async def test_a_send_the_bot_api_answers_slowly_is_not_sent_twice(start_bot: StartBot) -> None:
-    default = BotApiRequest().read_timeout
-    assert default is not None
-    bot = await start_bot(request=BotApiRequest(read_timeout=default / SCALE))
+    bot = await start_bot(request=bot_request(read_timeout=READ_TIMEOUT / SCALE))
     rosa = bot.resident("Rosa")
     bot.api.hang_next(1, seconds=SLOW_ANSWER / SCALE, method="sendMessage")
     bot.api.inject_text(rosa.id, "Die Bücherei sollte samstags länger offen haben.")

@@ -242,7 +242,7 @@ async def test_a_resident_reads_every_flow_in_the_chosen_language(
     assert [r.text for r in flood.transcript].count(warning) == 1, "the flood guard warns once"
     failure = app.router.failure_reply(rosa.incoming(language_code=language))
     rosa.assert_in_language(failure.text)
-    for _name, description in command_menu(tr):
+    for _name, description in command_menu(app.router.registry, tr):
         rosa.assert_in_language(description)
 
 

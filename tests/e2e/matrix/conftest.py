@@ -1,8 +1,9 @@
 """The real bot on a real Synapse, residents and coordinators driven by matrix-nio clients.
 
 Synapse starts once per session (testkit/synapse.py). Each test registers its own bot and
-people, so tests do not see each other's rooms; `start_bot()` runs the Matrix channel and a
-`Delivery` beside it, as `bot.runtime.serve` does.
+people, so tests do not see each other's rooms; `start_bot()` wires the bot with
+`bot.app.bootstrap` (its Matrix channel backing off quickly, the outbox polled often) and runs
+the channel and the delivery beside it with `bot.runtime.run`, as `mitreden run` does.
 """
 
 from __future__ import annotations
@@ -25,12 +26,11 @@ from nio import (
     RoomSendResponse,
 )
 
-from bot.app import App, build_app
+from bot.app import App, bootstrap
 from bot.channels.matrix.channel import MatrixChannel
 from bot.config import Settings
-from bot.delivery.loop import Delivery, DeliveryPolicy
-from bot.runtime import matrix_limits
-from handlers.messages import Platform
+from bot.runtime import run
+from handlers.settings import DeliverySettings
 from storage.db import Database
 from testkit.synapse import Registered, Synapse, SynapseNotFound, find_python
 
@@ -150,12 +150,19 @@ class MatrixBot:
     channel: MatrixChannel
     account: Registered
     stop: asyncio.Event
-    tasks: list[asyncio.Task[None]]
+    task: asyncio.Task[None]
+    closed: bool = False
 
     async def shut(self) -> None:
+        """Stop the bot (as a signal does) and close its database; again does nothing."""
+        if self.closed:
+            return
+        self.closed = True
         self.stop.set()
-        await asyncio.wait_for(asyncio.gather(*self.tasks), 20)
-        await self.app.close()
+        try:
+            await asyncio.wait_for(self.task, 20)
+        finally:
+            await self.app.close()
 
 
 @dataclass
@@ -196,21 +203,29 @@ class Lab:
         *,
         groups: dict[str, str] | None = None,
         coordinators: dict[str, str] | None = None,
+        **matrix_changes: Any,
     ) -> MatrixBot:
         """The bot as `mitreden run` wires it; `groups` maps group keys to their rooms,
-        `coordinators` group keys to a coordinator's user id."""
+        `coordinators` group keys to a coordinator's user id; `matrix_changes` adjust the
+        matrix settings (the homeserver's URL too)."""
         account = account or self.bot_account()
         matrix = replace(
             self.settings.matrix,
-            homeserver=self.synapse.url,
-            user_id=account.user_id,
-            password=account.password,
-            store_dir=str(self.tmp / f"bot-{account.user_id}"),
+            **{
+                "homeserver": self.synapse.url,
+                "user_id": account.user_id,
+                "password": account.password,
+                "store_dir": str(self.tmp / f"bot-{account.user_id}"),
+                **matrix_changes,
+            },
         )
         chats = {key: (f"matrix:{room}",) for key, room in (groups or {}).items()}
         settings = replace(
             self.settings,
             matrix=matrix,
+            delivery=DeliverySettings(
+                workers=2, poll_interval_seconds=0.1, backoff_start_seconds=0.5
+            ),
             groups=tuple(
                 replace(
                     g,
@@ -225,23 +240,17 @@ class Lab:
         db = Database(f"sqlite+aiosqlite:///{self.tmp}/{account.user_id}.db")
         if not (self.tmp / f"{account.user_id}.db").exists():
             await db.create_all()
-        app = await build_app(settings, db=db, migrate=False)
-        channel = MatrixChannel(matrix, app, backoff_start=0.2, backoff_cap=1.0)
-        delivery = Delivery(
-            app.store.outbox,
-            {Platform.MATRIX: channel.sender},
-            {Platform.MATRIX: matrix_limits(settings)},
-            app.clock,
-            policy=DeliveryPolicy(workers=2, poll_interval=0.1, backoff_start=0.5),
-            on_unreachable=app.mark_unreachable,
-            resolve=app.resolve,
+        wired = await bootstrap(
+            settings,
+            db=db,
+            migrate=False,
+            channels=[lambda app: MatrixChannel(matrix, app, backoff_start=0.2, backoff_cap=1.0)],
         )
+        (channel,) = wired.channels
+        assert isinstance(channel, MatrixChannel)
         stop = asyncio.Event()
-        tasks = [
-            asyncio.create_task(channel.run(stop), name="matrix-e2e"),
-            asyncio.create_task(delivery.run(stop), name="delivery-e2e"),
-        ]
-        bot = MatrixBot(app, channel, account, stop, tasks)
+        task = asyncio.create_task(run(wired, stop, schedule=False), name="matrix-e2e")
+        bot = MatrixBot(wired.app, channel, account, stop, task)
         self.bots.append(bot)
         await until(channel.ready.is_set, "the bot's first sync")
         return bot
@@ -254,8 +263,7 @@ async def lab(synapse: Synapse, settings: Settings, tmp_path: Path) -> AsyncIter
         yield made
     finally:
         for bot in made.bots:
-            if not bot.stop.is_set():
-                await bot.shut()
+            await bot.shut()
         for person in made.people:
             await person.stop()
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from storage.models import Event, Registration, Workshop
+from storage.events.models import Event, Registration, Workshop
 from testkit.support import rows
 from tests.e2e.matrix.conftest import Lab, until
 

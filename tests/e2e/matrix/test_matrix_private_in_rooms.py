@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
+from sqlmodel import Session
 
 from storage.models import (
     Contact,
@@ -34,13 +35,16 @@ COMMANDS = ("!mydata", "!status", "!mine", "!forget")
 
 async def residents_data(bot: MatrixBot) -> dict[str, list[tuple[Any, ...]]]:
     """The rows that hold what residents sent and what the bot sends them."""
-    async with bot.app.db.session() as session:
+
+    def work(session: Session) -> dict[str, list[tuple[Any, ...]]]:
         snapshot = {}
         for model in (Contact, ConversationState, FeedbackItem, ItemEvent, OutboxMessage):
             table = model.__table__  # type: ignore[attr-defined]
-            result = (await session.execute(select(table))).all()
+            result = session.execute(select(table)).all()
             snapshot[table.name] = sorted((tuple(row) for row in result), key=repr)
         return snapshot
+
+    return await bot.app.db.run(work)
 
 
 async def all_sent(bot: MatrixBot) -> None:
