@@ -1,12 +1,14 @@
 """The report's charts as PNG pictures (matplotlib, without pyplot: no global state, so it is
 safe in any thread). Colours are the Okabe–Ito palette, told apart by people with colour
-vision deficiencies; every chart also has its text alternative and its data table."""
+vision deficiencies; every chart also has its text alternative and its data table.
+
+matplotlib (with numpy, Pillow and fontTools) is imported only when a chart is drawn: it costs
+about 0.4 s and 40 MiB, which the running bot and every other command would otherwise pay at
+start-up for a report they may never make (`bench/idle.py`, `tests/unit/test_weight.py`)."""
 
 from __future__ import annotations
 
 import io
-
-from matplotlib.figure import Figure
 
 from handlers.report.document import Chart
 
@@ -15,6 +17,9 @@ DPI = 150
 
 
 def chart_png(chart: Chart) -> bytes:
+    # Imported here for weight (see the module's docstring), not to break an import cycle.
+    from matplotlib.figure import Figure
+
     height = max(3.0, 0.35 * len(chart.categories) + 1.2) if chart.horizontal else 3.6
     figure = Figure(figsize=(7.0, height), dpi=DPI, layout="constrained")
     axes = figure.subplots()

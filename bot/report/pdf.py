@@ -16,7 +16,9 @@ class PdfUnavailable(RuntimeError):
 
 def render_pdf(html: str) -> bytes:
     try:
-        from weasyprint import HTML  # imported late: it loads Pango, which takes a while
+        # Imported here for weight, not to break an import cycle: WeasyPrint loads Pango and
+        # its own stack (seconds and tens of MiB), needed only when a PDF is written.
+        from weasyprint import HTML
     except (ImportError, OSError) as error:
         raise PdfUnavailable(str(error)) from error
     # WeasyPrint logs every CSS property it does not know at WARNING; only errors matter here.

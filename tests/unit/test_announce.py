@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import timedelta
@@ -15,7 +12,7 @@ import pytest
 from sqlalchemy import update
 from sqlmodel import col, select
 
-from bot.app import App, build_app
+from bot.app import App, bootstrap
 from bot.config import Settings
 from handlers.announce import UnknownAudience, enqueue_announcement
 from handlers.messages import Platform
@@ -24,7 +21,8 @@ from storage.db import Database
 from storage.models import Contact, OutboxMessage, OutboxState
 from storage.schema import upgrade_to_head
 from storage.store import Store
-from testkit.support import DEFAULT_NOW, EXAMPLE_CONFIG, ROOT, FakeClock, Resident, rows
+from testkit.support import DEFAULT_NOW, FakeClock, Resident, rows
+from tests.cli_support import Cli
 
 ADMIN = "u-admin"
 
@@ -39,9 +37,10 @@ async def admin_app(settings: Settings, clock: FakeClock, tmp_path: Path) -> Asy
     )
     db = Database(f"sqlite+aiosqlite:///{tmp_path}/announce.db")
     await db.create_all()
-    app = await build_app(
-        replace(settings, bot=bot, groups=groups), clock=clock, db=db, migrate=False
+    wired = await bootstrap(
+        replace(settings, bot=bot, groups=groups), clock=clock, db=db, migrate=False, channels=()
     )
+    app = wired.app
     try:
         yield app
     finally:
@@ -53,17 +52,16 @@ async def add_contacts(store: Store, names: list[str], *, subscribed: list[str])
         await store.contacts.get_or_add_contact(
             ContactKey(Platform.TELEGRAM, f"u-{name}", f"c-{name}", name), DEFAULT_NOW
         )
-    async with store.db.session() as session:
-        await session.execute(
-            update(Contact)
-            .where(col(Contact.user_id).in_([f"u-{n}" for n in subscribed]))
-            .values(subscribed=True)
-        )
+    subscribe = (
+        update(Contact)
+        .where(col(Contact.user_id).in_([f"u-{n}" for n in subscribed]))
+        .values(subscribed=True)
+    )
+    await store.db.run(lambda session: session.exec(subscribe))
 
 
 async def outbox_chats(db: Database) -> list[str]:
-    async with db.session() as session:
-        return sorted((await session.exec(select(OutboxMessage.chat_id))).all())
+    return sorted(await db.run(lambda session: session.exec(select(OutboxMessage.chat_id)).all()))
 
 
 async def test_subscribers_all_and_blocked(admin_app: App) -> None:
@@ -196,45 +194,33 @@ async def cli_db(tmp_path: Path) -> AsyncIterator[str]:
     yield url
 
 
-def cli_env(url: str) -> dict[str, str]:
-    keep = {k: v for k, v in os.environ.items() if not k.startswith("MITREDEN_")}
-    return {**keep, "MITREDEN_DATABASE_URL": url}
+@pytest.fixture
+def mitreden(
+    cli_db: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> Cli:
+    """`mitreden --config config.example.toml ARGS` on that file, in this process."""
+    return Cli(capsys, monkeypatch, cli_db)
 
 
-def mitreden(url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bot", "--config", str(EXAMPLE_CONFIG), *args],
-        cwd=ROOT,
-        env=cli_env(url),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-
-
-async def test_cli_broadcast_queues_one_row_per_recipient(cli_db: str) -> None:
-    done = await asyncio.to_thread(
-        mitreden, cli_db, "broadcast", "--to", "all", "--no-wait", "Sitzung fällt aus"
-    )
-    assert done.returncode == 0, done.stderr
-    assert "3 recipient(s)" in done.stdout
+async def test_cli_broadcast_queues_one_row_per_recipient(cli_db: str, mitreden: Cli) -> None:
+    done = mitreden("broadcast", "--to", "all", "--no-wait", "Sitzung fällt aus")
+    assert done.code == 0, done.err
+    assert "3 recipient(s)" in done.out
 
     db = Database(cli_db)
     try:
         assert await outbox_chats(db) == ["c-ana", "c-ben", "c-cem"]
-        async with db.session() as session:
-            payloads = (await session.exec(select(OutboxMessage.payload))).all()
+        query = select(OutboxMessage.payload)
+        payloads = await db.run(lambda session: session.exec(query).all())
     finally:
         await db.dispose()
     assert {p["text"] for p in payloads} == {"Sitzung fällt aus"}
 
 
-async def test_cli_broadcast_to_nonsense_exits_2(cli_db: str) -> None:
-    done = await asyncio.to_thread(
-        mitreden, cli_db, "broadcast", "--to", "nonsense", "--no-wait", "Hallo"
-    )
-    assert done.returncode == 2
-    assert "unknown audience 'nonsense'" in done.stderr
+async def test_cli_broadcast_to_nonsense_exits_2(cli_db: str, mitreden: Cli) -> None:
+    done = mitreden("broadcast", "--to", "nonsense", "--no-wait", "Hallo")
+    assert done.code == 2
+    assert "unknown audience 'nonsense'" in done.err
 
     db = Database(cli_db)
     try:
@@ -243,44 +229,32 @@ async def test_cli_broadcast_to_nonsense_exits_2(cli_db: str) -> None:
         await db.dispose()
 
 
-async def test_cli_broadcast_shows_progress_until_delivered(cli_db: str) -> None:
+async def test_cli_broadcast_shows_progress_until_delivered(cli_db: str, mitreden: Cli) -> None:
     """Without --no-wait the command waits and draws a bar; here the 'bot' is the test."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "--config",
-        str(EXAMPLE_CONFIG),
-        "broadcast",
-        "--to",
-        "subscribers",
-        "Nur für Abonnent:innen",
-        cwd=ROOT,
-        env=cli_env(cli_db),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
+    command = asyncio.create_task(
+        mitreden.run_async("broadcast", "--to", "subscribers", "Nur für Abonnent:innen")
     )
     db = Database(cli_db)
     try:
         for _ in range(600):
-            async with db.session() as session:
-                queued = (await session.exec(select(OutboxMessage.id))).all()
+            queued = await db.run(lambda session: session.exec(select(OutboxMessage.id)).all())
             if queued:
                 break
             await asyncio.sleep(0.05)
         (row_id,) = queued
-        async with db.session() as session:
-            await session.execute(
-                update(OutboxMessage)
-                .where(col(OutboxMessage.id) == row_id)
-                .values(state=OutboxState.SENT, sent_at=DEFAULT_NOW + timedelta(seconds=1))
-            )
-        stdout, stderr = await asyncio.wait_for(process.communicate(), 30)
+        sent = (
+            update(OutboxMessage)
+            .where(col(OutboxMessage.id) == row_id)
+            .values(state=OutboxState.SENT, sent_at=DEFAULT_NOW + timedelta(seconds=1))
+        )
+        await db.run(lambda session: session.exec(sent))
+        done = await asyncio.wait_for(command, 30)
     finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
+        if not command.done():  # the command waits until nothing is left to send: end it
+            everything = update(OutboxMessage).values(state=OutboxState.DEAD)
+            await db.run(lambda session: session.exec(everything))
+            await asyncio.wait_for(command, 30)
         await db.dispose()
-    assert process.returncode == 0, stderr.decode()
-    assert "1 recipient(s)" in stdout.decode()
-    assert "1/1 sent 1, failed 0, blocked 0" in stderr.decode()
+    assert done.code == 0, done.err
+    assert "1 recipient(s)" in done.out
+    assert "1/1 sent 1, failed 0, blocked 0" in done.err

@@ -1,33 +1,25 @@
-"""`mitreden group add|edit|list` and `mitreden coordinator add|remove`, run as the
-administrator runs them (a subprocess on config.example.toml and a SQLite file), and their
-effect on a bot that is already running."""
+"""`mitreden group add|edit|list` and `mitreden coordinator add|remove` on
+config.example.toml and a SQLite file, what the administrator sees of them (exit code, output),
+and their effect on a bot that is already running. The commands run in this process
+(`tests.cli_support`); the installed `mitreden` command itself is tested once, at the end."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, replace
-from functools import partial
+from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from bot.app import App, build_app
+from bot.app import App, bootstrap
 from bot.config import Settings
 from testkit.support import EXAMPLE_CONFIG, ROOT, FakeClock, Resident
+from tests.cli_support import Cli
 
-Cli = Callable[..., Awaitable["Result"]]
 NOT_A_COORDINATOR = "Diesen Befehl können nur Koordinator:innen einer Arbeitsgruppe verwenden."
-
-
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
 
 
 @pytest.fixture
@@ -35,37 +27,25 @@ def database_url(tmp_path: Path) -> str:
     return f"sqlite+aiosqlite:///{tmp_path}/cli.db"
 
 
-async def run_cli(database_url: str, *args: str) -> Result:
-    env = {
-        **os.environ,
-        "MITREDEN_DATABASE_URL": database_url,
-        "MITREDEN_BOT_LOG_LEVEL": "WARNING",
-    }
-    env.pop("MITREDEN_CONFIG", None)
-    done = await asyncio.to_thread(
-        subprocess.run,
-        [sys.executable, "-m", "bot", "--config", str(EXAMPLE_CONFIG), *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    return Result(done.returncode, done.stdout, done.stderr)
-
-
 @pytest.fixture
-def mitreden(database_url: str) -> Callable[..., Awaitable[Result]]:
+def mitreden(
+    database_url: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> Cli:
     """Run `mitreden --config config.example.toml ARGS` on the test's database."""
-    return partial(run_cli, database_url)
+    cli = Cli(capsys, monkeypatch, database_url)
+    monkeypatch.setenv("MITREDEN_BOT_LOG_LEVEL", "WARNING")
+    return cli
 
 
 @pytest.fixture
 async def running(settings: Settings, clock: FakeClock, database_url: str) -> AsyncIterator[App]:
     """A bot already built (and migrated) on the database the command line changes."""
-    app = await build_app(
-        replace(settings, database=replace(settings.database, url=database_url)), clock=clock
+    wired = await bootstrap(
+        replace(settings, database=replace(settings.database, url=database_url)),
+        clock=clock,
+        channels=(),
     )
+    app = wired.app
     try:
         yield app
     finally:
@@ -79,20 +59,20 @@ def block(out: str, key: str) -> str:
     return "\n".join(lines[start : start + 4])
 
 
-async def test_group_add_edit_list_and_coordinators(mitreden: Cli) -> None:
-    added = await mitreden(
+def test_group_add_edit_list_and_coordinators(mitreden: Cli) -> None:
+    added = mitreden(
         "group", "add", "uag-sonstiges", "--name", "Unter-AG Sonstiges",
         "--fields", "sonstiges", "--answer-days", "7",
     )  # fmt: skip
     assert (added.code, added.out) == (0, "group uag-sonstiges saved\n")
-    assert (await mitreden("coordinator", "add", "uag-sonstiges", "telegram:123")).out == (
+    assert mitreden("coordinator", "add", "uag-sonstiges", "telegram:123").out == (
         "telegram:123 now coordinates uag-sonstiges\n"
     )
-    again = await mitreden("coordinator", "add", "uag-sonstiges", "telegram:123")
+    again = mitreden("coordinator", "add", "uag-sonstiges", "telegram:123")
     assert (again.code, again.out) == (0, "telegram:123 already coordinates uag-sonstiges\n")
-    edited = await mitreden("group", "edit", "uag-sonstiges", "--answer-days", "10")
+    edited = mitreden("group", "edit", "uag-sonstiges", "--answer-days", "10")
 
-    listed = await mitreden("group", "list")
+    listed = mitreden("group", "list")
 
     assert edited.code == 0 and listed.code == 0
     assert block(listed.out, "uag-sonstiges") == (
@@ -106,9 +86,9 @@ async def test_group_add_edit_list_and_coordinators(mitreden: Cli) -> None:
     )
     assert "  fields: bildung\n" in block(listed.out, "uag-bildung")
 
-    removed = await mitreden("coordinator", "remove", "uag-sonstiges", "telegram:123")
+    removed = mitreden("coordinator", "remove", "uag-sonstiges", "telegram:123")
     assert (removed.code, removed.out) == (0, "telegram:123 no longer coordinates uag-sonstiges\n")
-    gone = await mitreden("coordinator", "remove", "uag-sonstiges", "telegram:123")
+    gone = mitreden("coordinator", "remove", "uag-sonstiges", "telegram:123")
     assert gone.code == 2
     assert gone.err.endswith("mitreden: telegram:123 does not coordinate uag-sonstiges\n")
 
@@ -122,17 +102,14 @@ MISTAKES = [
 ]
 
 
-async def test_mistakes_are_refused_with_exit_code_2(tmp_path: Path) -> None:
-    results = await asyncio.gather(
-        *(
-            run_cli(f"sqlite+aiosqlite:///{tmp_path}/mistake-{n}.db", *args)
-            for n, (args, _) in enumerate(MISTAKES)
-        )
-    )
-    for (args, error), result in zip(MISTAKES, results, strict=True):
+def test_mistakes_are_refused_with_exit_code_2(mitreden: Cli) -> None:
+    before = mitreden("group", "list")
+    for args, error in MISTAKES:
+        result = mitreden(*args)
         assert result.code == 2, args
         assert result.err.splitlines()[-1].startswith("mitreden: "), result.err
         assert error in result.err, (args, result.err)
+    assert mitreden("group", "list") == before  # refused, so nothing changed
 
 
 async def test_changes_reach_a_running_bot_without_restart(running: App, mitreden: Cli) -> None:
@@ -140,23 +117,50 @@ async def test_changes_reach_a_running_bot_without_restart(running: App, mitrede
     await cora.command("/pending")
     assert cora.last_text == NOT_A_COORDINATOR
 
-    assert (await mitreden("coordinator", "add", "uag-bildung", "telegram:u-cora")).code == 0
+    assert mitreden("coordinator", "add", "uag-bildung", "telegram:u-cora").code == 0
     await cora.command("/pending")
     assert cora.last_text == "Keine offenen Rückmeldungen."
 
     # A new group that owns a field no configured group owns: new items go there at once.
-    added = await mitreden(
+    added = mitreden(
         "group", "add", "uag-sonstiges", "--name", "Unter-AG Sonstiges", "--fields", "sonstiges"
     )
     assert added.code == 0
-    assert (await mitreden("coordinator", "add", "uag-sonstiges", "telegram:u-cora")).code == 0
+    assert mitreden("coordinator", "add", "uag-sonstiges", "telegram:u-cora").code == 0
     rosa = Resident(running.handle, "rosa")
     answer = await rosa.submit("Mehr Bänke im Park", field="Sonstiges")
     assert "Weitergeleitet an: Unter-AG Sonstiges" in answer
     await cora.command("/pending uag-sonstiges")
     assert cora.last_text.splitlines()[1].startswith("F-2026-0001 · Vorschlag · sonstiges")
 
-    assert (await mitreden("coordinator", "remove", "uag-bildung", "telegram:u-cora")).code == 0
-    assert (await mitreden("coordinator", "remove", "uag-sonstiges", "telegram:u-cora")).code == 0
+    assert mitreden("coordinator", "remove", "uag-bildung", "telegram:u-cora").code == 0
+    assert mitreden("coordinator", "remove", "uag-sonstiges", "telegram:u-cora").code == 0
     await cora.command("/pending")
     assert cora.last_text == NOT_A_COORDINATOR
+
+
+def test_the_installed_command_exits_with_its_codes(tmp_path: Path) -> None:
+    """The `mitreden` entry point itself, in a process of its own: what a shell script or
+    systemd sees (exit code, standard output, the refusal on standard error)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MITREDEN_")}
+    env["MITREDEN_DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path}/cli.db"
+
+    def mitreden(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [
+            str(Path(sys.executable).with_name("mitreden")),
+            "--config",
+            str(EXAMPLE_CONFIG),
+        ]
+        return subprocess.run(
+            [*command, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+        )
+
+    listed = mitreden("group", "list")
+    refused = mitreden("coordinator", "add", "uag-nirgends", "telegram:1")
+
+    assert listed.returncode == 0, listed.stderr
+    assert "ag-integration (default): AG Integration" in listed.stdout
+    assert refused.returncode == 2
+    assert refused.stderr.endswith(
+        "mitreden: no group 'uag-nirgends'; `mitreden group list` shows them\n"
+    )
