@@ -9,7 +9,8 @@ from zoneinfo import ZoneInfo
 
 from bot.app import App
 from bot.delivery.scheduler import Planner
-from storage.models import Contact, Event, Workshop
+from storage.events.models import Event, Workshop
+from storage.models import Contact
 from testkit.support import Resident, outbox_rows, rows
 
 BERLIN = ZoneInfo("Europe/Berlin")

@@ -21,7 +21,7 @@ from bot.app import App
 from bot.cli.groups import WithApp
 from handlers.context import Deps
 from handlers.events.admin import cancel_event, parse_local, postpone_event
-from storage.models import Event, EventState, Workshop
+from storage.events.models import Event, EventState, Workshop
 
 
 def add_parsers(commands: argparse._SubParsersAction, with_app: WithApp) -> None:

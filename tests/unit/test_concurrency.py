@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 from sqlmodel import col
 
-from bot.app import App, build_app
+from bot.app import App, bootstrap
 from bot.config import Settings
 from handlers.messages import Incoming, Reply
 from storage.db import Database
@@ -28,7 +28,8 @@ async def app_on_backend(
     settings: Settings, clock: FakeClock, backend: Database
 ) -> AsyncIterator[App]:
     """The real app on SQLite and on PostgreSQL (the backend fixture disposes the engine)."""
-    yield await build_app(settings, clock=clock, db=backend, migrate=False)
+    wired = await bootstrap(settings, clock=clock, db=backend, migrate=False, channels=())
+    yield wired.app
 
 
 async def test_1000_items_from_50_concurrent_sessions(

@@ -42,10 +42,8 @@ async def submitted(coordination: App) -> App:
 
 
 async def put_in_state(app: App, state: str) -> None:
-    async with app.db.session() as session:
-        await session.execute(
-            update(FeedbackItem).where(col(FeedbackItem.reference) == REF).values(state=state)
-        )
+    change = update(FeedbackItem).where(col(FeedbackItem.reference) == REF).values(state=state)
+    await app.db.run(lambda session: session.exec(change))
 
 
 async def item(app: App) -> FeedbackItem:

@@ -9,7 +9,8 @@ from collections import Counter
 from datetime import timedelta
 
 from bot.app import App
-from storage.models import OutboxMessage, Registration
+from storage.events.models import Registration
+from storage.models import OutboxMessage
 from testkit.support import ADA, ARBEIT_CHAT, BILDUNG_CHAT, FakeClock, Resident, rows
 from tests.event_support import (
     ARBEIT,

@@ -12,7 +12,7 @@ import pytest
 from bot.app import App
 from bot.delivery.scheduler import Planner
 from handlers.events.admin import postpone_event
-from storage.models import Event
+from storage.events.models import Event
 from testkit.support import ADA, ARBEIT_CHAT, BILDUNG_CHAT, FakeClock, Resident, outbox_rows
 from tests.event_support import add_round_table, berlin
 

@@ -44,12 +44,12 @@ async def test_status_of_own_item_shows_state_group_and_times(
 async def test_status_shows_the_last_change(app: App, alice: Resident, clock: FakeClock) -> None:
     await alice.submit("Mehr Kita-Plätze")
     changed = clock.advance(timedelta(days=2, hours=4, minutes=30))
-    async with app.db.session() as session:  # what a coordinator's command will do
-        await session.execute(
-            update(FeedbackItem)
-            .where(col(FeedbackItem.reference) == "F-2026-0001")
-            .values(state="in_progress", updated_at=changed)
-        )
+    change = (  # what a coordinator's command will do
+        update(FeedbackItem)
+        .where(col(FeedbackItem.reference) == "F-2026-0001")
+        .values(state="in_progress", updated_at=changed)
+    )
+    await app.db.run(lambda session: session.exec(change))
 
     await alice.command("/status f-2026-0001")  # references are case-insensitive
 
