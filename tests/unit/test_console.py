@@ -5,17 +5,20 @@ from __future__ import annotations
 import io
 import os
 import re
+import signal
 import subprocess
-import sys
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
+
+import pytest
 
 from bot.app import App
 from bot.channels.console import ConsoleChannel
 from handlers.messages import Choice, Incoming, Platform, Reply
 from storage.models import FeedbackItem
-from testkit.support import EXAMPLE_CONFIG, ROOT, rows
+from testkit.support import ROOT, rows
+from tests.cli_support import Cli
 
 SCRIPT = """\
 /start
@@ -28,23 +31,17 @@ Abends mehr Deutschkurse in der Stadtbibliothek
 """
 
 
-def test_scripted_shell_session_submits_feedback_and_shows_its_status(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MITREDEN_")}
-    env["MITREDEN_DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path}/shell.db"
+def test_scripted_shell_session_submits_feedback_and_shows_its_status(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mitreden = Cli(capsys, monkeypatch, f"sqlite+aiosqlite:///{tmp_path}/shell.db")
+    monkeypatch.chdir(tmp_path)
     year = datetime.now(ZoneInfo("Europe/Berlin")).year
 
-    done = subprocess.run(
-        [sys.executable, "-m", "bot", "--config", str(EXAMPLE_CONFIG), "shell", "--as", "alice"],
-        input=SCRIPT,
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        timeout=60,
-    )
+    done = mitreden("shell", "--as", "alice", stdin=SCRIPT)
 
-    transcript = done.stdout
-    assert done.returncode == 0, done.stderr
+    transcript = done.out
+    assert done.code == 0, done.err
     assert "alice> /start" in transcript
     assert "bot> Willkommen bei mitreden!" in transcript
     assert "1) Vorschlag" in transcript
@@ -122,3 +119,32 @@ async def test_console_channel_in_process_drives_the_real_app(app: App) -> None:
         False,
         "console",
     )
+
+
+def test_sigterm_stops_the_console_bot_while_it_waits_for_input(tmp_path: Path) -> None:
+    """A city's service manager stops the bot with SIGTERM; on the console channel it waits
+    for a line that may never come, and must stop all the same (a process matters here: the
+    signal, and the read blocked in a thread)."""
+    env = {**os.environ, "MITREDEN_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/run.db"}
+    for name in ("MITREDEN_TELEGRAM_TOKEN", "MITREDEN_MATRIX_HOMESERVER"):
+        env.pop(name, None)
+    bot = subprocess.Popen(
+        [str(ROOT / ".venv/bin/mitreden"), "--config", str(ROOT / "config.example.toml"), "run"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=env,
+        cwd=tmp_path,
+        text=True,
+    )
+    try:
+        assert bot.stdin is not None and bot.stdout is not None
+        bot.stdin.write("/start\n")
+        bot.stdin.flush()
+        assert bot.stdout.readline() == "console> /start\n"
+        assert "Willkommen bei mitreden!" in bot.stdout.readline()  # it answers, then waits
+        bot.send_signal(signal.SIGTERM)
+        assert bot.wait(timeout=20) == 0  # stdin is still open
+    finally:
+        bot.kill()
+        bot.wait()
