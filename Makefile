@@ -46,7 +46,7 @@ test: system catalogs synapse
 	$(PY) -m pytest -q
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check bot handlers storage tests bench
+	$(VENV)/bin/ruff check bot handlers storage tests bench testkit
 	$(VENV)/bin/mypy
 
 # Extract every marked text into the template and merge it into each catalogue.
