@@ -20,7 +20,12 @@ there but time).
 On SQLite, `work` runs on the database's own thread with the synchronous driver: one thread
 hand-off per transaction (an asynchronous driver such as aiosqlite hands off every cursor
 call, several per statement), and a writer that finds the database locked by another process
-waits there (`busy_timeout`), never on the event loop. On PostgreSQL it runs through
+waits there (`busy_timeout`), never on the event loop. That thread never checkpoints the
+write-ahead log: SQLite would do it inside a commit now and then, fsync included, and every
+transaction queued behind it would wait (the slowest 1 % of replies at 200 updates a second
+took 88 ms instead of ms). Every `CHECKPOINT_EVERY` transactions a second thread with a
+connection of its own moves the log into the database file (`PRAGMA wal_checkpoint(PASSIVE)`,
+which waits for no writer and blocks none). On PostgreSQL it runs through
 SQLAlchemy's greenlet bridge (`AsyncSession.run_sync`) on asyncpg, so the loop never blocks on
 the network either; several transactions run at once on the pool's connections.
 """
@@ -55,6 +60,7 @@ from storage.events import models as event_models  # noqa: F401
 logger = logging.getLogger(__name__)
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+CHECKPOINT_EVERY = 200  # transactions between two checkpoints of the write-ahead log
 T = TypeVar("T")
 
 
@@ -84,11 +90,16 @@ class Database:
         )
         self._sqlite: Engine | None = None
         self._thread: ThreadPoolExecutor | None = None
+        self._checkpointer: ThreadPoolExecutor | None = None
+        self._checkpointing: asyncio.Future[None] | None = None
+        self._since_checkpoint = 0
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _configure_sqlite)
             self._sqlite = create_engine(parsed.set(drivername="sqlite"), **options)
             event.listen(self._sqlite, "connect", _configure_sqlite)
+            event.listen(self._sqlite, "connect", _no_autocheckpoint)
             self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
+            self._checkpointer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="wal")
 
     async def run(self, work: Callable[[Session], T]) -> T:
         """Run `work` in one transaction, committed when it returns, rolled back if it raises.
@@ -101,9 +112,35 @@ class Database:
         """
         if self._sqlite is not None and self._thread is not None:
             loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self._thread, _run_on, self._sqlite, work)
+            result = await loop.run_in_executor(self._thread, _run_on, self._sqlite, work)
+            self._count_transaction(loop)
+            return result
         async with self._sessions() as session, session.begin():
             return await session.run_sync(work)  # type: ignore[arg-type]  # a sqlmodel Session
+
+    def _count_transaction(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Start a checkpoint every `CHECKPOINT_EVERY` transactions, one at a time."""
+        self._since_checkpoint += 1
+        if self._since_checkpoint < CHECKPOINT_EVERY or self._checkpointing is not None:
+            return
+        self._since_checkpoint = 0
+        self._checkpointing = loop.run_in_executor(self._checkpointer, self._checkpoint)
+        self._checkpointing.add_done_callback(self._checkpoint_done)
+
+    async def wait_for_checkpoint(self) -> None:
+        """Until the checkpoint under way, if any, has finished."""
+        if self._checkpointing is not None:
+            await asyncio.wait([self._checkpointing])
+
+    def _checkpoint(self) -> None:
+        assert self._sqlite is not None
+        with self._sqlite.connect() as connection:
+            connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+
+    def _checkpoint_done(self, done: asyncio.Future[None]) -> None:
+        self._checkpointing = None
+        if not done.cancelled() and done.exception() is not None:
+            logger.error("sqlite: checkpoint failed", exc_info=done.exception())
 
     async def create_all(self) -> None:
         """Create every table directly; for tests and benchmarks (production runs migrations)."""
@@ -113,6 +150,9 @@ class Database:
     async def dispose(self) -> None:
         await self.engine.dispose()
         if self._sqlite is not None and self._thread is not None:
+            await self.wait_for_checkpoint()
+            assert self._checkpointer is not None
+            self._checkpointer.shutdown(wait=True)
             engine = self._sqlite
             await asyncio.get_running_loop().run_in_executor(self._thread, engine.dispose)
             self._thread.shutdown(wait=True)
@@ -156,4 +196,11 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def _no_autocheckpoint(dbapi_connection: Any, _record: Any) -> None:
+    """The transactions' connections leave checkpoints to the checkpoint thread."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA wal_autocheckpoint=0")
     cursor.close()

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import Callable
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -14,7 +17,7 @@ from sqlalchemy.exc import IntegrityError, StatementError
 from sqlmodel import Session, SQLModel, col
 
 from storage.contacts import LAST_SEEN_RESOLUTION, ContactKey
-from storage.db import Database
+from storage.db import CHECKPOINT_EVERY, Database
 from storage.groups import FieldSpec, GroupSpec, UnknownField
 from storage.items.feedback import NewItem
 from storage.models import (
@@ -31,6 +34,7 @@ from storage.models import (
 from storage.outbox import NewMessage, add_messages
 from storage.store import Store
 from testkit.support import count, rows
+from tests.conftest import sqlite_url
 
 NOW = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
 ALICE = ContactKey("telegram", "alice", "chat-alice", "Alice")
@@ -693,3 +697,25 @@ async def test_add_messages_counts_only_new_keys_in_any_number(backend: Database
     assert await backend.run(lambda session: add_messages(session, [], NOW)) == 0
     stored = await loaded(backend, OutboxMessage, OutboxMessage.idempotency_key == "k7")
     assert (stored.payload, stored.due_at, stored.created_at) == ({"n": 7}, NOW, NOW)
+
+
+async def test_the_write_ahead_log_reaches_the_database_file_while_the_bot_runs(
+    tmp_path: Path,
+) -> None:
+    """The transactions never checkpoint themselves (a checkpoint's fsync inside a commit
+    held up every transaction queued behind it); the checkpoint thread does, every
+    `CHECKPOINT_EVERY` transactions, so the database file itself is current, not only the
+    log, long before the bot stops."""
+    db = Database(sqlite_url(tmp_path))
+    await db.create_all()
+    try:
+        store = Store.over(db)
+        for n in range(CHECKPOINT_EVERY):
+            await store.contacts.get_or_add_contact(ContactKey("telegram", f"u{n}", f"{n}"), NOW)
+        await db.wait_for_checkpoint()
+        # Read the database file alone, as if the log were lost: the contacts are in it.
+        with closing(sqlite3.connect(f"file:{tmp_path}/t.db?immutable=1", uri=True)) as file:
+            (in_file,) = file.execute("SELECT count(*) FROM contact").fetchone()
+        assert in_file == CHECKPOINT_EVERY
+    finally:
+        await db.dispose()
