@@ -11,7 +11,7 @@ paths cost no wall time.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ from handlers.settings import DeliverySettings
 from storage.db import Database
 from storage.models import Contact, FeedbackItem
 from testkit.fakebotapi import DEFAULT_TOKEN, BotMessage, FakeBotApi, FakeClock, User
+from testkit.proxyserver import ProxyServer
 from testkit.support import FakeClock as AppClock
 from testkit.support import rows
 
@@ -151,6 +152,17 @@ class RunningBot:
 
 
 StartBot = Callable[..., Awaitable[RunningBot]]
+
+
+@pytest.fixture
+def proxy(tmp_path: Path) -> Iterator[ProxyServer]:
+    """A real outbound proxy (proxy.py) on a free loopback port, for the proxy tests."""
+    server = ProxyServer(tmp_path)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture

@@ -10,8 +10,6 @@ The proxy's own log then shows that it carried every call the server answered.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -26,16 +24,6 @@ API_HOST = "bot-api.test"
 KIND_QUESTION = "Was für eine Rückmeldung ist das?"
 REF = "F-2026-0001"
 PHOTO = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 2
-
-
-@pytest.fixture
-def proxy(tmp_path: Path) -> Iterator[ProxyServer]:
-    server = ProxyServer(tmp_path)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

@@ -256,6 +256,29 @@ class Lab:
         return bot
 
 
+@dataclass
+class WorkingGroup:
+    """A running bot, the working group's room and its coordinator, who is in it."""
+
+    bot: MatrixBot
+    coordinator: Person
+    room: str
+
+
+async def working_group(
+    lab: Lab, group: str = "uag-bildung", **matrix_changes: Any
+) -> WorkingGroup:
+    """Cora opens the group's room with the bot in it, and coordinates the group."""
+    account = lab.bot_account()
+    cora = await lab.person("cora")
+    room = await cora.group_room(invite=[account.user_id])
+    bot = await lab.start_bot(
+        account, groups={group: room}, coordinators={group: cora.account.user_id}, **matrix_changes
+    )
+    await cora.until_member(room, account.user_id)
+    return WorkingGroup(bot, cora, room)
+
+
 @pytest.fixture
 async def lab(synapse: Synapse, settings: Settings, tmp_path: Path) -> AsyncIterator[Lab]:
     made = Lab(synapse, tmp_path, settings)

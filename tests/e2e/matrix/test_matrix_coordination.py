@@ -7,22 +7,15 @@ import pytest
 
 from storage.models import FeedbackItem, OutboxMessage
 from testkit.support import rows
-from tests.e2e.matrix.conftest import Lab
+from tests.e2e.matrix.conftest import Lab, working_group
 from tests.e2e.matrix.test_matrix_flow import REFERENCE, submit
 
 pytestmark = pytest.mark.e2e
 
 
 async def test_group_room_receives_the_item_and_a_reply_reaches_the_resident(lab: Lab) -> None:
-    account = lab.bot_account()
-    cora = await lab.person("cora")
-    group_room = await cora.group_room(invite=[account.user_id])
-    bot = await lab.start_bot(
-        account,
-        groups={"uag-bildung": group_room},
-        coordinators={"uag-bildung": cora.account.user_id},
-    )
-    await cora.until_member(group_room, account.user_id)
+    group = await working_group(lab)
+    bot, cora, group_room, account = group.bot, group.coordinator, group.room, group.bot.account
     assert not bot.channel.is_group("!unknown:localhost")
     assert bot.channel.is_group(group_room)
 

@@ -9,15 +9,12 @@ residents' own clients talk to Synapse directly, as Element would from their pho
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
 from storage.models import FeedbackItem
 from testkit.proxyserver import ProxyServer
 from testkit.support import rows
-from tests.e2e.matrix.conftest import Lab
+from tests.e2e.matrix.conftest import Lab, working_group
 from tests.e2e.matrix.test_matrix_flow import REFERENCE, submit
 
 pytestmark = pytest.mark.e2e
@@ -25,31 +22,16 @@ pytestmark = pytest.mark.e2e
 HOMESERVER_HOST = "synapse.test"
 
 
-@pytest.fixture
-def proxy(tmp_path: Path) -> Iterator[ProxyServer]:
-    server = ProxyServer(tmp_path)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
 async def test_a_residents_whole_flow_goes_through_the_proxy(
     proxy: ProxyServer,  # first, so that it stops after the bot
     lab: Lab,
 ) -> None:
-    account = lab.bot_account()
-    cora = await lab.person("cora")
-    group_room = await cora.group_room(invite=[account.user_id])
-    bot = await lab.start_bot(
-        account,
-        groups={"uag-bildung": group_room},
-        coordinators={"uag-bildung": cora.account.user_id},
+    group = await working_group(
+        lab,
         homeserver=f"http://{HOMESERVER_HOST}:{lab.synapse.port}",
         proxy_url=proxy.url,  # set in the settings: the environment plays no part
     )
-    await cora.until_member(group_room, account.user_id)
+    bot, cora, group_room, account = group.bot, group.coordinator, group.room, group.bot.account
 
     anna = await lab.person("anna")
     dm = await anna.direct_chat(account.user_id, encrypted=True)

@@ -8,22 +8,15 @@ import pytest
 from handlers.announce import enqueue_announcement
 from storage.models import OutboxMessage
 from testkit.support import rows
-from tests.e2e.matrix.conftest import Lab
+from tests.e2e.matrix.conftest import Lab, working_group
 from tests.e2e.matrix.test_matrix_flow import REFERENCE, submit
 
 pytestmark = pytest.mark.e2e
 
 
 async def test_after_stop_answers_and_state_changes_still_reach_the_resident(lab: Lab) -> None:
-    account = lab.bot_account()
-    cora = await lab.person("cora")
-    group_room = await cora.group_room(invite=[account.user_id])
-    bot = await lab.start_bot(
-        account,
-        groups={"uag-bildung": group_room},
-        coordinators={"uag-bildung": cora.account.user_id},
-    )
-    await cora.until_member(group_room, account.user_id)
+    group = await working_group(lab)
+    bot, cora, group_room, account = group.bot, group.coordinator, group.room, group.bot.account
     anna = await lab.person("anna")
     dm = await anna.direct_chat(account.user_id, encrypted=True)
     found = REFERENCE.search(await submit(anna, dm, "Mehr Sprachkurse am Abend, bitte."))

@@ -16,7 +16,7 @@ from sqlalchemy import delete
 from storage.db import Database
 from storage.models import Contact, FeedbackItem, HandledMessage, ItemEvent
 from testkit.support import rows
-from tests.e2e.matrix.conftest import Lab, MatrixBot, Person, until
+from tests.e2e.matrix.conftest import Lab, MatrixBot, Person, until, working_group
 from tests.e2e.matrix.test_matrix_flow import KIND_QUESTION, REFERENCE, submit
 
 pytestmark = pytest.mark.e2e
@@ -29,13 +29,8 @@ NOT_KNOWN = "Eine Zahl allein"
 async def coordinated(lab: Lab) -> tuple[MatrixBot, Person, str, Person, str, str]:
     """A bot with a working group's room and its coordinator Cora, and an item Anna sent
     from her direct chat: (bot, cora, group room, anna, direct chat, reference)."""
-    account = lab.bot_account()
-    cora = await lab.person("cora")
-    group_room = await cora.group_room(invite=[account.user_id])
-    bot = await lab.start_bot(
-        account, groups={GROUP: group_room}, coordinators={GROUP: cora.account.user_id}
-    )
-    await cora.until_member(group_room, account.user_id)
+    group = await working_group(lab, GROUP)
+    bot, cora, group_room, account = group.bot, group.coordinator, group.room, group.bot.account
     anna = await lab.person("anna")
     dm = await anna.direct_chat(account.user_id, encrypted=True)
     thanks = await submit(anna, dm, "Mehr Sprachkurse am Abend, bitte.")
