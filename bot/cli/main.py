@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from bot.app import App, bootstrap, console_channel
 from bot.cli import demo as cli_demo
@@ -17,7 +18,7 @@ from bot.cli import events as cli_events
 from bot.cli import groups as cli_groups
 from bot.cli import report as cli_report
 from bot.cli.progress import ProgressBar
-from bot.config import ConfigError, Settings, load_settings
+from bot.config import SECRETS, ConfigError, Settings, load_settings
 from bot.ops.logs import configure_logging, redact
 from bot.runtime import run, serve
 from handlers.announce import UnknownAudience, enqueue_announcement
@@ -57,15 +58,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def secrets_of(settings: Settings) -> list[str]:
-    """Every secret the settings hold, to be kept out of all output."""
-    database = database_secret(settings.database.url)
-    return [
-        settings.telegram.token,
-        settings.telegram.webhook_secret,
-        settings.matrix.password,
-        settings.matrix.access_token,
-        database,
+    """Every secret the settings hold, to be kept out of all output: the settings marked
+    secret (`bot.config.SECRETS`), the database's password and the proxies' passwords."""
+    found = [
+        str(getattr(getattr(settings, section), key))
+        for section, keys in SECRETS.items()
+        for key in keys
     ]
+    found.append(database_secret(settings.database.url))
+    for proxy in (settings.telegram.proxy_url, settings.matrix.proxy_url):
+        found.append(urlsplit(proxy).password or "")
+    return [secret for secret in found if secret]
 
 
 def _parser() -> argparse.ArgumentParser:

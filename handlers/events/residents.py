@@ -164,9 +164,6 @@ class EventHandlers(RegistrationFlow):
         ]
 
 
-def is_event_button(payload: str) -> bool:
-    return payload.startswith((EVE_PAYLOAD, CANCEL_PAYLOAD))
-
 
 def events_help(turn: Turn) -> str:
     return turn._(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from bot.cli.main import secrets_of
 from bot.config import ConfigError, load_settings
 from testkit.support import EXAMPLE_CONFIG
 
@@ -57,3 +58,8 @@ def test_a_proxy_telegram_cannot_use_stops_the_start_without_showing_its_passwor
     with pytest.raises(ConfigError, match=r"telegram\.proxy_url") as refused:
         load_settings(EXAMPLE_CONFIG, environ=environ)
     assert "socks5" in str(refused.value) and "geheim" not in str(refused.value)
+
+
+def test_a_proxy_password_is_kept_out_of_all_output() -> None:
+    environ = {"HTTPS_PROXY": "http://amt:geheim@proxy.stadt.example:3128"}
+    assert "geheim" in secrets_of(load_settings(EXAMPLE_CONFIG, environ=environ))
