@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 
 from storage.db import Database
 from storage.events.models import Registration
+from storage.links import linked_ids_query
 from storage.models import (
     Attachment,
     BotMessage,
@@ -50,14 +51,21 @@ class PrivacyStore:
         self._db = db
 
     async def export(self, contact_id: int) -> dict[str, Any]:
-        """Everything stored about the contact, as plain JSON-ready values."""
+        """Everything stored about the person, as plain JSON-ready values: this contact and
+        the contacts linked to it (`/link`), which are the same person on other platforms."""
 
         def work(session: Session) -> dict[str, Any]:
             contact = session.get(Contact, contact_id)
             if contact is None:
                 return {}
+            ids = list(session.exec(linked_ids_query(contact_id)).all())
+            linked = session.exec(
+                select(Contact).where(col(Contact.id).in_(ids), col(Contact.id) != contact_id)
+            ).all()
             items = session.exec(
-                select(FeedbackItem).where(FeedbackItem.contact_id == contact_id)
+                select(FeedbackItem)
+                .where(col(FeedbackItem.contact_id).in_(ids))
+                .order_by(col(FeedbackItem.id))
             ).all()
             exported = []
             for item in items:
@@ -80,11 +88,12 @@ class PrivacyStore:
                 )
             state = session.get(ConversationState, contact_id)
             registrations = session.exec(
-                select(Registration).where(Registration.contact_id == contact_id)
+                select(Registration).where(col(Registration.contact_id).in_(ids))
             ).all()
             return {
                 "registrations": [_plain(r, exclude={"contact_id"}) for r in registrations],
                 "contact": _plain(contact),
+                "linked_contacts": [_plain(c) for c in linked],
                 "feedback": exported,
                 "conversation": _plain(state) if state is not None else None,
             }
@@ -94,12 +103,16 @@ class PrivacyStore:
     async def erase_contact(
         self, contact_id: int, *, keep_items_anonymous: bool, scrub: Scrub
     ) -> Erased:
-        """Erase the contact and every personal trace: platform ids, names, chat ids, files,
-        messages to or about them. Their items are deleted, or kept as anonymous texts with
-        the person's names masked by `scrub`."""
-        return await self._db.run(
-            lambda session: _erase(session, [contact_id], keep_items_anonymous, scrub)
-        )
+        """Erase the person, on every platform linked to this contact (`/link`), and every
+        personal trace: platform ids, names, chat ids, files, messages to or about them.
+        Their items are deleted, or kept as anonymous texts with the person's names masked
+        by `scrub`."""
+
+        def work(session: Session) -> Erased:
+            ids = list(session.exec(linked_ids_query(contact_id)).all())
+            return _erase(session, ids, keep_items_anonymous, scrub)
+
+        return await self._db.run(work)
 
     async def list_inactive(self, before: datetime) -> list[int]:
         """Contacts not seen since `before`: their personal data has outlived its purpose."""

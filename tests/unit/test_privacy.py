@@ -315,3 +315,27 @@ async def test_forget_masks_the_names_the_person_has_on_a_linked_platform(
 
     (reply,) = [e for e in await rows(app.db, ItemEvent) if e.action == "reply"]
     assert reply.text == "Hallo […] ([…] auf Matrix)!"
+
+
+async def test_one_person_on_two_platforms_sees_and_forgets_everything_at_once(app: App) -> None:
+    """After /link the two contacts are one person: /mydata from either shows both
+    platforms' items, and /forget from either erases both contacts and all their items."""
+    telegram, matrix = residents(app)
+    await telegram.submit("Mehr Deutschkurse am Abend")
+    await link(telegram, matrix)
+    await matrix.submit("Die Bank am Markt ist kaputt")
+
+    await matrix.command("/mydata")
+    (reply,) = matrix.replies
+    data = json.loads(reply.files[0].data)
+    assert sorted(item["text"] for item in data["feedback"]) == [
+        "Die Bank am Markt ist kaputt",
+        "Mehr Deutschkurse am Abend",
+    ]
+    assert [c["platform"] for c in data["linked_contacts"]] == ["telegram"]
+
+    await telegram.command("/forget")
+    await telegram.press("Alles löschen")
+
+    assert await rows(app.db, Contact) == []
+    assert await rows(app.db, FeedbackItem) == []
