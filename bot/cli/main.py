@@ -6,9 +6,11 @@ import argparse
 import asyncio
 import logging
 import os
+import signal
 import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from importlib.metadata import version
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -42,6 +44,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(asyncio.run(args.action(settings, args)) or 0)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        return _reader_gone()
     except Exception as error:
         # Imported here for weight, not to break an import cycle: python-telegram-bot is loaded
         # only by the commands that run the Telegram channel (about 0.2 s and 35 MiB otherwise
@@ -55,6 +59,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         # (a JSON line with log_format "json") as every other line.
         logger.critical("mitreden stopped by an unexpected error", exc_info=True)
         return 1
+
+
+def _reader_gone() -> int:
+    """The command's output went to a pipe whose reader stopped (`| head -1`): end quietly
+    with 128 + SIGPIPE, as shell tools do, and let nothing more be written to it (Python
+    would otherwise report the failed flush of standard output at exit)."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 128 + signal.SIGPIPE
 
 
 def secrets_of(settings: Settings) -> list[str]:
@@ -73,6 +85,7 @@ def secrets_of(settings: Settings) -> list[str]:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mitreden", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"mitreden {version('mitreden')}")
     parser.add_argument(
         "--config",
         type=Path,

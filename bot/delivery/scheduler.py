@@ -67,14 +67,20 @@ class PlanScheduler:
         self._scheduler = scheduler
 
     async def stop(self) -> None:
-        """Stop ticking; a tick already under way finishes first (it may be enqueueing)."""
-        if self._scheduler is not None and self._scheduler.running:
-            self._scheduler.shutdown(wait=False)
+        """Stop ticking; a tick already under way finishes first (it may be enqueueing).
+
+        New ticks are paused, the job under way is awaited, and only then is APScheduler
+        shut down: shut down first, it cancels the running job and logs that as an error."""
+        scheduler = self._scheduler
+        if scheduler is not None and scheduler.running:
+            scheduler.pause()
         if self._ticking is not None:
             await asyncio.shield(self._ticking)
+        if scheduler is not None and scheduler.running:
+            scheduler.shutdown(wait=False)
 
     async def _run_tick(self) -> None:
-        """The job APScheduler runs: one tick at a time, remembered so `stop` can await it."""
+        """The job APScheduler runs, remembered so that `stop` can await it."""
         self._ticking = asyncio.ensure_future(self.tick())
         try:
             await asyncio.shield(self._ticking)

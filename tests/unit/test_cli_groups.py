@@ -157,6 +157,21 @@ def test_the_installed_command_exits_with_its_codes(tmp_path: Path) -> None:
 
     listed = mitreden("group", "list")
     refused = mitreden("coordinator", "add", "uag-nirgends", "telegram:1")
+    version = mitreden("--version")
+    # `mitreden group list | head -1`: the reader is gone before the first line is written.
+    piped = subprocess.Popen(
+        [str(Path(sys.executable).with_name("mitreden")), "--config", str(EXAMPLE_CONFIG),
+         "group", "list"],  # fmt: skip
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert piped.stdout is not None and piped.stderr is not None
+    piped.stdout.close()
+    closed_pipe_errors = piped.stderr.read()
+    piped.wait(timeout=60)
 
     assert listed.returncode == 0, listed.stderr
     assert "ag-integration (default): AG Integration" in listed.stdout
@@ -164,3 +179,6 @@ def test_the_installed_command_exits_with_its_codes(tmp_path: Path) -> None:
     assert refused.stderr.endswith(
         "mitreden: no group 'uag-nirgends'; `mitreden group list` shows them\n"
     )
+    assert version.returncode == 0 and version.stdout.startswith("mitreden 0.")
+    # As a shell tool ends on a closed pipe: quietly, with 128 + SIGPIPE.
+    assert (piped.returncode, closed_pipe_errors) == (141, "")

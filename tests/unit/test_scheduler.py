@@ -169,3 +169,43 @@ async def test_no_wake_up_when_the_next_due_time_is_beyond_the_interval(
         assert scheduler._scheduler.get_job(WAKE_JOB) is not None
     finally:
         await scheduler.stop()
+
+
+class SlowPlanner:
+    """A tick that is still running when the bot is told to stop."""
+
+    name = "slow"
+
+    def __init__(self) -> None:
+        self.started = asyncio.Event()
+        self.release = asyncio.Event()
+        self.finished = False
+
+    async def plan(self, now: datetime) -> int:
+        self.started.set()
+        await self.release.wait()
+        self.finished = True
+        return 0
+
+    async def next_due(self, now: datetime) -> datetime | None:
+        return None
+
+
+async def test_a_stop_during_a_tick_lets_it_finish_and_logs_no_error(
+    clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    planner = SlowPlanner()
+    scheduler = PlanScheduler([planner], clock, interval=timedelta(minutes=1))
+    scheduler.start()
+    await asyncio.wait_for(planner.started.wait(), 5)  # the first tick runs at once
+
+    stopping = asyncio.create_task(scheduler.stop())
+    await asyncio.sleep(0)
+    assert not stopping.done()  # the tick may be enqueueing: stop waits for it
+    planner.release.set()
+    await asyncio.wait_for(stopping, 5)
+    for _ in range(3):  # whatever the scheduler's own callbacks would still log
+        await asyncio.sleep(0)
+
+    assert planner.finished
+    assert [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")] == []
