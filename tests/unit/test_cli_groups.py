@@ -139,6 +139,9 @@ async def test_changes_reach_a_running_bot_without_restart(running: App, mitrede
     assert cora.last_text == NOT_A_COORDINATOR
 
 
+ENTRY = [str(Path(sys.executable).with_name("mitreden"))]  # the installed command
+
+
 def test_the_installed_command_exits_with_its_codes(tmp_path: Path) -> None:
     """The `mitreden` entry point itself, in a process of its own: what a shell script or
     systemd sees (exit code, standard output, the refusal on standard error)."""
@@ -160,8 +163,7 @@ def test_the_installed_command_exits_with_its_codes(tmp_path: Path) -> None:
     version = mitreden("--version")
     # `mitreden group list | head -1`: the reader is gone before the first line is written.
     piped = subprocess.Popen(
-        [str(Path(sys.executable).with_name("mitreden")), "--config", str(EXAMPLE_CONFIG),
-         "group", "list"],  # fmt: skip
+        [*ENTRY, "--config", str(EXAMPLE_CONFIG), "group", "list"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
