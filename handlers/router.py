@@ -218,6 +218,7 @@ class Router:
             menu=N_("Aktuellen Vorgang abbrechen"),
         )
         r.command("help", self._help, private=False, menu=N_("Hilfe"))
+        r.command("whoami", self.account.whoami, private=False)
         r.command("start", self.account.start, private=True)
         # ---- coordinators: items, answers, announcements ----------------------------------
         c = self.coordinators

@@ -111,6 +111,18 @@ class AccountHandlers:
             )
         return replies
 
+    async def whoami(self, turn: Turn) -> list[Reply]:
+        """`/whoami`: the ids an administrator writes into the configuration (a coordinator
+        as `telegram:123`, a group's chat as `matrix:!room:server`), in that very form."""
+        incoming = turn.incoming
+        lines = [
+            turn._("Ihre Kennung: {id}").format(id=f"{incoming.platform}:{incoming.user_id}")
+        ]
+        if incoming.is_group:
+            chat = f"{incoming.platform}:{incoming.chat_id}"
+            lines.append(turn._("Dieser Chat: {id}").format(id=chat))
+        return [Reply("\n".join(lines))]
+
     async def cancel(self, turn: Turn) -> list[Reply]:
         if await self._deps.store.conversations.clear_state(turn.contact_id):
             return [Reply(turn._("Abgebrochen. Es wurde nichts gespeichert."))]

@@ -157,3 +157,16 @@ async def test_coordinators_and_help_still_work_in_a_group(bot: RunningBot) -> N
     bot.api.inject_text(cora.id, "/help", group.id)
     await bot.message_with(group.id, "So funktioniert mitreden")
     await bot.message_with(group.id, "Für Koordinator:innen:\n/pending")
+
+
+async def test_whoami_gives_the_ids_the_configuration_needs(bot: RunningBot) -> None:
+    """An administrator configures coordinators and group chats by id (`telegram:123`);
+    /whoami tells a person theirs, and in a group the chat's too, in that very form."""
+    cora = bot.resident("Cora")
+    group = bot.api.add_group("UAG Bildung", [cora.id])
+
+    bot.api.inject_text(cora.id, "/whoami")
+    await bot.message_with(cora.id, f"Ihre Kennung: telegram:{cora.id}")
+    bot.api.inject_text(cora.id, "/whoami", group.id)
+    answer = await bot.message_with(group.id, f"Ihre Kennung: telegram:{cora.id}")
+    assert f"Dieser Chat: telegram:{group.id}" in shown(answer)

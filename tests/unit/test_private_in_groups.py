@@ -34,9 +34,10 @@ PRIVATE_COMMANDS = {
     "subscribe",
     "unsubscribe",
 }
-# What groups may see: public outcomes, help, and the coordinators' commands.
+# What groups may see: public outcomes, help, /whoami, and the coordinators' commands.
 GROUP_COMMANDS = {
     "help",
+    "whoami",
     "outcomes",
     "pending",
     "item",
