@@ -164,7 +164,6 @@ class EventHandlers(RegistrationFlow):
         ]
 
 
-
 def events_help(turn: Turn) -> str:
     return turn._(
         "Veranstaltungen:\n"

@@ -115,9 +115,7 @@ class AccountHandlers:
         """`/whoami`: the ids an administrator writes into the configuration (a coordinator
         as `telegram:123`, a group's chat as `matrix:!room:server`), in that very form."""
         incoming = turn.incoming
-        lines = [
-            turn._("Ihre Kennung: {id}").format(id=f"{incoming.platform}:{incoming.user_id}")
-        ]
+        lines = [turn._("Ihre Kennung: {id}").format(id=f"{incoming.platform}:{incoming.user_id}")]
         if incoming.is_group:
             chat = f"{incoming.platform}:{incoming.chat_id}"
             lines.append(turn._("Dieser Chat: {id}").format(id=chat))
