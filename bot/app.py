@@ -27,6 +27,8 @@ from bot.delivery.ratelimit import ChatLimits
 from bot.delivery.scheduler import Planner, PlanScheduler
 from bot.delivery.sending import ProactiveSender
 from bot.ops.logs import redact
+from bot.ops.metrics import FAILED, HANDLED, Metrics
+from bot.ops.server import OpsServer
 from bot.report.drafts import FixedClock, Rendered, ReportDrafts, render_draft
 from bot.serial import KeyedSerializer
 from handlers.clock import Clock
@@ -73,6 +75,7 @@ class App:
     deps: Deps  # what the handlers were built with, for admin commands
     planners: list[Planner]
     drafts: ReportDrafts
+    metrics: Metrics
     serializer: KeyedSerializer = field(default_factory=KeyedSerializer)
 
     async def handle(self, incoming: Incoming) -> list[Reply]:
@@ -87,19 +90,24 @@ class App:
 
     async def handle_in_turn(self, incoming: Incoming) -> list[Reply]:
         """Answer one update; the caller holds the chat's turn. Never raises."""
-        try:
-            return await self.router.dispatch(incoming)
-        except Exception:
-            logger.exception(
-                "update failed",
-                extra={
-                    "platform": str(incoming.platform),
-                    "chat_id": incoming.chat_id,
-                    "message_id": incoming.message_id,
-                    "command": incoming.command,
-                },
-            )
-            return [self.router.failure_reply(incoming)]
+        channel = str(incoming.platform)
+        with self.metrics.reply_seconds.time():
+            try:
+                replies = await self.router.dispatch(incoming)
+            except Exception:
+                logger.exception(
+                    "update failed",
+                    extra={
+                        "platform": channel,
+                        "chat_id": incoming.chat_id,
+                        "message_id": incoming.message_id,
+                        "command": incoming.command,
+                    },
+                )
+                self.metrics.updates.labels(channel=channel, result=FAILED).inc()
+                return [self.router.failure_reply(incoming)]
+        self.metrics.updates.labels(channel=channel, result=HANDLED).inc()
+        return replies
 
     async def resolve(self, payload: dict[str, Any]) -> Reply:
         """An outbox payload as a reply, its files loaded from the store."""
@@ -204,6 +212,14 @@ class Channel(Protocol):
         """Serve until `stop` is set (the console also until its input ends)."""
         ...
 
+    def is_ready(self) -> bool:
+        """Connected and serving (`/readyz`)."""
+        ...
+
+    def unreadable_updates(self) -> int:
+        """Updates skipped so far because they could not be read (`/metrics`)."""
+        ...
+
 
 # Builds one channel on the app, which is the channels' `ChannelPort`.
 ChannelFactory = Callable[[App], Channel]
@@ -217,6 +233,7 @@ class Bot:
     channels: list[Channel]
     delivery: Delivery
     scheduler: PlanScheduler
+    ops: OpsServer | None = None  # health and metrics, when asked for and configured
 
     async def close(self) -> None:
         await self.app.close()
@@ -231,6 +248,7 @@ async def bootstrap(
     channels: Sequence[ChannelFactory] | None = None,
     senders: Mapping[str, ProactiveSender] | None = None,
     limits: Mapping[str, ChatLimits] | None = None,
+    ops: bool = False,
 ) -> Bot:
     """Wire the bot from `settings`; each keyword replaces one part of it. How the outbox
     is worked off comes from `settings.delivery` (tests replace that section).
@@ -245,6 +263,8 @@ async def bootstrap(
         senders: what the outbox sends through, by platform (default: each channel's).
         limits: each platform's pace, shared by a channel's replies and the outbox
             (default: from the settings); `{}` sends unpaced.
+        ops: serve health and metrics on `ops.listen` (when set) while running; only
+            `mitreden run` asks, so that no other command and no test binds the port.
     """
     db = db or Database(
         settings.database.url, echo=settings.database.echo, pool_size=settings.database.pool_size
@@ -273,6 +293,7 @@ async def bootstrap(
             deps=deps,
             planners=planners,
             drafts=ReportDrafts(render_draft_in_child),
+            metrics=Metrics(),
         )
         paces = dict(limits) if limits is not None else platform_limits(settings)
         factories = channels if channels is not None else configured_channels(settings, paces)
@@ -296,7 +317,13 @@ async def bootstrap(
         on_enqueued=delivery.wake,
         interval=timedelta(seconds=settings.delivery.plan_interval_seconds),
     )
-    return Bot(app, made, delivery, scheduler)
+    app.metrics.count_unreadable(lambda: sum(c.unreadable_updates() for c in made))
+    server = (
+        OpsServer(settings.ops.listen, db, store, made, app.metrics)
+        if ops and settings.ops.listen
+        else None
+    )
+    return Bot(app, made, delivery, scheduler, server)
 
 
 def telegram_limits(settings: Settings) -> ChatLimits:

@@ -289,6 +289,9 @@ def _check(settings: Settings) -> None:
     if any(days < 1 for days in (report.due_days_before_round_table,
                                  *report.reminder_days_before_due)):  # fmt: skip
         raise ConfigError("report: days must be 1 or more")
+    listen = settings.ops.listen
+    if listen and not listen.rpartition(":")[2].isdigit():
+        raise ConfigError(f"ops.listen: {listen!r} must look like 'host:port' (or be empty)")
     for admin in settings.bot.administrators:
         if ":" not in admin:
             raise ConfigError(f"bot.administrators: {admin!r} must look like 'platform:id'")

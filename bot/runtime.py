@@ -40,9 +40,22 @@ async def run(
     (unless `schedule` is False) until `stop` is set or a channel ends; then finish the sends
     in flight, stop the channels and the scheduler.
 
+    The ops server (health, metrics), when wired, serves from before the channels start
+    until after they stopped, so that /readyz tells a starting bot from a running one.
+
     Raises:
         Whatever stopped a channel (e.g. `TokenRejected`), once the rest has stopped.
     """
+    if bot.ops is not None:
+        await bot.ops.start()
+    try:
+        await _run(bot, stop, deliver=deliver, schedule=schedule)
+    finally:
+        if bot.ops is not None:
+            await bot.ops.stop()
+
+
+async def _run(bot: Bot, stop: asyncio.Event, *, deliver: bool, schedule: bool) -> None:
     # The channels stop only after the delivery loop has finished its sends in flight,
     # which still need the channels' connections.
     channels_stop = asyncio.Event()

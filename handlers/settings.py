@@ -10,7 +10,7 @@ and its entry in `config.example.toml` (a test holds the two together).
 Why here, in handlers/: the handlers read most sections, and imports point inwards
 (bot → handlers → storage), so the types they read cannot live in bot/. They are plain data,
 with no reading of files or the environment: that stays in `bot.config`, the only module that
-loads settings. The runtime's own sections (database, telegram, matrix, delivery, console)
+loads settings. The runtime's own sections (database, telegram, matrix, delivery, console, ops)
 live here too, so that the shape of the settings reads as one file and `Settings` is one type
 on both sides of the layer boundary, instead of a second class with copies of its fields.
 
@@ -146,6 +146,13 @@ class ConsoleSettings:
 
 
 @dataclass(frozen=True, config=_STRICT_KEYS)
+class OpsSettings:
+    """Health and metrics (`bot.ops.server`), served by `mitreden run`."""
+
+    listen: StrictStr = "127.0.0.1:9180"  # host:port; empty: off
+
+
+@dataclass(frozen=True, config=_STRICT_KEYS)
 class FieldConfig:
     key: StrictStr
     name: StrictStr
@@ -175,6 +182,7 @@ class Settings:
     report: ReportSettings = field(default_factory=ReportSettings)
     matrix: MatrixSettings = field(default_factory=MatrixSettings)
     console: ConsoleSettings = field(default_factory=ConsoleSettings)
+    ops: OpsSettings = field(default_factory=OpsSettings)
     fields: tuple[FieldConfig, ...] = ()
     groups: tuple[GroupConfig, ...] = ()
 

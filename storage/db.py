@@ -93,6 +93,7 @@ class Database:
         self._checkpointer: ThreadPoolExecutor | None = None
         self._checkpointing: asyncio.Future[None] | None = None
         self._since_checkpoint = 0
+        self._disposed = False
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _configure_sqlite)
             self._sqlite = create_engine(parsed.set(drivername="sqlite"), **options)
@@ -147,7 +148,18 @@ class Database:
         async with self.engine.begin() as connection:
             await connection.run_sync(SQLModel.metadata.create_all)
 
+    async def ping(self) -> None:
+        """Run a trivial query; raises what the database raises when it does not answer
+        (the ops server's readiness check)."""
+        await self.run(
+            lambda session: session.connection().exec_driver_sql("SELECT 1").scalar_one()
+        )
+
     async def dispose(self) -> None:
+        """Close the connections; closing again does nothing."""
+        if self._disposed:
+            return
+        self._disposed = True
         await self.engine.dispose()
         if self._sqlite is not None and self._thread is not None:
             await self.wait_for_checkpoint()

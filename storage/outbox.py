@@ -197,6 +197,15 @@ class OutboxStore:
             by_state=counts,
         )
 
+    async def count_by_state(self) -> dict[str, int]:
+        """How many messages are in each state (states without any are left out)."""
+        query = select(OutboxMessage.state, func.count()).group_by(col(OutboxMessage.state))
+
+        def work(session: Session) -> dict[str, int]:
+            return {str(state): int(count) for state, count in session.exec(query).all()}
+
+        return await self._db.run(work)
+
     async def get_by_key(self, key: str) -> OutboxMessage | None:
         query = select(OutboxMessage).where(OutboxMessage.idempotency_key == key)
         return await self._db.run(lambda session: session.exec(query).first())

@@ -57,6 +57,13 @@ class ConsoleChannel:
         """Proactive messages appear in the transcript too (`send_once`)."""
         return self
 
+    def is_ready(self) -> bool:
+        """The terminal needs no connection."""
+        return True
+
+    def unreadable_updates(self) -> int:
+        return 0
+
     async def run(self, stop: asyncio.Event | None = None) -> None:
         """Read lines until end of input or until `stop` is set, answering each before the
         next. Lines are read on a daemon thread: a read blocked on a terminal or an open

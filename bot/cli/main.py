@@ -133,7 +133,7 @@ def _config_path(given: Path | None) -> Path | None:
 
 
 async def _run(settings: Settings, args: argparse.Namespace) -> int:
-    bot = await bootstrap(settings)
+    bot = await bootstrap(settings, ops=True)
     try:
         return await serve(bot)
     finally:

@@ -1,1 +1,1 @@
-"""Running it for years: logging and the garbage collector's tuning."""
+"""Running it for years: logging, the garbage collector's tuning, health and metrics."""

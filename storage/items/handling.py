@@ -251,6 +251,15 @@ class ItemStore:
 
         return await self._db.run(work)
 
+    async def count_by_state(self) -> dict[str, int]:
+        """How many items are in each state (states without any are left out)."""
+        query = select(FeedbackItem.state, func.count()).group_by(col(FeedbackItem.state))
+
+        def work(session: Session) -> dict[str, int]:
+            return {str(state): int(count) for state, count in session.exec(query).all()}
+
+        return await self._db.run(work)
+
     async def reference_for_message(
         self, platform: str, chat_id: str, message_id: str
     ) -> str | None:

@@ -3,9 +3,9 @@
 `start_bot(**telegram_changes)` wires the bot with `bot.app.bootstrap` from config.example.toml
 on a temporary SQLite file, its Telegram channel pointed at a fresh `FakeBotApi`, and runs it
 with `bot.runtime.run` as a task (the outbox delivered too with `deliver=True`, unpaced and
-quick, as `mitreden run` delivers it); every started bot is stopped at teardown. The sender's
-back-off sleeps are recorded and move the fake server's clock instead of waiting, so retry
-paths cost no wall time.
+quick, as `mitreden run` delivers it; its health and metrics with `ops="127.0.0.1:0"`);
+every started bot is stopped at teardown. The sender's back-off sleeps are recorded and move
+the fake server's clock instead of waiting, so retry paths cost no wall time.
 """
 
 from __future__ import annotations
@@ -23,8 +23,9 @@ from bot.app import App, bootstrap
 from bot.channels.telegram.channel import TelegramChannel
 from bot.channels.telegram.send import TelegramSender
 from bot.config import Settings
+from bot.ops.server import OpsServer
 from bot.runtime import run
-from handlers.settings import DeliverySettings
+from handlers.settings import DeliverySettings, OpsSettings
 from storage.db import Database
 from storage.models import Contact, FeedbackItem
 from testkit.fakebotapi import DEFAULT_TOKEN, BotMessage, FakeBotApi, FakeClock, User
@@ -58,6 +59,7 @@ class RunningBot:
     settings: Settings
     server_clock: FakeClock
     sleeps: RecordedSleeps
+    ops: OpsServer | None = None  # started with `ops=...`
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task[None] | None = None
 
@@ -180,6 +182,7 @@ async def start_bot(
         reach_as: str | None = None,
         *,
         deliver: bool = False,
+        ops: str = "",
         **telegram_changes: Any,
     ) -> RunningBot:
         server_clock = FakeClock()
@@ -193,7 +196,7 @@ async def start_bot(
             base_file_url=api.base_file_url.replace(api.url, origin, 1),
             **telegram_changes,
         )
-        full = replace(settings, telegram=telegram, delivery=DELIVERY)
+        full = replace(settings, telegram=telegram, delivery=DELIVERY, ops=OpsSettings(ops))
         db = Database(f"sqlite+aiosqlite:///{tmp_path}/e2e-{len(running)}.db")
         await db.create_all()
         sleeps = RecordedSleeps(server_clock)
@@ -204,12 +207,18 @@ async def start_bot(
             return channel
 
         wired = await bootstrap(
-            full, clock=clock, db=db, migrate=False, channels=[telegram_channel], limits={}
+            full,
+            clock=clock,
+            db=db,
+            migrate=False,
+            channels=[telegram_channel],
+            limits={},
+            ops=bool(ops),
         )
         (channel,) = wired.channels
         assert isinstance(channel, TelegramChannel)
         app = wired.app
-        bot = RunningBot(api, app, channel, full, server_clock, sleeps)
+        bot = RunningBot(api, app, channel, full, server_clock, sleeps, wired.ops)
         running.append(bot)
         bot.task = asyncio.create_task(
             run(wired, bot.stop, deliver=deliver, schedule=False), name="telegram-e2e"

@@ -260,3 +260,9 @@ def test_members_must_name_their_platform(tmp_path: Path) -> None:
 def test_missing_config_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="does not exist"):
         load_settings(tmp_path / "nope.toml", environ={})
+
+
+def test_an_ops_address_without_a_port_is_refused() -> None:
+    assert load_settings(None, environ={"MITREDEN_OPS_LISTEN": ""}).ops.listen == ""
+    with pytest.raises(ConfigError, match=r"^ops\.listen: 'localhost' must look like"):
+        load_settings(None, environ={"MITREDEN_OPS_LISTEN": "localhost"})

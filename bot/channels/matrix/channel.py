@@ -105,6 +105,14 @@ class MatrixChannel:
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._forgotten_at: datetime | None = None  # when old records were last dropped
 
+    def is_ready(self) -> bool:
+        """Logged in and synced at least once since the start (for /readyz)."""
+        return self.ready.is_set()
+
+    def unreadable_updates(self) -> int:
+        """nio reads every event it is given (what it cannot parse arrives as a bad event)."""
+        return 0
+
     async def run(self, stop: asyncio.Event) -> None:
         """Sync until `stop` is set, surviving lost connections and homeserver restarts."""
         try:

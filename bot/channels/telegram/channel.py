@@ -121,6 +121,14 @@ class TelegramChannel:
         )
         self._username = ""
 
+    def is_ready(self) -> bool:
+        """Receiving and handling updates (for /readyz)."""
+        return self.application.running
+
+    def unreadable_updates(self) -> int:
+        """Updates skipped because they could not be read (`UnreadableUpdates`)."""
+        return self.unreadable.count
+
     async def run(self, stop: asyncio.Event) -> None:
         """Serve until `stop` is set; then finish the updates in hand and shut down.
 
