@@ -59,9 +59,20 @@ class OpsServer:
         self.url = ""  # http://host:port once started (the port the system gave for 0)
 
     async def start(self) -> None:
+        """Serve; when the address cannot be had (taken, or not this machine's), say so and
+        let the bot serve residents without health and metrics rather than not at all."""
         await self._runner.setup()
         site = web.TCPSite(self._runner, self._host, self._port)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as error:
+            logger.error(
+                "ops: cannot listen on %s:%s (%s); health and metrics are off",
+                self._host,
+                self._port,
+                error.strerror or type(error).__name__,
+            )
+            return
         host, port = self._runner.addresses[0][:2]
         self.url = f"http://{host}:{port}" if ":" not in host else f"http://[{host}]:{port}"
         logger.info("ops: health and metrics on %s", self.url)

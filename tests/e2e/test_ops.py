@@ -3,6 +3,8 @@ its ops server scraped over HTTP on a free loopback port."""
 
 from __future__ import annotations
 
+import socket
+
 import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -92,3 +94,21 @@ async def test_no_ops_server_unless_asked(start_bot: StartBot) -> None:
     bot = await start_bot()
 
     assert bot.ops is None
+
+
+async def test_a_taken_ops_port_does_not_keep_the_bot_from_residents(
+    start_bot: StartBot, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Health and metrics are for the IT; residents come first. When the address is taken
+    (another process, a second bot on the same machine), the bot says so and serves on."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        bot = await start_bot(ops=f"127.0.0.1:{port}")
+        rosa = bot.resident("Rosa")
+        bot.api.inject_text(rosa.id, "Mehr Bänke im Park, bitte.")
+        await bot.message_with(rosa.id, KIND_QUESTION)
+    assert any(
+        r.levelname == "ERROR" and f"127.0.0.1:{port}" in r.getMessage() for r in caplog.records
+    )
