@@ -6,7 +6,8 @@ message is answered once, and a refusal names the channel's own limits (issue 14
 from __future__ import annotations
 
 import io
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from sqlalchemy import delete
 from storage.db import Database
 from storage.models import Contact, FeedbackItem, HandledMessage, ItemEvent
 from testkit.support import rows
+from testkit.synapse import Registered
 from tests.e2e.matrix.conftest import Lab, MatrixBot, Person, until, working_group
 from tests.e2e.matrix.test_matrix_flow import KIND_QUESTION, REFERENCE, submit
 
@@ -185,21 +187,43 @@ async def bot_said(person: Person, room: str, bot_id: str) -> list[str]:
     ]
 
 
-async def test_a_message_answered_before_a_crash_is_not_answered_again(lab: Lab) -> None:
-    """The bot handled a message and answered, but died before it saved the sync position:
-    after the restart the homeserver hands the message over again."""
+@dataclass
+class Resident:
+    """Anna in a direct chat with a running bot, and the bot's saved sync position from
+    before anything she says next."""
+
+    account: Registered
+    bot: MatrixBot
+    anna: Person
+    dm: str
+    tokens: Path
+    before: str
+
+    async def crash(self) -> None:
+        """The bot dies before it saves the sync position after what Anna said since."""
+        await self.bot.shut()
+        self.tokens.write_text(self.before)
+
+
+async def resident_before_a_crash(lab: Lab) -> Resident:
     account = lab.bot_account()
     bot = await lab.start_bot(account)
     anna = await lab.person("anna")
     dm = await anna.direct_chat(account.user_id, encrypted=False)
     tokens = lab.tmp / f"bot-{account.user_id}" / "sync_token"
     await until(tokens.exists, "a saved sync position")
-    before = tokens.read_text()  # the position before Anna's message
+    return Resident(account, bot, anna, dm, tokens, tokens.read_text())
+
+
+async def test_a_message_answered_before_a_crash_is_not_answered_again(lab: Lab) -> None:
+    """The bot handled a message and answered, but died before it saved the sync position:
+    after the restart the homeserver hands the message over again."""
+    r = await resident_before_a_crash(lab)
+    account, anna, dm = r.account, r.anna, r.dm
 
     await anna.say(dm, "Die Bibliothek sollte samstags öffnen.")
     await anna.answer(dm, KIND_QUESTION)
-    await bot.shut()
-    tokens.write_text(before)  # the crash: the position after the message was never saved
+    await r.crash()  # the position after the message was never saved
 
     again = await lab.start_bot(account)  # its first sync hands over Anna's message again
     await anna.say(dm, "/help")  # a barrier: answered after the repeated message
@@ -217,18 +241,12 @@ async def test_an_answer_sent_again_after_a_crash_is_dropped_by_the_homeserver(
     """Killed after its answer went out but before it was recorded, the bot handles the
     message again; the answer goes out with the same transaction id, and Synapse keeps
     the first."""
-    account = lab.bot_account()
-    bot = await lab.start_bot(account)
-    anna = await lab.person("anna")
-    dm = await anna.direct_chat(account.user_id, encrypted=False)
-    tokens = lab.tmp / f"bot-{account.user_id}" / "sync_token"
-    await until(tokens.exists, "a saved sync position")
-    before = tokens.read_text()
+    r = await resident_before_a_crash(lab)
+    account, anna, dm = r.account, r.anna, r.dm
 
     await anna.say(dm, "/privacy")
     answer = await anna.answer(dm, "Datenschutz")
-    await bot.shut()
-    tokens.write_text(before)
+    await r.crash()
     db = Database(f"sqlite+aiosqlite:///{lab.tmp}/{account.user_id}.db")
     await db.run(lambda session: session.execute(delete(HandledMessage)))
     await db.dispose()
