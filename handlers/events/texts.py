@@ -9,9 +9,6 @@ from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from icalendar import Calendar
-from icalendar import Event as CalendarEvent
-
 from handlers.context import Deps, Voice, Writer, voice
 from handlers.messages import Attachment, Choice, Reply, reply_to_payload
 from storage.events.models import Event, Registration
@@ -49,6 +46,10 @@ def when_where(speaker: Writer, event: Event) -> str:
 
 def calendar_file(event: Event) -> Attachment:
     """The event as an .ics file; the same bytes for everyone (upload once, resend by id)."""
+    # Imported here: only the eve reminder needs it, and at start-up it would cost 3 MiB.
+    from icalendar import Calendar
+    from icalendar import Event as CalendarEvent
+
     calendar = Calendar()
     calendar.add("prodid", "-//mitreden//events//DE")
     calendar.add("version", "2.0")

@@ -8,12 +8,13 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
 from storage.db import Database
-from storage.schema import current_revision, upgrade_to_head
+from storage.schema import HEAD, alembic_config, current_revision, upgrade_to_head
 
 
 @pytest.fixture
@@ -76,3 +77,8 @@ async def test_the_comparison_notices_a_missing_table(empty_db: Database) -> Non
     found = await differences(empty_db)
 
     assert any(diff[0] == "add_table" and diff[1].name == "outbox" for diff in found)
+
+
+def test_head_names_the_newest_migration() -> None:
+    """A bot on a database at `HEAD` skips Alembic: a new migration must move `HEAD` too."""
+    assert ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head() == HEAD
