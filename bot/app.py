@@ -138,6 +138,9 @@ class App:
                 files.append(calendar_file(event))
         return tuple(files)
 
+    def count_send(self, platform: str, result: str) -> None:
+        self.metrics.sends.labels(channel=platform, result=result).inc()
+
     async def mark_unreachable(self, platform: str, chat_id: str) -> None:
         """The chat blocked the bot or is gone: stop writing to the contacts behind it."""
         marked = await self.store.contacts.set_unreachable(platform, chat_id, self.clock.now())
@@ -318,6 +321,7 @@ async def bootstrap(
         interval=timedelta(seconds=settings.delivery.plan_interval_seconds),
     )
     app.metrics.count_unreadable(lambda: sum(c.unreadable_updates() for c in made))
+    app.metrics.watch_plans(scheduler.stats)
     server = (
         OpsServer(settings.ops.listen, db, store, made, app.metrics)
         if ops and settings.ops.listen

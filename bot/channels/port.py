@@ -50,6 +50,10 @@ class ChannelPort(Protocol):
         """The replies to one update; the caller holds the chat's turn. Never raises."""
         ...
 
+    def count_send(self, platform: str, result: str) -> None:
+        """One call to `platform` ended in `result` (`bot.delivery.sending.SEND_RESULTS`)."""
+        ...
+
     async def mark_unreachable(self, platform: str, chat_id: str) -> None:
         """The chat blocked the bot or is gone: stop writing to the contacts behind it."""
         ...

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from bot.delivery.stats import PlanStats
 from handlers.clock import Clock
 
 logger = logging.getLogger(__name__)
@@ -49,6 +51,7 @@ class PlanScheduler:
         self._on_enqueued = on_enqueued
         self._scheduler: AsyncIOScheduler | None = None
         self._ticking: asyncio.Future[int] | None = None
+        self.stats = PlanStats()
 
     def start(self) -> None:
         """Start ticking; the first tick runs at once and catches up on what fell due."""
@@ -91,6 +94,7 @@ class PlanScheduler:
     async def tick(self) -> int:
         """Plan what is due now, then set the wake-up for the next due time."""
         now = self._clock.now()
+        started = time.monotonic()
         enqueued = 0
         next_times: list[datetime] = []
         for planner in self._planners:
@@ -99,6 +103,7 @@ class PlanScheduler:
                 upcoming = await planner.next_due(now)
             except Exception:
                 logger.exception("planner %s failed at %s", planner.name, now.isoformat())
+                self.stats.planner_failures += 1
                 continue
             if upcoming is not None:
                 next_times.append(upcoming)
@@ -106,6 +111,9 @@ class PlanScheduler:
             logger.info("planned %d message(s) at %s", enqueued, now.isoformat())
             self._on_enqueued()
         self._set_wake_up(min(next_times) if next_times else None)
+        self.stats.ticks += 1
+        self.stats.last_tick_seconds = time.monotonic() - started
+        self.stats.last_tick_at = self._clock.now().timestamp()
         return enqueued
 
     def _set_wake_up(self, when: datetime | None) -> None:

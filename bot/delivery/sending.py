@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
 from handlers.messages import Reply
@@ -30,7 +31,30 @@ class Rejected(SendError):
 
 
 class TemporaryFailure(SendError):
-    """A timeout, a 5xx or a lost connection: worth trying again later."""
+    """A timeout, a 5xx or a lost connection: worth trying again later. `timeout`: no
+    answer came in time (told apart in the metrics)."""
+
+    def __init__(self, detail: str, *, timeout: bool = False) -> None:
+        super().__init__(detail)
+        self.timeout = timeout
+
+
+# How one call to a platform ended, as `mitreden_sends_total` counts it (bot.ops.metrics).
+SEND_RESULTS = ("ok", "rate_limited", "unreachable", "rejected", "timeout", "temporary")
+CountSend = Callable[[str], None]  # told one of SEND_RESULTS after every call
+
+
+def send_result(error: SendError | None) -> str:
+    """The `SEND_RESULTS` name for a call that ended in `error` (None: it went through)."""
+    if error is None:
+        return "ok"
+    if isinstance(error, RateLimited):
+        return "rate_limited"
+    if isinstance(error, Unreachable):
+        return "unreachable"
+    if isinstance(error, TemporaryFailure):
+        return "timeout" if error.timeout else "temporary"
+    return "rejected"
 
 
 class ProactiveSender(Protocol):

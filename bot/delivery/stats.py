@@ -17,3 +17,14 @@ class DeliveryStats:
     skipped: int = 0
     # due → sent of the latest messages only, so that a long-running process does not grow
     latencies: deque[float] = field(default_factory=lambda: deque(maxlen=LATENCIES_KEPT))
+
+
+@dataclass
+class PlanStats:
+    """What the plan scheduler counts, for `/metrics`: a tick that stops coming means no
+    reminder, invitation or survey goes out, however healthy the rest looks."""
+
+    ticks: int = 0
+    planner_failures: int = 0  # a planner that raised (logged); the other planners ran on
+    last_tick_at: float | None = None  # when the latest tick ended, seconds since the epoch
+    last_tick_seconds: float = 0.0  # how long it took

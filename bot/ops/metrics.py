@@ -1,9 +1,10 @@
 """The bot's Prometheus metrics, in a registry of its own (one per wired bot, so that tests and
 the report's child process never share counters through the library's global registry).
 
-Counted as it happens: updates handled or failed and how long each took (`App.handle_in_turn`).
-Read when scraped (`refresh`): the outbox and the items by state, from the database, and the
-Telegram updates skipped as unreadable, from the channels.
+Counted as it happens: updates handled or failed and how long each took (`App.handle_in_turn`),
+each call that sends to a platform by its result (the channels' senders, `App.count_send`).
+Read when scraped (`refresh`): the outbox and the items by state, from the database, the
+Telegram updates skipped as unreadable, from the channels, and the plan scheduler's ticks.
 """
 
 from __future__ import annotations
@@ -11,9 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from bot.delivery.stats import PlanStats
 from storage.models import ItemState, OutboxState
 from storage.store import Store
 
@@ -37,6 +39,15 @@ class Metrics:
             "Time to handle one update, up to its replies (sending not included).",
             registry=self.registry,
         )
+        self.sends = Counter(
+            "mitreden_sends",
+            "Calls that send to a platform (Telegram Bot API calls, Matrix events), direct "
+            "replies and the outbox alike, by channel and how they ended: ok, rate_limited "
+            "(429), unreachable (403, blocked), rejected (400), timeout, temporary (5xx, lost "
+            "connection).",
+            ["channel", "result"],
+            registry=self.registry,
+        )
         self.outbox = Gauge(
             "mitreden_outbox_messages",
             "Outbox messages by state (read from the database when scraped).",
@@ -51,6 +62,10 @@ class Metrics:
         )
         self._unreadable = _UnreadableUpdates()
         self.registry.register(self._unreadable)
+
+    def watch_plans(self, stats: PlanStats) -> None:
+        """Report the plan scheduler's ticks (`mitreden_plan_*`)."""
+        self.registry.register(_Plans(stats))
 
     def count_unreadable(self, count: Callable[[], int]) -> None:
         """Report `count()` as `mitreden_unreadable_updates_total` (the channels' skips)."""
@@ -81,4 +96,35 @@ class _UnreadableUpdates(Collector):
             "mitreden_unreadable_updates",
             "Telegram updates skipped because they could not be read.",
             value=self.count(),
+        )
+
+
+class _Plans(Collector):
+    """The plan scheduler's ticks: alert when the latest is older than a few intervals."""
+
+    def __init__(self, stats: PlanStats) -> None:
+        self._stats = stats
+
+    def collect(self) -> Iterator[Metric]:
+        stats = self._stats
+        yield CounterMetricFamily(
+            "mitreden_plan_ticks",
+            "Plan ticks run (each derives what is due from the database and enqueues it).",
+            value=stats.ticks,
+        )
+        yield CounterMetricFamily(
+            "mitreden_plan_failures",
+            "Planners that failed in a tick (logged with the planner's name).",
+            value=stats.planner_failures,
+        )
+        if stats.last_tick_at is not None:
+            yield GaugeMetricFamily(
+                "mitreden_plan_last_tick_timestamp_seconds",
+                "When the latest plan tick ended (seconds since the epoch).",
+                value=stats.last_tick_at,
+            )
+        yield GaugeMetricFamily(
+            "mitreden_plan_last_tick_duration_seconds",
+            "How long the latest plan tick took.",
+            value=stats.last_tick_seconds,
         )

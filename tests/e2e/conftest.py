@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from bot.channels.telegram.send import TelegramSender
 from bot.config import Settings
 from bot.ops.server import OpsServer
 from bot.runtime import run
+from handlers.messages import Platform
 from handlers.settings import DeliverySettings, OpsSettings
 from storage.db import Database
 from storage.models import Contact, FeedbackItem
@@ -203,7 +205,11 @@ async def start_bot(
 
         def telegram_channel(app: App) -> TelegramChannel:
             channel = TelegramChannel(telegram, app, request=request)
-            channel.sender = TelegramSender(channel.application.bot, sleep=sleeps)
+            channel.sender = TelegramSender(
+                channel.application.bot,
+                sleep=sleeps,
+                count=partial(app.count_send, Platform.TELEGRAM),
+            )
             return channel
 
         wired = await bootstrap(

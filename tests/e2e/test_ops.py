@@ -73,6 +73,34 @@ async def test_health_readiness_and_metrics_of_a_running_bot(start_bot: StartBot
     assert received == 1
     assert metrics[("mitreden_items", (("state", "received"),))] == received
     assert metrics[("mitreden_unreadable_updates_total", ())] == 0
+    # The text's answer, and per button the callback's answer and the edited question.
+    sent_ok = metrics[("mitreden_sends_total", (("channel", "telegram"), ("result", "ok")))]
+    assert sent_ok >= 9
+    assert not any(
+        name == "mitreden_sends_total" and dict(labels)["result"] != "ok"
+        for name, labels in metrics
+    )
+
+
+async def test_a_failed_send_is_counted_and_the_resident_still_gets_the_answer(
+    start_bot: StartBot,
+) -> None:
+    bot = await start_bot(ops="127.0.0.1:0")
+    assert bot.ops is not None
+    anna = bot.resident("Anna")
+    bot.api.fail_next(1, status=502, method="sendMessage")
+
+    bot.api.inject_text(anna.id, "Der Spielplatz braucht Schatten.")
+
+    await bot.message_with(anna.id, KIND_QUESTION)  # retried in place
+    metrics = samples((await get(f"{bot.ops.url}/metrics"))[1])
+    sends = {
+        dict(labels)["result"]: value
+        for (name, labels), value in metrics.items()
+        if name == "mitreden_sends_total" and dict(labels)["channel"] == "telegram"
+    }
+    assert sends["temporary"] == 1
+    assert sends["ok"] >= 1
 
 
 async def test_readiness_names_the_database_when_it_does_not_answer(

@@ -6,8 +6,10 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from bot.delivery.scheduler import TICK_JOB, WAKE_JOB, PlanScheduler
+from bot.ops.metrics import Metrics
 from storage.db import Database
 from storage.outbox import NewMessage, OutboxStore
 from testkit.support import DEFAULT_NOW, FakeClock
@@ -103,6 +105,25 @@ async def test_a_failing_planner_does_not_stop_the_others(clock: FakeClock) -> N
     good = ReminderPlanner(None, [DEFAULT_NOW])
     scheduler = PlanScheduler([BrokenPlanner(), good], clock)
     assert await scheduler.tick() == 1
+
+
+async def test_the_metrics_page_shows_the_ticks_and_the_failed_planner(clock: FakeClock) -> None:
+    scheduler = PlanScheduler([BrokenPlanner(), ReminderPlanner(None, [])], clock)
+    metrics = Metrics()
+    metrics.watch_plans(scheduler.stats)
+    await scheduler.tick()
+    clock.advance(timedelta(minutes=1))
+    await scheduler.tick()
+
+    page = {
+        sample.name: sample.value
+        for family in text_string_to_metric_families(metrics.render().decode())
+        for sample in family.samples
+        if sample.name.startswith("mitreden_plan_")
+    }
+    assert page["mitreden_plan_ticks_total"] == 2
+    assert page["mitreden_plan_failures_total"] == 2  # the broken planner, in each tick
+    assert page["mitreden_plan_last_tick_timestamp_seconds"] == clock.now().timestamp()
 
 
 async def test_start_ticks_at_once_and_sets_a_wake_up_for_the_next_due_time(

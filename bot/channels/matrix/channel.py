@@ -100,7 +100,12 @@ class MatrixChannel:
         )
         self.ready = asyncio.Event()  # set once the rooms are known after (re)start
         self.memory = ChoiceMemory(app.bot_messages, app.clock)
-        self.sender = MatrixSender(self.client, self.memory, ready=self.ready)
+        self.sender = MatrixSender(
+            self.client,
+            self.memory,
+            ready=self.ready,
+            count=partial(app.count_send, Platform.MATRIX),
+        )
         self._groups = app.group_chats(Platform.MATRIX)
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._forgotten_at: datetime | None = None  # when old records were last dropped

@@ -30,7 +30,15 @@ from nio import (
 )
 
 from bot.channels.matrix.map import ChoiceMemory, file_content, text_content
-from bot.delivery.sending import RateLimited, Rejected, SendError, TemporaryFailure, Unreachable
+from bot.delivery.sending import (
+    CountSend,
+    RateLimited,
+    Rejected,
+    SendError,
+    TemporaryFailure,
+    Unreachable,
+    send_result,
+)
 from handlers.messages import Attachment, Reply
 
 logger = logging.getLogger(__name__)
@@ -85,8 +93,10 @@ class MatrixSender:
         *,
         ready: asyncio.Event | None = None,
         sleep: Sleep = asyncio.sleep,
+        count: CountSend = lambda result: None,
     ) -> None:
         self._client = client
+        self._count = count  # told how each send to the homeserver ended (`/metrics`)
         self._memory = memory
         self._ready = ready or asyncio.Event()
         self._sleep = sleep
@@ -152,6 +162,16 @@ class MatrixSender:
         return bool(room.encrypted)
 
     async def _room_send(self, room_id: str, content: dict[str, Any], tx: str) -> str:
+        """One event sent, counted by how it ended."""
+        try:
+            event_id = await self._send_event(room_id, content, tx)
+        except SendError as error:
+            self._count(send_result(error))
+            raise
+        self._count("ok")
+        return event_id
+
+    async def _send_event(self, room_id: str, content: dict[str, Any], tx: str) -> str:
         try:
             response = await self._client.room_send(
                 room_id, "m.room.message", content, tx_id=tx, ignore_unverified_devices=True
@@ -159,7 +179,9 @@ class MatrixSender:
         except LocalProtocolError as error:
             raise Unreachable(f"matrix: {error}") from error
         except NETWORK_ERRORS as error:
-            raise TemporaryFailure(f"matrix: {type(error).__name__}: {error}") from error
+            raise TemporaryFailure(
+                f"matrix: {type(error).__name__}: {error}", timeout=isinstance(error, TimeoutError)
+            ) from error
         if isinstance(response, RoomSendResponse):
             return str(response.event_id)
         if isinstance(response, ErrorResponse):

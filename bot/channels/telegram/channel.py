@@ -117,7 +117,9 @@ class TelegramChannel:
         self.application.add_handler(TypeHandler(Update, self._on_update))
         self.application.add_error_handler(self._on_error)
         self.sender = TelegramSender(
-            self.application.bot, pace=self._pace if limits is not None else None
+            self.application.bot,
+            pace=self._pace if limits is not None else None,
+            count=partial(app.count_send, Platform.TELEGRAM),
         )
         self._username = ""
 

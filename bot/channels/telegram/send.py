@@ -26,7 +26,7 @@ from functools import partial
 from typing import Any, TypeVar
 
 from telegram import Bot, ForceReply, InlineKeyboardMarkup, InputFile, Message
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 
 from bot.channels.telegram.parts import (
     MAX_CAPTION,
@@ -37,7 +37,15 @@ from bot.channels.telegram.parts import (
     split_text,
     utf16_length,
 )
-from bot.delivery.sending import RateLimited, Rejected, TemporaryFailure, Unreachable
+from bot.delivery.sending import (
+    CountSend,
+    RateLimited,
+    Rejected,
+    SendError,
+    TemporaryFailure,
+    Unreachable,
+    send_result,
+)
 from handlers.messages import Attachment, Reply
 
 logger = logging.getLogger(__name__)
@@ -79,13 +87,16 @@ async def attempt(request: Callable[[], Awaitable[T]]) -> T:
     except BadRequest as error:  # before NetworkError: PTB derives it from that
         raise Rejected(error.message) from error
     except NetworkError as error:  # timeouts, 5xx, lost connections
-        raise TemporaryFailure(f"{type(error).__name__}: {error.message}") from error
+        raise TemporaryFailure(
+            f"{type(error).__name__}: {error.message}", timeout=isinstance(error, TimedOut)
+        ) from error
     except TelegramError as error:
         raise Rejected(f"{type(error).__name__}: {error.message}") from error
 
 
 class TelegramSender:
-    """Sends `Reply` values to chats; `send_once` is the delivery loop's `ProactiveSender`."""
+    """Sends `Reply` values to chats; `send_once` is the delivery loop's `ProactiveSender`.
+    `count` is told how each Bot API call ended (`/metrics`)."""
 
     def __init__(
         self,
@@ -94,9 +105,11 @@ class TelegramSender:
         max_attempts: int = 5,
         sleep: Sleep = asyncio.sleep,
         pace: Pace | None = None,
+        count: CountSend = lambda result: None,
     ) -> None:
         self.bot = bot
         self._pace = pace
+        self._count = count
         self._max_attempts = max_attempts
         self._sleep = sleep
         self._uploads = UploadedFiles()
@@ -132,7 +145,7 @@ class TelegramSender:
         delay = BACKOFF_START
         for number in range(1, self._max_attempts + 1):
             try:
-                return await attempt(request)
+                return await self._attempt(request)
             except RateLimited as error:
                 logger.warning(
                     "telegram 429 on %s to chat %s, waiting %.0fs", method, chat_id, error.seconds
@@ -174,9 +187,18 @@ class TelegramSender:
             await self._pace(chat_id)
         return await self.call(method, chat_id, request)
 
-    @staticmethod
-    async def _once(method: str, chat_id: str, request: Callable[[], Awaitable[T]]) -> T:
-        return await attempt(request)
+    async def _once(self, method: str, chat_id: str, request: Callable[[], Awaitable[T]]) -> T:
+        return await self._attempt(request)
+
+    async def _attempt(self, request: Callable[[], Awaitable[T]]) -> T:
+        """`attempt`, counted by how it ended."""
+        try:
+            result = await attempt(request)
+        except SendError as error:
+            self._count(send_result(error))
+            raise
+        self._count("ok")
+        return result
 
     async def _send(self, chat_id: str, reply: Reply, run: Run) -> str | None:
         """Text (split at 4,096), buttons on its last piece, then the files; a text that fits

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from storage.models import Contact, FeedbackItem
 from testkit.support import rows
@@ -51,6 +52,14 @@ async def test_feedback_in_a_direct_chat(lab: Lab, encrypted: bool) -> None:
     assert item.kind == "suggestion" and item.platform == "matrix"
     (contact,) = await rows(bot.app.db, Contact)
     assert (contact.user_id, contact.chat_id) == (anna.account.user_id, room)
+    # What /metrics tells the city's IT: every message to Anna went through.
+    sends = {
+        sample.labels["result"]: sample.value
+        for family in text_string_to_metric_families(bot.app.metrics.render().decode())
+        for sample in family.samples
+        if sample.name == "mitreden_sends_total" and sample.labels["channel"] == "matrix"
+    }
+    assert sends == {"ok": 5}  # four questions and the thanks
     if encrypted:
         # Everything the resident received was encrypted on the wire and decrypted by nio.
         assert anna.client.rooms[room].encrypted
