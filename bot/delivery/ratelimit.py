@@ -2,9 +2,10 @@
 
 Overall: at most `per_second` proactive messages a second, evenly spaced (no initial burst).
 Per private chat: one message every `private_interval` seconds. Per group: `group_per_minute`
-messages a minute, also evenly spaced. Direct replies are never delayed here, but they use up
-capacity (`note_direct`), so that bulk sends make room for them instead of tipping the total
-over the platform's limit. Time is a monotonic float from an injected clock.
+messages a minute, also evenly spaced. Direct replies book their slot before they go out
+(`book_direct`) and wait at most a fraction of a second for it; bulk sends make room for them
+instead of tipping the total over the platform's limit. Time is a monotonic float from an
+injected clock.
 """
 
 from __future__ import annotations
@@ -53,20 +54,14 @@ class ChatLimits:
         self._use_overall(now)
         self._use_chat(chat_id, is_group, now)
 
-    def note_direct(self, chat_id: str, is_group: bool) -> None:
-        """A direct reply went out now: it counts, but it never waits."""
-        now = self._clock()
-        self._use_overall(now)
-        self._use_chat(chat_id, is_group, now)
-
     def book_direct(self, chat_id: str, is_group: bool) -> float:
         """Book the overall slot of a direct message about to go out; returns the seconds to
         wait for it (0 while the pace has room, else a fraction of a second).
 
         The proactive messages' next slot moves back instead, so a direct reply never waits
         behind a broadcast; counted before it is sent, it cannot tip the total over the limit
-        the way a message counted afterwards (`note_direct`) can, while its request is on
-        the way and the pace goes on sending.
+        the way a message counted after it was sent can, while its request is on the way
+        and the pace goes on sending.
         """
         now = self._clock()
         start = max(self._next_overall, now)
