@@ -16,6 +16,7 @@ import os
 import re
 from dataclasses import replace
 from functools import partial
+from typing import TYPE_CHECKING
 
 from telegram import BotCommand, Update
 from telegram.error import InvalidToken
@@ -27,11 +28,13 @@ from bot.channels.telegram.map import FileToFetch, files_to_fetch, to_incoming
 from bot.channels.telegram.request import AiohttpRequest
 from bot.channels.telegram.send import TelegramSender
 from bot.channels.telegram.updates import TolerantBot, UnreadableUpdates
-from bot.channels.telegram.webhook import WebhookServer
 from bot.delivery.ratelimit import ChatLimits
 from bot.delivery.sending import Unreachable
 from handlers.messages import FILE_TOO_LARGE, Attachment, Incoming, Platform
 from handlers.settings import TelegramSettings
+
+if TYPE_CHECKING:
+    from bot.channels.telegram.webhook import WebhookServer
 
 logger = logging.getLogger(__name__)
 
@@ -174,6 +177,9 @@ class TelegramChannel:
 
     async def _start_webhook(self) -> WebhookServer:
         """Listen for Telegram's pushes, then tell Telegram where to push (as PTB does)."""
+        # Imported here: aiohttp's web server costs 2 MiB that long polling never uses.
+        from bot.channels.telegram.webhook import WebhookServer
+
         settings = self._settings
         server = WebhookServer(
             self._bot,
