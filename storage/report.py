@@ -4,17 +4,18 @@ Everything a report shows comes from here: counts by dimension aggregated in SQL
 submission and first-answer times the median and the charts are made of, the overdue items,
 every recommendation with its outcome (`storage.items.recommendations`), and the events with their
 registrations (`storage.events.report`). Nothing here names a resident: the report is
-published, so no contact column is ever read.
+published, so the only contact columns read are the names of recommendations' authors, which
+the report masks in what it quotes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_
+from sqlalchemy import and_, func
 from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
@@ -27,7 +28,11 @@ from storage.items.recommendations import (
     decided_recommendations,
     year_recommendations,
 )
-from storage.models import FeedbackItem, FieldOfAction, WorkingGroup
+from storage.models import FeedbackItem, FieldOfAction, ItemKind, WorkingGroup
+
+# The kinds of feedback that wait for an answer: praise is thanked for when there is time,
+# and never counts as overdue or late.
+EXPECTS_ANSWER = (ItemKind.SUGGESTION, ItemKind.CRITICISM, ItemKind.QUESTION)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,11 +76,14 @@ class YearFigures:
     by_language: dict[str, int]
     by_group: dict[str, int]
     created: list[tuple[datetime, str, str]]  # (created_at, kind, field) of every item
-    # (group, created_at, first_answered_at, answer_due_at) of every answered item
+    # (group, created_at, first_answered_at, answer_due_at) of every answered item of a kind
+    # that expects an answer (EXPECTS_ANSWER)
     answered: list[tuple[str, datetime, datetime, datetime | None]]
-    overdue: list[OverdueItem]
+    overdue: list[OverdueItem]  # only kinds that expect an answer
     recommendations: list[Recommendation]
     events: list[EventFigures]
+    residents: int = 0  # how many different contacts wrote (forgotten ones not counted)
+    by_group_kind: dict[tuple[str, str], int] = field(default_factory=dict)
 
     @property
     def total(self) -> int:
@@ -89,8 +97,8 @@ class YearFigures:
 
     def by_field(self) -> dict[str, int]:
         counts: dict[str, int] = {}
-        for (field, _), n in self.by_field_state.items():
-            counts[field] = counts.get(field, 0) + n
+        for (key, _), n in self.by_field_state.items():
+            counts[key] = counts.get(key, 0) + n
         return counts
 
 
@@ -98,10 +106,15 @@ class ReportStore:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def year_figures(self, start: datetime, end: datetime, as_of: datetime) -> YearFigures:
+    async def year_figures(
+        self, start: datetime, end: datetime, as_of: datetime, *, details: bool = True
+    ) -> YearFigures:
         """The figures of the items created and the events held in [start, end); `as_of`
-        decides which open items count as overdue."""
-        return await self._db.run(lambda session: _year_figures(session, start, end, as_of))
+        decides which open items count as overdue. Without `details` (a year to compare
+        with): no overdue items, no events, and recommendations without their texts."""
+        return await self._db.run(
+            lambda session: _year_figures(session, start, end, as_of, details)
+        )
 
     async def item_rows(self, start: datetime, end: datetime) -> list[ItemRow]:
         return await self._db.run(lambda session: list(_item_rows(session, start, end)))
@@ -127,7 +140,7 @@ def _in_year(start: datetime, end: datetime) -> Any:
 
 
 def _year_figures(
-    session: Session, start: datetime, end: datetime, as_of: datetime
+    session: Session, start: datetime, end: datetime, as_of: datetime, details: bool = True
 ) -> YearFigures:
     year = _in_year(start, end)
     item = FeedbackItem
@@ -139,20 +152,23 @@ def _year_figures(
             select(item.created_at, item.kind, item.field_key).where(year)
         ).all()
     ]
+    expects_answer = col(item.kind).in_([str(k) for k in EXPECTS_ANSWER])
     answered = [
         (str(group), created_at, answered_at, due)
         for group, created_at, answered_at, due in session.exec(
             select(
                 item.group_key, item.created_at, item.first_answered_at, item.answer_due_at
-            ).where(year, col(item.first_answered_at).is_not(None))
+            ).where(year, expects_answer, col(item.first_answered_at).is_not(None))
         ).all()
         if answered_at is not None
     ]
+    residents = session.exec(select(func.count(func.distinct(item.contact_id))).where(year)).one()
     overdue_query = (
         select(item)
         .where(
             year,
             is_open(),
+            expects_answer,
             col(item.first_answered_at).is_(None),
             col(item.answer_due_at) < as_of,
         )
@@ -162,7 +178,7 @@ def _year_figures(
         OverdueItem(
             i.reference, i.kind, i.field_key, i.group_key, i.created_at, i.answer_due_at or as_of
         )
-        for i in session.exec(overdue_query).all()
+        for i in (session.exec(overdue_query).all() if details else [])
     ]
     return YearFigures(
         start=start,
@@ -178,8 +194,10 @@ def _year_figures(
         created=created,
         answered=answered,
         overdue=overdue,
-        recommendations=year_recommendations(session, year),
-        events=year_events(session, start, end),
+        recommendations=year_recommendations(session, year, texts=details),
+        events=year_events(session, start, end) if details else [],
+        residents=int(residents or 0),
+        by_group_kind=count_by(session, item.group_key, item.kind, where=year),
     )
 
 

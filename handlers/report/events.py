@@ -6,7 +6,7 @@ Written, as every section, by a function of a `SectionWriter`; handlers.report.y
 
 from __future__ import annotations
 
-from handlers.report.document import Chart, Entry, Paragraph, Section, Table
+from handlers.report.document import Block, Cell, Paragraph, Section, Table
 from handlers.report.writer import SectionWriter
 
 
@@ -15,7 +15,9 @@ def events(w: SectionWriter) -> Section:
     title = _("Veranstaltungen")
     if not w.f.events:
         return Section(
-            title, [Paragraph(_("Im Berichtsjahr fanden keine Veranstaltungen statt."))]
+            title,
+            [Paragraph(_("Im Berichtsjahr fanden keine Veranstaltungen statt."))],
+            key="events",
         )
     subsections = []
     header = (
@@ -31,26 +33,26 @@ def events(w: SectionWriter) -> Section:
             "{when}, {place}. Angemeldet: {registered}, Warteliste: {waitlisted}, "
             "abgemeldet: {cancelled}."
         ).format(
-            when=w.s.when(event.starts_at),
-            place=event.place or "–",
+            when=w.inline(w.s.when(event.starts_at)),
+            place=w.inline(event.place) if event.place else "–",
             registered=w.n(event.registered),
             waitlisted=w.n(event.waitlisted),
             cancelled=w.n(event.cancelled),
         )
-        blocks: list[Paragraph | Table | Chart | Entry] = [Paragraph(text)]
+        blocks: list[Block] = [Paragraph(text)]
         if event.workshops:
-            rows = [
+            rows: list[tuple[Cell, ...]] = [
                 (
-                    workshop.title,
-                    w.field(workshop.field_key),
-                    w.n(workshop.capacity) if workshop.capacity else "–",
-                    w.n(workshop.registered),
-                    w.n(workshop.waitlisted),
-                    w.n(workshop.cancelled),
+                    w.written(workshop.title),
+                    w.field_cell(workshop.field_key),
+                    w.num(workshop.capacity) if workshop.capacity else "–",
+                    w.num(workshop.registered),
+                    w.num(workshop.waitlisted),
+                    w.num(workshop.cancelled),
                 )
                 for workshop in event.workshops
             ]
-            caption = _("Anmeldungen je Workshop: {title}").format(title=event.title)
-            blocks.append(Table(caption, header, rows, (False, False, True, True, True, True)))
-        subsections.append(Section(event.title, blocks))
-    return Section(title, [], subsections)
+            caption = _("Anmeldungen je Workshop: {title}").format(title=w.inline(event.title))
+            blocks.append(Table(caption, header, rows))
+        subsections.append(Section(w.inline(event.title), blocks))
+    return Section(title, [], subsections, key="events")

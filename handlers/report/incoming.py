@@ -1,4 +1,5 @@
-"""The year report's sections on what came in: the overview, by field of action, by month.
+"""The year report's sections on what came in: the overview, by field of action, by month,
+each beside the same span of the year before when there are figures for it.
 
 Each section is written by a function of a `SectionWriter` (handlers.report.year composes them).
 """
@@ -10,14 +11,19 @@ from collections import Counter
 from babel.dates import get_month_names
 
 from handlers.labels import kind_label, state_label
-from handlers.report.document import Block, Chart, Paragraph, Section, Table
+from handlers.report.document import Block, Cell, Chart, Paragraph, Section, Table
 from handlers.report.writer import SectionWriter
 from storage.models import ItemKind, ItemState
+from storage.report import YearFigures
+
+
+def channel_name(w: SectionWriter, key: str) -> str:
+    return {"telegram": "Telegram", "matrix": "Matrix", "console": w._("Konsole")}.get(key, key)
 
 
 def overview(w: SectionWriter) -> Section:
     _ = w._
-    f = w.f
+    f, p = w.f, w.p
     answered = len(f.answered)
     recommendations = len(f.recommendations)
     paragraph = _(
@@ -36,39 +42,82 @@ def overview(w: SectionWriter) -> Section:
         "wiedergegeben; E-Mail-Adressen, Telefonnummern und Kontonamen sind unkenntlich "
         "gemacht."
     )
-    channel_names = {"telegram": "Telegram", "matrix": "Matrix", "console": _("Konsole")}
+    this, _before = w.years
     blocks: list[Block] = [
         Paragraph(paragraph),
         Paragraph(privacy),
-        w.breakdown(_("Art"), f.by_kind, lambda k: kind_label(w.s, k)),
-        w.breakdown(_("Stand"), f.by_state(), lambda k: state_label(w.s, k)),
-        w.breakdown(_("Kanal"), f.by_platform, lambda k: channel_names.get(k, k)),
-        w.breakdown(_("Sprache"), f.by_language, w.language_name),
+        w.breakdown(
+            _("Rückmeldungen {year} nach Art").format(year=this),
+            _("Art"),
+            f.by_kind,
+            lambda k: kind_label(w.s, k),
+            p.by_kind if p else None,
+        ),
+        w.breakdown(
+            _("Rückmeldungen {year} nach ihrem heutigen Stand").format(year=this),
+            _("Stand"),
+            f.by_state(),
+            lambda k: state_label(w.s, k),
+            p.by_state() if p else None,
+        ),
+        w.breakdown(
+            _("Rückmeldungen {year} nach Kanal").format(year=this),
+            _("Kanal"),
+            f.by_platform,
+            lambda k: channel_name(w, k),
+            p.by_platform if p else None,
+        ),
+        w.breakdown(
+            _("Rückmeldungen {year} nach Sprache der Absender").format(year=this),
+            _("Sprache"),
+            f.by_language,
+            w.language_name,
+            p.by_language if p else None,
+        ),
     ]
-    return Section(_("Überblick"), blocks)
+    return Section(_("Überblick"), blocks, key="overview")
+
+
+def field_order(w: SectionWriter, *counts: dict[str, int]) -> list[str]:
+    """The fields in their configured order, then any others, those with items only."""
+    present = {k for c in counts for k, n in c.items() if n}
+    keys = [f.key for f in w.f.fields if f.key in present]
+    return keys + sorted(present - set(keys))
 
 
 def fields(w: SectionWriter) -> Section:
     _ = w._
     by_field = w.f.by_field()
-    keys = [f.key for f in w.f.fields if by_field.get(f.key)]
-    keys += sorted(k for k in by_field if k not in keys)
+    before = w.p.by_field() if w.p else None
+    keys = field_order(w, by_field)
     counts = [by_field[k] for k in keys]
     names = [w.field(k) for k in keys]
     alt = _("Balkendiagramm der Rückmeldungen je Handlungsfeld: {values}.").format(
         values=", ".join(f"{name} {w.n(c)}" for name, c in zip(names, counts, strict=True))
     )
     states = [s.value for s in ItemState]
-    rows = [
-        (name, *(w.n(w.f.by_field_state.get((k, s), 0)) for s in states), w.n(c))
-        for k, name, c in zip(keys, names, counts, strict=True)
-    ]
-    header = (_("Handlungsfeld"), *(state_label(w.s, s) for s in states), _("Summe"))
+    this, previous = w.years
+    header: tuple[str, ...] = (
+        _("Handlungsfeld"),
+        *(state_label(w.s, s) for s in states),
+        _("Summe"),
+    )
+    if before is not None:
+        header += (previous, _("Veränderung"))
+    rows: list[tuple[Cell, ...]] = []
+    for key, count in zip(keys, counts, strict=True):
+        row: tuple[Cell, ...] = (
+            w.field_cell(key),
+            *(w.num(w.f.by_field_state.get((key, s), 0)) for s in states),
+            w.num(count),
+        )
+        if before is not None:
+            row += (w.num(before.get(key, 0)), w.change(count, before.get(key, 0)))
+        rows.append(row)
     table = Table(
-        _("Rückmeldungen nach Handlungsfeld und Stand"),
+        _("Rückmeldungen {year} je Handlungsfeld nach heutigem Stand").format(year=this),
         header,
         rows,
-        (False, *([True] * (len(states) + 1))),
     )
     chart = Chart(
         "by-field",
@@ -77,16 +126,21 @@ def fields(w: SectionWriter) -> Section:
         [(_("Rückmeldungen"), counts)],
         alt,
         horizontal=True,
+        language=w.s.language,
+        right_to_left=w.right_to_left,
     )
-    return Section(_("Nach Handlungsfeld"), [chart, table])
+    return Section(_("Nach Handlungsfeld"), [chart, table], key="fields")
+
+
+def _by_month(w: SectionWriter, figures: YearFigures) -> Counter[tuple[int, str]]:
+    zone = w.s.zone
+    return Counter((at.astimezone(zone).month, kind) for at, kind, _field in figures.created)
 
 
 def months(w: SectionWriter, year: int) -> Section:
     _ = w._
-    zone = w.s.zone
-    counts: Counter[tuple[int, str]] = Counter(
-        (at.astimezone(zone).month, kind) for at, kind, _field in w.f.created
-    )
+    counts = _by_month(w, w.f)
+    before = _by_month(w, w.p) if w.p else None
     month_names = get_month_names("abbreviated", locale=w.locale)
     months = [str(month_names[m]) for m in range(1, 13)]
     kinds = [k.value for k in ItemKind]
@@ -96,16 +150,24 @@ def months(w: SectionWriter, year: int) -> Section:
         year=year,
         values=", ".join(f"{m} {w.n(t)}" for m, t in zip(months, totals, strict=True)),
     )
-    rows = [
-        (m, *(w.n(counts[(i + 1, k)]) for k in kinds), w.n(totals[i]))
-        for i, m in enumerate(months)
-    ]
-    header = (_("Monat"), *(kind_label(w.s, k) for k in kinds), _("Summe"))
-    table = Table(
-        _("Rückmeldungen je Monat und Art"),
-        header,
-        rows,
-        (False, *([True] * (len(kinds) + 1))),
+    this, previous = w.years
+    header: tuple[str, ...] = (_("Monat"), *(kind_label(w.s, k) for k in kinds), _("Summe"))
+    if before is not None:
+        header += (previous,)
+    rows: list[tuple[Cell, ...]] = []
+    for i, m in enumerate(months):
+        row: tuple[Cell, ...] = (m, *(w.num(counts[(i + 1, k)]) for k in kinds), w.num(totals[i]))
+        if before is not None:
+            row += (w.num(sum(before[(i + 1, k)] for k in kinds)),)
+        rows.append(row)
+    table = Table(_("Rückmeldungen {year} je Monat nach Art").format(year=this), header, rows)
+    chart = Chart(
+        "by-month",
+        _("Rückmeldungen je Monat"),
+        months,
+        series,
+        alt,
+        language=w.s.language,
+        right_to_left=w.right_to_left,
     )
-    chart = Chart("by-month", _("Rückmeldungen je Monat"), months, series, alt)
-    return Section(_("Im Lauf des Jahres"), [chart, table])
+    return Section(_("Im Lauf des Jahres"), [chart, table], key="months")

@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func
+from sqlalchemy import and_, func, literal
 from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
-from storage.models import FeedbackItem, ItemEvent, ItemKind, ItemState
+from storage.models import Contact, FeedbackItem, ItemEvent, ItemKind, ItemState
 
 # The states in which a recommendation has an outcome the working group decided on.
 DECIDED_STATES = (ItemState.IMPLEMENTED, ItemState.DECLINED)
@@ -34,6 +34,13 @@ class Recommendation:
     text: str
     note: str | None
     decided_at: datetime | None
+    language: str = ""  # the item's language (its author's)
+    # The working group's latest answer to the resident (/reply), and when it was given.
+    answer: str | None = None
+    answered_at: datetime | None = None
+    # What names the author (display name, account id), only so that a published text can
+    # mask it; never shown.
+    author_names: tuple[str, ...] = ()
 
 
 def _stance_changes(item_filter: Any) -> list[Any]:
@@ -74,20 +81,48 @@ def _decided_filter(field_key: str | None) -> Any:
     return and_(*conditions)
 
 
-def year_recommendations(session: Session, in_year: Any) -> list[Recommendation]:
-    """Every suggestion of the year (`in_year` selects its items) with its outcome. The
-    stances are read in a query of their own and matched here: joined to the grouped history,
+def year_recommendations(
+    session: Session, in_year: Any, *, texts: bool = True
+) -> list[Recommendation]:
+    """Every suggestion of the year (`in_year` selects its items) with its outcome, the
+    working group's latest answer, and its author's names for masking; without `texts`
+    (only to count outcomes) no text, reason, answer or name is read. The stances and
+    answers are read in a query of their own and matched here: joined to the grouped history,
     PostgreSQL without fresh statistics (after a restore) re-aggregated the history once per
     suggestion."""
     suggestion = and_(in_year, col(FeedbackItem.kind) == ItemKind.SUGGESTION)
     history = session.exec(
         select(
-            col(ItemEvent.item_id), col(ItemEvent.state), col(ItemEvent.text), col(ItemEvent.at)
+            col(ItemEvent.item_id),
+            col(ItemEvent.state),
+            col(ItemEvent.text) if texts else literal(None),
+            col(ItemEvent.at),
         )
         .where(*_stance_changes(suggestion))
         .order_by(col(ItemEvent.id))
     )
     stances = {int(item_id): (state, text, at) for item_id, state, text, at in history}
+    if not texts:
+        return _outcomes_only(session, suggestion, stances)
+    replies = session.exec(
+        select(col(ItemEvent.item_id), col(ItemEvent.text), col(ItemEvent.at))
+        .where(
+            col(FeedbackItem.id) == col(ItemEvent.item_id),
+            suggestion,
+            col(ItemEvent.action) == "reply",
+        )
+        .order_by(col(ItemEvent.id))
+    )
+    answers = {int(item_id): (text, at) for item_id, text, at in replies}
+    authors = select(FeedbackItem.contact_id).where(suggestion)
+    names = {
+        int(contact_id): tuple(n for n in (name, user) if n)
+        for contact_id, name, user in session.execute(
+            core_select(col(Contact.id), col(Contact.display_name), col(Contact.user_id)).where(
+                col(Contact.id).in_(authors)
+            )
+        )
+    }
     item = FeedbackItem
     query = (
         core_select(
@@ -101,6 +136,8 @@ def year_recommendations(session: Session, in_year: Any) -> list[Recommendation]
                     item.group_key,
                     item.state,
                     item.text,
+                    item.language,
+                    item.contact_id,
                 )
             )
         )
@@ -108,14 +145,49 @@ def year_recommendations(session: Session, in_year: Any) -> list[Recommendation]
         .order_by(col(item.created_at), col(item.id))
     )
     recommendations = []
-    for item_id, reference, created, field, group, state, text in session.execute(query):
+    for row in session.execute(query):
+        item_id, reference, created, field, group, state, text, language, author = row
         stance, note, at = stances.get(int(item_id), (None, None, None))
+        answer, answered_at = answers.get(int(item_id), (None, None))
         outcome = _outcome(state, stance)
         decided = at if outcome in DECIDED_STATES else None
         recommendations.append(
-            Recommendation(reference, created, field, group, outcome, text, note, decided)
+            Recommendation(
+                reference,
+                created,
+                field,
+                group,
+                outcome,
+                text,
+                note,
+                decided,
+                language,
+                answer,
+                answered_at,
+                names.get(int(author), ()) if author is not None else (),
+            )
         )
     return recommendations
+
+
+def _outcomes_only(
+    session: Session, suggestion: Any, stances: dict[int, tuple[Any, Any, Any]]
+) -> list[Recommendation]:
+    """The year's suggestions with their outcome and field only (texts left empty)."""
+    item = FeedbackItem
+    query = core_select(
+        col(item.id), col(item.reference), col(item.created_at), col(item.field_key),
+        col(item.group_key), col(item.state), col(item.language),
+    ).where(suggestion)  # fmt: skip
+    found = []
+    for item_id, reference, created, field, group, state, language in session.execute(query):
+        stance, _note, at = stances.get(int(item_id), (None, None, None))
+        outcome = _outcome(state, stance)
+        decided = at if outcome in DECIDED_STATES else None
+        found.append(
+            Recommendation(reference, created, field, group, outcome, "", None, decided, language)
+        )
+    return found
 
 
 def decided_recommendations(

@@ -9,11 +9,12 @@ import io
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from openpyxl import load_workbook
 
 from bot.app import App
 from bot.report import build_report
 from handlers.public_text import public_text
-from handlers.report.document import Entry, Section, Table
+from handlers.report.document import Decision, Entry, Quote, Section, Table
 from handlers.report.year import year_report
 from testkit.support import FakeClock, Resident
 
@@ -66,20 +67,24 @@ async def test_every_recommendation_appears_with_outcome_and_reason(year: App) -
     assert year.deps is not None
     document, _ = await year_report(year.deps, 2026)
     section = next(s for s in document.sections if s.title.startswith("Empfehlungen"))
-    entries = [b for sub in section.subsections for b in sub.blocks if isinstance(b, Entry)]
-
-    assert [e.heading.split(" · ")[0] for e in entries] == [
-        "F-2026-0001",
-        "F-2026-0002",
-        "F-2026-0004",
-    ]
-    implemented, declined, waiting = entries
-    assert "umgesetzt (am " in implemented.heading
-    assert implemented.note == "Die VHS bietet ab März zwei Abendkurse an."
-    assert "abgelehnt" in declined.heading and declined.note == "Dafür ist das Land zuständig."
-    assert "eingegangen" in waiting.heading and waiting.note == ""
+    (field,) = section.subsections
+    parts = {part.title: part.blocks for part in field.subsections}
+    assert list(parts) == ["Umgesetzt", "Abgelehnt", "Noch nicht entschieden"]
+    (implemented,), (declined,) = parts["Umgesetzt"], parts["Abgelehnt"]
+    assert isinstance(implemented, Decision) and isinstance(declined, Decision)
+    assert implemented.reason == Quote("Die VHS bietet ab März zwei Abendkurse an.", "de")
+    assert declined.reason == Quote("Dafür ist das Land zuständig.", "de")
+    (done,), (no,) = implemented.entries, declined.entries
+    assert done.heading.startswith("F-2026-0001 · ") and "umgesetzt (am " in done.heading
+    assert done.text.text == "Abendkurse Deutsch für Berufstätige, Rückfragen an […]"
+    assert no.heading.startswith("F-2026-0002 · ") and "abgelehnt (am " in no.heading
+    (waiting,) = [b for b in parts["Noch nicht entschieden"] if isinstance(b, Entry)]
+    assert waiting.heading.startswith("F-2026-0004 · ") and "eingegangen" in waiting.heading
+    assert waiting.note is None
     summary = next(b for b in section.blocks if isinstance(b, Table))
-    assert summary.rows == [("Bildung und Sprache", "3", "1", "1", "0", "1")]
+    assert [tuple(map(str, row)) for row in summary.rows] == [
+        ("Bildung und Sprache", "3", "1", "1", "0", "1", "0", "0", "0")
+    ]
 
 
 def _all_text(section: Section) -> str:
@@ -90,11 +95,22 @@ def _all_text(section: Section) -> str:
     return "\n".join(parts)
 
 
-@pytest.mark.parametrize("fmt", ["md", "html", "csv"])
+@pytest.mark.parametrize("fmt", ["md", "html", "csv", "xlsx"])
 async def test_no_format_names_a_resident_or_leaks_contact_details(year: App, fmt: str) -> None:
     assert year.deps is not None
     report = await build_report(year.deps, 2026, fmt)
-    text = report.data.decode("utf-8")
+    if fmt == "xlsx":
+        book = load_workbook(io.BytesIO(report.data), read_only=True)
+        cells = [
+            c
+            for sheet in book.worksheets
+            for row in sheet.iter_rows(values_only=True)
+            for c in row
+        ]
+        text = "\n".join(str(c) for c in cells if c is not None)
+    else:
+        text = report.data.decode("utf-8")
+    text += "".join(data.decode("utf-8-sig") for data in report.appendix.values())
 
     for secret in ("Alice", "Bob", "Carla", "u-alice", "u-bob", "c-carla", EMAIL, PHONE):
         assert secret not in text, f"{secret!r} in the {fmt} report"
@@ -147,8 +163,9 @@ async def test_the_report_speaks_the_language_asked_for(year: App) -> None:
     assert year.deps is not None
     document, _ = await year_report(year.deps, 2026, language="en")
     assert document.language == "en"
-    assert "Bildung" not in _all_text(document.sections[1])  # field names in English
-    assert "Education and language" in _all_text(document.sections[1])
+    by_field = next(s for s in document.sections if s.key == "fields")
+    assert "Bildung" not in _all_text(by_field)  # field names in English
+    assert "Education and language" in _all_text(by_field)
     arabic, _ = await year_report(year.deps, 2026, language="ar")
     assert arabic.right_to_left
 

@@ -61,9 +61,10 @@ async def test_counts_by_every_dimension(backend: Database, seeded: YearFigures)
 
 
 async def test_answers_and_overdue_items(backend: Database, seeded: YearFigures) -> None:
-    answered = await sql(
+    answered = await sql(  # praise expects no answer: not counted
         backend,
-        "SELECT reference FROM feedback_item WHERE first_answered_at IS NOT NULL",
+        "SELECT reference FROM feedback_item WHERE first_answered_at IS NOT NULL "
+        "AND kind IN ('suggestion', 'criticism', 'question')",
     )
     assert len(seeded.answered) == len(answered) > ITEMS // 2
     waits = [(a - c).total_seconds() for _g, c, a, _d in seeded.answered]
@@ -72,6 +73,7 @@ async def test_answers_and_overdue_items(backend: Database, seeded: YearFigures)
     overdue = await sql(
         backend,
         "SELECT reference FROM feedback_item WHERE state IN ('received', 'in_progress') "
+        "AND kind IN ('suggestion', 'criticism', 'question') "
         f"AND first_answered_at IS NULL AND answer_due_at < '{now}' ORDER BY answer_due_at",
     )
     assert [i.reference for i in seeded.overdue] == [r for (r,) in overdue]
