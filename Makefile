@@ -4,6 +4,8 @@ PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 LOCALES := handlers/locales
 CONFIG  ?= $(if $(wildcard config.toml),config.toml,config.example.toml)
+# `make run` and `make shell` keep their data in the checkout (README, "Data directory").
+DATA    ?= var
 
 .PHONY: run shell test lint i18n catalogs bench clean synapse system
 
@@ -33,10 +35,10 @@ $(SYNAPSE_STAMP):
 synapse: $(SYNAPSE_STAMP)
 
 run: catalogs
-	$(VENV)/bin/mitreden --config $(CONFIG) run
+	$(VENV)/bin/mitreden --config $(CONFIG) --data-dir $(DATA) run
 
 shell: catalogs
-	$(VENV)/bin/mitreden --config $(CONFIG) shell
+	$(VENV)/bin/mitreden --config $(CONFIG) --data-dir $(DATA) shell
 
 # Debian packages the tests need (PostgreSQL, Pango for the PDF report, poppler-utils).
 system:
@@ -52,7 +54,8 @@ lint: $(STAMP)
 # Extract every marked text into the template and merge it into each catalogue.
 i18n: $(STAMP)
 	$(VENV)/bin/pybabel extract --no-location --sort-output --project mitreden \
-	    --keywords '_ N_ ngettext:1,2' --output-file $(LOCALES)/mitreden.pot handlers bot
+	    --mapping-file babel.cfg --keywords '_ N_ ngettext:1,2' \
+	    --output-file $(LOCALES)/mitreden.pot handlers bot
 	$(VENV)/bin/pybabel update --no-fuzzy-matching --domain mitreden \
 	    --input-file $(LOCALES)/mitreden.pot --output-dir $(LOCALES)
 	$(MAKE) catalogs

@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import os
 import platform
+import pty
 import signal
 import statistics
 import subprocess
@@ -90,14 +91,17 @@ async def idle_rss(
     command: list[str], ready: bytes, env: dict[str, str], work: Path, settle: float
 ) -> float:
     """Start `command`, wait for `ready` in its output, let it settle, read VmRSS, stop it."""
+    # A terminal, held open: `mitreden run` talks on the console only to one, and waits there.
+    keyboard, terminal = pty.openpty()
     process = await asyncio.create_subprocess_exec(
         *command,
         cwd=work,
         env=env,
-        stdin=asyncio.subprocess.PIPE,  # held open: the console channel waits for input
+        stdin=terminal,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )
+    os.close(terminal)
     assert process.stdout is not None
     output = process.stdout
     seen: list[bytes] = []
@@ -111,19 +115,19 @@ async def idle_rss(
         drain = asyncio.create_task(output.read())
         await asyncio.sleep(settle)
         rss = rss_mib(process.pid)
-        await _stop(process)
+        await _stop(process, keyboard)
         await drain
         return rss
     finally:
         if process.returncode is None:
-            await _stop(process)
+            await _stop(process, keyboard)
+        os.close(keyboard)
 
 
-async def _stop(process: asyncio.subprocess.Process) -> None:
-    """End of input and SIGTERM: the console channel's reader thread, blocked in readline(),
-    only ends with its input, and the process waits for it before it exits."""
-    assert process.stdin is not None
-    process.stdin.close()
+async def _stop(process: asyncio.subprocess.Process, keyboard: int) -> None:
+    """End of input (Ctrl+D on the terminal) and SIGTERM: the console channel's reader
+    thread, blocked in readline(), only ends with its input."""
+    os.write(keyboard, b"\x04")
     process.send_signal(signal.SIGTERM)
     await process.wait()
 

@@ -13,22 +13,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.channels.console import ConsoleChannel
 from bot.clock import SystemClock
+from bot.config import ConfigError
 from bot.delivery.loop import Delivery
 from bot.delivery.ratelimit import ChatLimits
 from bot.delivery.scheduler import Planner, PlanScheduler
 from bot.delivery.sending import ProactiveSender
 from bot.ops.logs import redact
 from bot.ops.metrics import FAILED, HANDLED, Metrics
-from bot.ops.server import OpsServer
 from bot.report.drafts import FixedClock, Rendered, ReportDrafts, render_draft
 from bot.serial import KeyedSerializer
 from handlers.clock import Clock
@@ -44,10 +45,14 @@ from handlers.residents.retention import RetentionPlanner
 from handlers.router import Router
 from handlers.settings import MatrixSettings, Settings, TelegramSettings
 from storage.bot_messages import BotMessageStore
-from storage.db import Database
+from storage.db import Database, database_shown, sqlite_file
 from storage.groups import FieldSpec, GroupSpec
-from storage.schema import upgrade_to_head
+from storage.schema import schema_revision, upgrade_to_head
 from storage.store import Store
+
+if TYPE_CHECKING:
+    from bot.ops.server import OpsServer
+    from bot.web.server import WebServer
 
 logger = logging.getLogger(__name__)
 
@@ -175,7 +180,8 @@ class App:
 def group_specs(settings: Settings) -> tuple[tuple[FieldSpec, ...], tuple[GroupSpec, ...]]:
     """The configured fields of action and working groups in storage's terms, which
     `store.groups.sync_from_config` writes (storage, the innermost layer, cannot read the
-    settings themselves)."""
+    settings themselves), and which the command line reads to tell the administrator that
+    the configuration also defines a group it changes."""
     if not settings.fields:
         return FALLBACK_FIELDS, FALLBACK_GROUPS
     fields = tuple(FieldSpec(f.key, f.name, dict(f.names)) for f in settings.fields)
@@ -237,6 +243,7 @@ class Bot:
     delivery: Delivery
     scheduler: PlanScheduler
     ops: OpsServer | None = None  # health and metrics, when asked for and configured
+    web: WebServer | None = None  # the staff web view, when asked for and configured
 
     async def close(self) -> None:
         await self.app.close()
@@ -248,6 +255,7 @@ async def bootstrap(
     clock: Clock | None = None,
     db: Database | None = None,
     migrate: bool = True,
+    create: bool = True,
     channels: Sequence[ChannelFactory] | None = None,
     senders: Mapping[str, ProactiveSender] | None = None,
     limits: Mapping[str, ChatLimits] | None = None,
@@ -261,22 +269,40 @@ async def bootstrap(
         db: an opened database (default: one on `database.url`); `Bot.close` closes it,
             and so does a failure here.
         migrate: bring the schema to the newest migration first; tests pass a prepared one.
+        create: make the database when there is none yet (`run`, `shell`, `demo`, tests);
+            False, as the other commands pass, raises `NoDatabase` instead (a SQLite file
+            that does not exist is not created, a database without a schema not filled).
         channels: what builds each channel (default: Telegram and Matrix where configured,
             else the console); `()` for none, as admin commands and handler tests want.
         senders: what the outbox sends through, by platform (default: each channel's).
         limits: each platform's pace, shared by a channel's replies and the outbox
             (default: from the settings); `{}` sends unpaced.
-        ops: serve health and metrics on `ops.listen` (when set) while running; only
-            `mitreden run` asks, so that no other command and no test binds the port.
+        ops: serve health and metrics on `ops.listen` and the staff web view on `web.listen`
+            (each when set) while running; only `mitreden run` asks, so that no other
+            command and no test binds the ports.
     """
+    # Which channels, before the database is touched: `run` with none to run stops at once.
+    paces = dict(limits) if limits is not None else platform_limits(settings)
+    factories = channels if channels is not None else configured_channels(settings, paces)
+    if db is None and not create:
+        require_database_file(settings.database.url)
     db = db or Database(
         settings.database.url, echo=settings.database.echo, pool_size=settings.database.pool_size
     )
     try:
+        if not create:
+            await require_schema(db)
         if migrate:
             await upgrade_to_head(db)
         store = Store.over(db)
-        await store.groups.sync_from_config(*group_specs(settings))
+        # The configuration seeds groups; the command line owns them afterwards (README,
+        # "Working groups"): only an entry new or changed since the last start is applied.
+        applied = await store.groups.sync_from_config(*group_specs(settings))
+        if applied:
+            logger.info(
+                "working group(s) %s set from the configuration (entry new or changed)",
+                ", ".join(applied),
+            )
         clock = clock or SystemClock()
         catalogues = Catalogues(settings.bot.languages, settings.bot.default_language)
         deps = Deps(store=store, clock=clock, catalogues=catalogues, settings=settings)
@@ -298,9 +324,10 @@ async def bootstrap(
             drafts=ReportDrafts(render_draft_in_child),
             metrics=Metrics(),
         )
-        paces = dict(limits) if limits is not None else platform_limits(settings)
-        factories = channels if channels is not None else configured_channels(settings, paces)
-        made = [make(app) for make in factories]
+        try:
+            made = [make(app) for make in factories]
+        except ValueError as error:  # settings a channel cannot work with, named in the text
+            raise ConfigError(str(error)) from None
     except BaseException:
         await db.dispose()
         raise
@@ -322,12 +349,47 @@ async def bootstrap(
     )
     app.metrics.count_unreadable(lambda: sum(c.unreadable_updates() for c in made))
     app.metrics.watch_plans(scheduler.stats)
-    server = (
-        OpsServer(settings.ops.listen, db, store, made, app.metrics)
-        if ops and settings.ops.listen
-        else None
-    )
-    return Bot(app, made, delivery, scheduler, server)
+    server = None
+    if ops and settings.ops.listen:
+        # Imported here: its web server costs 2 MiB, and only `mitreden run` serves it.
+        from bot.ops.server import OpsServer
+
+        server = OpsServer(settings.ops.listen, db, store, made, app.metrics)
+    web = None
+    if ops and settings.web.listen:
+        # Imported here like the ops server: Jinja2 and the pages only where they are served.
+        from bot.web.server import WebServer
+
+        web = WebServer(settings.web, app.deps)
+    return Bot(app, made, delivery, scheduler, server, web)
+
+
+class NoDatabase(Exception):
+    """No database where the settings point, for a command that creates none (all but
+    `run`, `shell`, `demo` and `db upgrade`): run from the wrong directory or with the wrong
+    data directory, a command must say so, not work on a new, empty database."""
+
+
+CREATE_HINT = (
+    "create it with `mitreden db upgrade`, or point --data-dir (MITREDEN_DATA_DIR) or "
+    "database.url at the bot's database"
+)
+
+
+def require_database_file(url: str) -> None:
+    """Raise `NoDatabase` when `url` names a SQLite file that does not exist (checked
+    before the database is opened, which would create it)."""
+    path = sqlite_file(url)
+    if path is not None and not path.is_file():
+        raise NoDatabase(f"no database at {path}; {CREATE_HINT}")
+
+
+async def require_schema(db: Database) -> None:
+    """Raise `NoDatabase` when the database has no schema yet (an empty PostgreSQL
+    database, an empty SQLite file)."""
+    if await schema_revision(db) is None:
+        where = sqlite_file(db.url) or database_shown(db.url)
+        raise NoDatabase(f"the database {where} holds no mitreden data yet; {CREATE_HINT}")
 
 
 def telegram_limits(settings: Settings) -> ChatLimits:
@@ -357,7 +419,14 @@ def platform_limits(settings: Settings) -> dict[str, ChatLimits]:
 def configured_channels(
     settings: Settings, limits: Mapping[str, ChatLimits]
 ) -> list[ChannelFactory]:
-    """Telegram and Matrix where their credentials are configured; else the console."""
+    """Telegram and Matrix where their credentials are configured; else the console, when
+    there is a terminal to talk on.
+
+    Raises:
+        ConfigError: neither is configured and standard input is no terminal, as under a
+            service manager with a token missing: a bot that serves nobody must not look
+            like one that runs (`mitreden shell` takes a script on standard input).
+    """
     factories: list[ChannelFactory] = []
     if settings.telegram.token:
         redact(settings.telegram.token)
@@ -366,6 +435,12 @@ def configured_channels(
         redact(settings.matrix.password, settings.matrix.access_token)
         factories.append(matrix_channel(settings.matrix))
     if not factories:
+        if sys.stdin is None or not sys.stdin.isatty():
+            raise ConfigError(
+                "no channel to run: neither a Telegram token (MITREDEN_TELEGRAM_TOKEN or "
+                "telegram.token_file) nor a Matrix homeserver (matrix.homeserver) is "
+                "configured, and the console channel needs a terminal"
+            )
         logger.info("no Telegram or Matrix credentials configured: console channel")
         factories.append(console_channel(settings.console.user))
     return factories

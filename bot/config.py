@@ -13,9 +13,15 @@ only place that reads settings: the file, the environment, the secret files.
   they come from the environment (`MITREDEN_TELEGRAM_TOKEN`) or from a file named by
   `<key>_file` (in the file or `MITREDEN_TELEGRAM_TOKEN_FILE`), so a config file can be
   shared and committed without leaking them. The secret's own variable wins over any file.
+  Under systemd, a secret also comes from `$CREDENTIALS_DIRECTORY/<section>_<key>`
+  (`LoadCredential=telegram_token` in `deploy/mitreden.service`), read when neither the
+  variable nor a `<key>_file` gives it.
 - Unknown sections and keys are refused, from the file and the environment alike, and every
   error names the dotted key (`telegram.webhook_port: expected int, got 'x'`); `_check` adds
   the rules between settings that types cannot express.
+- Paths come out absolute: `data.dir` (`--data-dir`, `MITREDEN_DATA_DIR`, else a default
+  from the environment, `data_directory`), and the database and Matrix store inside it
+  unless `database.url` and `matrix.store_dir` are set (`with_data_directory`).
 """
 
 from __future__ import annotations
@@ -61,12 +67,19 @@ class ConfigError(ValueError):
     """A setting is missing, malformed or not allowed where it was given."""
 
 
-def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -> Settings:
+def load_settings(
+    path: Path | None,
+    environ: Mapping[str, str] | None = None,
+    *,
+    data_dir: Path | None = None,
+) -> Settings:
     """Read `path` (may be None for defaults only) and apply the environment on top.
 
     Args:
         path: the TOML file.
         environ: the environment to read (`os.environ` when None; tests pass their own).
+        data_dir: `mitreden --data-dir`, which wins over `data.dir` from the file or the
+            environment (see `with_data_directory`).
 
     Raises:
         ConfigError: naming the dotted key that is wrong.
@@ -81,13 +94,14 @@ def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -
         in_file = values.setdefault(name, {})
         if isinstance(in_file, dict):  # otherwise the file's error is the one to report
             in_file.update(section)
-    _read_secret_files(values)
+    _read_secret_files(values, env.get("CREDENTIALS_DIRECTORY", ""))
     try:
         settings = Settings(**values)
     except ValidationError as error:
         problems = dict.fromkeys(_problem(e) for e in error.errors())  # in order, once each
         raise ConfigError("\n".join(problems)) from None
     _check(settings)
+    settings = with_data_directory(settings, env, data_dir)
     settings = _with_environment_proxies(settings, env)
     scheme = urlsplit(settings.telegram.proxy_url).scheme.lower()
     if settings.telegram.proxy_url and scheme not in ("http", "https"):
@@ -97,6 +111,52 @@ def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -
             f"https:// proxy is needed, not {scheme or 'a URL without a scheme'}"
         )
     return settings
+
+
+DATABASE_FILE = "mitreden.db"  # in the data directory, unless database.url names another
+MATRIX_STORE = "matrix"
+
+
+def data_directory(configured: str | Path, env: Mapping[str, str]) -> Path:
+    """The data directory, absolute: `configured` (`--data-dir`, `MITREDEN_DATA_DIR` or
+    `data.dir`; relative to the current directory) when given, else the place the
+    environment's conventions name for a service's state: `$STATE_DIRECTORY` (set by
+    systemd for a unit with `StateDirectory=`), `$XDG_STATE_HOME/mitreden`, or
+    `~/.local/state/mitreden`. Never the current directory by default: an administrator's
+    command run from elsewhere must find the bot's database, not make a new one there."""
+    if str(configured):
+        chosen = Path(configured).expanduser()
+    elif env.get("STATE_DIRECTORY"):
+        # systemd joins several StateDirectory= entries with ":"; the first is the unit's.
+        chosen = Path(env["STATE_DIRECTORY"].split(":")[0])
+    elif env.get("XDG_STATE_HOME", "").startswith("/"):  # the spec ignores relative ones
+        chosen = Path(env["XDG_STATE_HOME"]) / "mitreden"
+    else:
+        home = Path(env["HOME"]) if env.get("HOME") else Path.home()
+        chosen = home / ".local" / "state" / "mitreden"
+    return chosen.absolute()
+
+
+def with_data_directory(
+    settings: Settings, env: Mapping[str, str], given: Path | None = None
+) -> Settings:
+    """`data.dir` made absolute (`given` wins over the settings), and the places derived from
+    it where the settings leave them empty: `database.url` (SQLite, `mitreden.db`) and
+    `matrix.store_dir` (`matrix/`). Places set explicitly stay as they are."""
+    directory = data_directory(given if given is not None else settings.data.dir, env)
+    database, matrix = settings.database, settings.matrix
+    if not database.url:
+        database = dataclasses.replace(
+            database, url=f"sqlite+aiosqlite:///{directory / DATABASE_FILE}"
+        )
+    if not matrix.store_dir:
+        matrix = dataclasses.replace(matrix, store_dir=str(directory / MATRIX_STORE))
+    return dataclasses.replace(
+        settings,
+        data=dataclasses.replace(settings.data, dir=str(directory)),
+        database=database,
+        matrix=matrix,
+    )
 
 
 PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")
@@ -213,10 +273,12 @@ def _typed(hint: Any, raw: Any) -> Any:
         return raw
 
 
-def _read_secret_files(values: dict[str, Any]) -> None:
-    """Replace each `<secret>_file` by the secret read from it, unless the secret is set."""
+def _read_secret_files(values: dict[str, Any], credentials: str) -> None:
+    """Replace each `<secret>_file` by the secret read from it, unless the secret is set;
+    then take a secret still unset from systemd's credentials directory, `credentials`
+    (`$CREDENTIALS_DIRECTORY`, "" outside systemd), where an empty file counts as unset."""
     for name, secrets in SECRETS.items():
-        section = values.get(name)
+        section = values.setdefault(name, {})  # a credential may be all there is of it
         if not isinstance(section, dict):
             continue
         for secret in secrets:
@@ -226,6 +288,16 @@ def _read_secret_files(values: dict[str, Any]) -> None:
                 raise ConfigError(f"{key}: expected str, got {secret_file!r}")
             if secret_file and secret not in section:
                 section[secret] = _read_secret(key, secret_file)
+            credential = Path(credentials, credential_name(name, secret))
+            if not credentials or secret in section or not credential.is_file():
+                continue
+            if value := _read_secret(f"{name}.{secret}", str(credential)):
+                section[secret] = value
+
+
+def credential_name(section: str, key: str) -> str:
+    """The systemd credential that holds the secret `section.key` (`telegram_token`)."""
+    return f"{section}_{key}"
 
 
 def _read_secret(key: str, path: str) -> str:
@@ -292,6 +364,13 @@ def _check(settings: Settings) -> None:
     listen = settings.ops.listen
     if listen and not listen.rpartition(":")[2].isdigit():
         raise ConfigError(f"ops.listen: {listen!r} must look like 'host:port' (or be empty)")
+    web = settings.web
+    if web.listen and not web.listen.rpartition(":")[2].isdigit():
+        raise ConfigError(f"web.listen: {web.listen!r} must look like 'host:port' (or be empty)")
+    if web.base_url and not web.base_url.startswith(("http://", "https://")):
+        raise ConfigError(f"web.base_url: {web.base_url!r} must start with https:// or http://")
+    if min(web.session_idle_minutes, web.session_max_hours, web.sign_in_attempts_per_minute) < 1:
+        raise ConfigError("web: session times and sign-in attempts must be 1 or more")
     for admin in settings.bot.administrators:
         if ":" not in admin:
             raise ConfigError(f"bot.administrators: {admin!r} must look like 'platform:id'")

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from bot.app import Bot
 from bot.ops.memory import settle_after_start
@@ -13,22 +15,44 @@ from bot.ops.memory import settle_after_start
 logger = logging.getLogger(__name__)
 
 
-async def serve(bot: Bot) -> int:
-    """Run until SIGTERM/SIGINT: finish the sends in flight, then stop cleanly.
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+@contextmanager
+def stop_on_signals() -> Iterator[asyncio.Event]:
+    """An event that SIGTERM (a service manager's stop) or SIGINT (Ctrl+C) sets while inside.
+    `mitreden run` enters it before it wires the bot, so that a stop while it is still
+    starting (migrating, waiting for the Bot API) ends it as cleanly as one later: exit 0,
+    no traceback."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in STOP_SIGNALS:
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        yield stop
+    finally:
+        for signum in STOP_SIGNALS:
+            loop.remove_signal_handler(signum)
+
+
+async def serve(bot: Bot, stop: asyncio.Event | None = None) -> int:
+    """Run until `stop` is set (default: until SIGTERM/SIGINT): finish the sends in flight,
+    then stop cleanly.
 
     With no Telegram or Matrix credentials the console channel runs, and the end of its
     input stops the bot too.
+
+    Raises:
+        What stopped a channel (`CredentialsRejected`), once the rest has stopped.
     """
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
-    try:
-        settle_after_start()
-        await run(bot, stop)
-    finally:
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.remove_signal_handler(signum)
+    if stop is None:
+        with stop_on_signals() as signalled:
+            return await serve(bot, signalled)
+    if stop.is_set():
+        logger.info("stopped before serving")
+        return 0
+    settle_after_start()
+    await run(bot, stop)
     logger.info("stopped")
     return 0
 
@@ -41,16 +65,21 @@ async def run(
     in flight, stop the channels and the scheduler.
 
     The ops server (health, metrics), when wired, serves from before the channels start
-    until after they stopped, so that /readyz tells a starting bot from a running one.
+    until after they stopped, so that /readyz tells a starting bot from a running one; the
+    staff web view (`bot.web`), when wired, serves as long.
 
     Raises:
         Whatever stopped a channel (e.g. `TokenRejected`), once the rest has stopped.
     """
     if bot.ops is not None:
         await bot.ops.start()
+    if bot.web is not None:
+        await bot.web.start()
     try:
         await _run(bot, stop, deliver=deliver, schedule=schedule)
     finally:
+        if bot.web is not None:
+            await bot.web.stop()
         if bot.ops is not None:
             await bot.ops.stop()
 

@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 from handlers.context import Turn
-from handlers.messages import FILE_TOO_LARGE, UNDECRYPTABLE, Reply
+from handlers.messages import FILE_TOO_LARGE, UNDECRYPTABLE, Incoming, Platform, Reply
 from handlers.settings import Settings
+
+
+def counts_against_flood(incoming: Incoming) -> bool:
+    """Whether an update counts towards the flood limit: what a person types (messages,
+    commands) does; a press of one of the bot's own buttons does not (a choice typed on a
+    channel without buttons arrives as a press too), since filing a few items quickly takes
+    four presses each. The console is one person trying the bot locally: no limit there."""
+    return incoming.payload is None and incoming.platform is not Platform.CONSOLE
 
 
 def flood_warning(turn: Turn) -> Reply:

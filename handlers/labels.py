@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Protocol
 
 from handlers.i18n import N_, Translator
@@ -40,6 +41,38 @@ def kind_label(speaker: Speaker, kind: str) -> str:
 
 def state_label(speaker: Speaker, state: str) -> str:
     return speaker.tr.gettext(STATE_LABELS[state]) if state in STATE_LABELS else state
+
+
+def state_names(speaker: Speaker) -> list[str]:
+    """The states' names in the speaker's language, in the workflow's order."""
+    return [state_label(speaker, state) for state in ItemState]
+
+
+def read_state(speaker: Speaker, text: str) -> tuple[str, str] | None:
+    """The state named at the start of `text`, and the rest of `text` (a note), or None.
+
+    A coordinator types a state's name in their own language or in German (understood from
+    everyone), or its key ("in_progress", "in-progress", "inprogress"), in any case. A name of
+    several words ("in Bearbeitung") is read whole; the longest name that fits wins. A comma
+    or colon after the name ("abgelehnt: zu teuer") is not part of the note.
+    """
+    best: tuple[str, int] | None = None
+    for state in ItemState:
+        spellings = {
+            state_label(speaker, state),
+            STATE_LABELS[state],
+            state.value,
+            state.value.replace("_", "-"),
+            state.value.replace("_", ""),
+        }
+        for name in spellings:
+            words = r"\s+".join(re.escape(word) for word in name.split())
+            found = re.match(rf"\s*{words}(?=\W|$)", text, re.IGNORECASE)
+            if found is not None and (best is None or found.end() > best[1]):
+                best = (state.value, found.end())
+    if best is None:
+        return None
+    return best[0], text[best[1] :].lstrip(",;:").strip()
 
 
 def localized_name(speaker: Speaker, named: FieldOfAction | WorkingGroup | None, key: str) -> str:

@@ -28,6 +28,7 @@ from handlers.flood import FloodGuard, Verdict
 from handlers.guards import (
     check_length,
     check_message,
+    counts_against_flood,
     flood_warning,
     private_chat_only,
     stale_button,
@@ -44,6 +45,7 @@ from handlers.residents.privacy import FLOW as FORGET_FLOW
 from handlers.residents.privacy import PrivacyHandlers
 from handlers.residents.status import StatusHandlers
 from handlers.roles import role_of
+from handlers.web.signin import WebSignIn
 from storage.contacts import ContactKey
 from storage.models import ConversationState
 
@@ -154,6 +156,7 @@ class Router:
         self.events = EventHandlers(deps)
         self.event_admin = EventAdminCommands(deps)
         self.outcomes = OutcomeHandlers(deps)
+        self.web = WebSignIn(deps)
         self.registry = Registry()
         self._register(self.registry)
 
@@ -230,6 +233,8 @@ class Router:
         r.command("state", c.state, private=False)
         r.command("note", c.note, private=False)
         r.command("stats", c.stats, private=False)
+        # A sign-in link is a secret: asked for and sent in the private chat only.
+        r.command("web", self.web.web, private=True)
         r.button(ITEM_PAYLOAD, self.coordination.on_button, private=False)
         r.button(PAGE_PAYLOAD, c.next_page, private=False)
         r.flow(
@@ -248,7 +253,11 @@ class Router:
 
     async def dispatch(self, incoming: Incoming) -> list[Reply]:
         """Answer one update; the state it changes is committed before this returns."""
-        verdict = self._flood.check(f"{incoming.platform}:{incoming.user_id}")
+        verdict = (
+            self._flood.check(f"{incoming.platform}:{incoming.user_id}")
+            if counts_against_flood(incoming)
+            else Verdict.ACCEPT
+        )
         if verdict is Verdict.DROP:
             logger.info("flood: dropped an update from %s:%s", incoming.platform, incoming.user_id)
             return []
@@ -256,8 +265,11 @@ class Router:
             return []  # coordinators tidying their own messages in the group
         if incoming.is_group and not (incoming.command or incoming.payload or incoming.reply_to):
             # In groups the bot takes commands, buttons and replies to its own messages (all
-            # Telegram delivers to a bot in privacy mode); other chatter leaves no trace.
-            return []
+            # Telegram delivers to a bot in privacy mode); other chatter leaves no trace. A
+            # coordinator whose answer missed the bot's prompt in this chat hears how to answer.
+            if not await self.coordination.may_be_asked(incoming):
+                return []
+            return await self.coordination.on_group_chatter(await self._turn(incoming))
         turn = await self._turn(incoming)
         if verdict is Verdict.WARN:
             logger.warning(

@@ -10,9 +10,10 @@ and its entry in `config.example.toml` (a test holds the two together).
 Why here, in handlers/: the handlers read most sections, and imports point inwards
 (bot → handlers → storage), so the types they read cannot live in bot/. They are plain data,
 with no reading of files or the environment: that stays in `bot.config`, the only module that
-loads settings. The runtime's own sections (database, telegram, matrix, delivery, console, ops)
-live here too, so that the shape of the settings reads as one file and `Settings` is one type
-on both sides of the layer boundary, instead of a second class with copies of its fields.
+loads settings. The runtime's own sections (data, database, telegram, matrix, delivery,
+console, ops) live here too, so that the shape of the settings reads as one file and
+`Settings` is one type on both sides of the layer boundary, instead of a second class with
+copies of its fields.
 
 The models are frozen pydantic dataclasses: `dataclasses.replace` works on them (tests change
 a setting that way) and validates what it is given. Scalars are strict (`StrictInt`,
@@ -62,8 +63,18 @@ class BotSettings:
 
 
 @dataclass(frozen=True, config=_STRICT_KEYS)
+class DataSettings:
+    """Where the bot keeps its state: the SQLite database and the Matrix store, unless
+    `database.url` and `matrix.store_dir` name places of their own. Empty: `bot.config`
+    chooses an absolute default (`data_directory`); `mitreden --data-dir` and
+    `MITREDEN_DATA_DIR` set it too. Absolute once the settings are loaded."""
+
+    dir: StrictStr = ""
+
+
+@dataclass(frozen=True, config=_STRICT_KEYS)
 class DatabaseSettings:
-    url: StrictStr = "sqlite+aiosqlite:///var/mitreden.db"
+    url: StrictStr = ""  # empty: SQLite in the data directory (`bot.config`), absolute
     echo: StrictBool = False
     pool_size: StrictInt = 10
 
@@ -133,7 +144,7 @@ class MatrixSettings:
     password: Secret = ""
     access_token: Secret = ""
     device_id: StrictStr = "MITREDEN"
-    store_dir: StrictStr = "var/matrix"
+    store_dir: StrictStr = ""  # empty: matrix/ in the data directory (`bot.config`)
     max_download_bytes: StrictInt = 20_000_000
     broadcast_per_second: StrictInt = 10
     room_per_minute: StrictInt = 30
@@ -150,6 +161,22 @@ class OpsSettings:
     """Health and metrics (`bot.ops.server`), served by `mitreden run`."""
 
     listen: StrictStr = "127.0.0.1:9180"  # host:port; empty: off
+
+
+@dataclass(frozen=True, config=_STRICT_KEYS)
+class WebSettings:
+    """The staff web view (`bot.web`), served by `mitreden run`; off unless `listen` is set.
+
+    `base_url` is the address people open, as the city's reverse proxy publishes it (a path
+    prefix included, `https://stadt.example/mitreden`): the sign-in links `/web` sends start
+    with it, every link and the session cookie's path carry its path, and an `https` base URL
+    makes the cookie `Secure`."""
+
+    listen: StrictStr = ""  # host:port; empty: off
+    base_url: StrictStr = ""  # empty: http://<listen>
+    session_idle_minutes: StrictInt = 60  # signed out after this long without a request
+    session_max_hours: StrictInt = 12  # and after this long in any case
+    sign_in_attempts_per_minute: StrictInt = 10  # sign-in link uses per client address
 
 
 @dataclass(frozen=True, config=_STRICT_KEYS)
@@ -174,6 +201,7 @@ class GroupConfig:
 @dataclass(frozen=True, config=_STRICT_KEYS)
 class Settings:
     bot: BotSettings = field(default_factory=BotSettings)
+    data: DataSettings = field(default_factory=DataSettings)
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     telegram: TelegramSettings = field(default_factory=TelegramSettings)
     delivery: DeliverySettings = field(default_factory=DeliverySettings)
@@ -183,6 +211,7 @@ class Settings:
     matrix: MatrixSettings = field(default_factory=MatrixSettings)
     console: ConsoleSettings = field(default_factory=ConsoleSettings)
     ops: OpsSettings = field(default_factory=OpsSettings)
+    web: WebSettings = field(default_factory=WebSettings)
     fields: tuple[FieldConfig, ...] = ()
     groups: tuple[GroupConfig, ...] = ()
 

@@ -14,6 +14,10 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     S.CLOSED: frozenset({S.IN_PROGRESS}),
 }
 NEEDS_NOTE = frozenset({S.DECLINED})
+# States in which someone still works on an item, so that a coordinator may take it on. A
+# decided item (implemented, declined, closed) is not; a declined or closed one is reopened
+# (in_progress) first.
+TAKEABLE = frozenset({S.RECEIVED, S.IN_PROGRESS, S.ANSWERED})
 
 
 def allowed_next(state: str) -> list[str]:

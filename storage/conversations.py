@@ -88,8 +88,10 @@ class ConversationStore:
         data: bytes,
         now: datetime,
         limit: int,
+        caption: str | None = None,
     ) -> int:
-        """Keep a file until the item it belongs to is submitted.
+        """Keep a file (with what the resident wrote about it, `caption`) until the item it
+        belongs to is submitted.
 
         Returns:
             How many files the contact now holds for the next item, or -1 when `limit` files
@@ -112,6 +114,7 @@ class ConversationStore:
                     size=len(data),
                     sha256=hashlib.sha256(data).hexdigest(),
                     data=data,
+                    caption=caption,
                     created_at=now,
                 )
             )

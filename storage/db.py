@@ -54,7 +54,10 @@ from sqlmodel import Session, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 # Importing the table modules registers their tables on SQLModel.metadata (create_all).
-from storage import models  # noqa: F401
+from storage import (
+    models,  # noqa: F401
+    web_models,  # noqa: F401
+)
 from storage.events import models as event_models  # noqa: F401
 
 logger = logging.getLogger(__name__)
@@ -189,6 +192,26 @@ def database_secret(url: str) -> str:
         return make_url(url).password or ""
     except ArgumentError:
         return url
+
+
+def database_shown(url: str) -> str:
+    """A database URL as it may be shown (logged, printed): its password as `***`."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "(a database.url that cannot be read)"
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite database URL, absolute; None for any other database (PostgreSQL,
+    SQLite in memory). Read without opening anything: opening a SQLite file creates it."""
+    parsed = make_url(url)
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        return None
+    if database.startswith("file:"):
+        return None  # a URI filename; its options are SQLite's business
+    return Path(database).expanduser().absolute()
 
 
 def _run_on(engine: Engine, work: Callable[[Session], T]) -> T:

@@ -111,6 +111,15 @@ class DemoWriter:
         return list(self._connection.execute(returning, rows).scalars())
 
 
+async def count_demo_contacts(db: Database) -> int:
+    """How many residents earlier demo runs added: their user ids are `demo-N` on Telegram and
+    `@demo-N:example.org` on Matrix (bot.demo.year), which no real account has."""
+    query = select(func.count()).where(
+        col(Contact.user_id).startswith("demo-") | col(Contact.user_id).like("@demo-%:example.org")
+    )
+    return await db.run(lambda session: int(session.exec(query).one()))
+
+
 async def write_demo(db: Database, fill: Callable[[DemoWriter], T]) -> T:
     """Run `fill` with a writer in one transaction, then give the planner fresh statistics
     (a bulk load leaves it blind until autovacuum runs).

@@ -1,18 +1,39 @@
-"""Fields of action, working groups, their coordinators and chats, and routing."""
+"""Fields of action, working groups, their coordinators and chats, and routing.
+
+One rule decides between the configuration and the command line: fields of action follow the
+configuration at every start; a `[[groups]]` entry seeds its working group, applied when it is
+new or changed since it was last applied (a fingerprint in `group_seed`), and otherwise the
+database, changed by `mitreden group|coordinator ...`, owns the group.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import NamedTuple
 
-from sqlalchemy import Executable, and_, bindparam, delete
+from sqlalchemy import Executable, and_, bindparam, delete, func, update
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from storage.db import Database, cached
-from storage.models import Coordinator, FieldOfAction, GroupChat, GroupField, WorkingGroup
+from storage.models import (
+    OPEN_STATES,
+    Contact,
+    Coordinator,
+    FeedbackItem,
+    FieldOfAction,
+    GroupChat,
+    GroupField,
+    GroupSeed,
+    ItemEvent,
+    WorkingGroup,
+)
 from storage.upsert import insert_for
 
 
@@ -34,6 +55,41 @@ class GroupSpec:
     coordinators: tuple[tuple[str, str], ...] = ()  # (platform, user_id)
     chats: tuple[tuple[str, str], ...] = ()  # (platform, chat_id)
 
+    def fingerprint(self) -> str:
+        """A digest of everything the entry says, to notice at the next start that it changed."""
+        entry = json.dumps(dataclasses.asdict(self), sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(entry.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Holdings:
+    """What refers to a working group: what `remove_group` must move or delete."""
+
+    items: int = 0
+    open_items: int = 0  # of `items`, those still waiting for the group (received, in progress)
+    fields: int = 0
+    coordinators: int = 0
+    chats: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class NamedCoordinator:
+    """A coordinator with the display name of their contact, when they ever wrote to the bot."""
+
+    group_key: str
+    platform: str
+    user_id: str
+    source: str  # "config" or "cli"
+    display_name: str | None
+
+
+class GroupInUse(Exception):
+    """The group still owns items or fields of action, and nothing was said where they go."""
+
+    def __init__(self, holdings: Holdings) -> None:
+        super().__init__(f"{holdings.items} item(s), {holdings.fields} field(s)")
+        self.holdings = holdings
+
 
 class UnknownField(LookupError):
     """The item names a field of action the store does not know."""
@@ -54,16 +110,23 @@ class GroupStore:
 
     async def sync_from_config(
         self, fields: Sequence[FieldSpec], groups: Sequence[GroupSpec]
-    ) -> None:
-        """Make the stored fields and groups match the configuration.
+    ) -> list[str]:
+        """Make the stored fields match the configuration, and apply the group entries that
+        are new or changed since they were last applied.
 
-        Fields and groups missing from the configuration are kept (items refer to them) but
-        fields become inactive, so residents are no longer offered them.
+        A changed entry is applied whole: name, translated names, default flag, answer days,
+        the fields it owns, and the coordinators and chats it lists (those added on the command
+        line stay). An unchanged entry leaves its group as the command line left it, even
+        removed. Fields and groups missing from the configuration are kept (items refer to
+        them) but fields become inactive, so residents are no longer offered them.
+
+        Returns:
+            The keys of the groups whose entry was applied, in the configuration's order.
         """
         self._fields_read_at = None
         self._fields_generation += 1
 
-        def work(session: Session) -> None:
+        def work(session: Session) -> list[str]:
             configured = {spec.key for spec in fields}
             for stored in session.exec(select(FieldOfAction)).all():
                 stored.active = stored.key in configured
@@ -78,7 +141,20 @@ class GroupStore:
                         active=True,
                     )
                 )
-            for group in groups:
+            applied = {seed.group_key: seed for seed in session.exec(select(GroupSeed)).all()}
+            changed = [
+                group
+                for group in groups
+                if group.key not in applied
+                or applied[group.key].fingerprint != group.fingerprint()
+            ]
+            configured = {group.key for group in groups}
+            for key, seed in applied.items():
+                if key not in configured:  # an entry added back later counts as new
+                    session.delete(seed)
+            if any(group.is_default for group in changed):
+                session.exec(update(WorkingGroup).values(is_default=False))
+            for group in changed:
                 session.merge(
                     WorkingGroup(
                         key=group.key,
@@ -89,24 +165,26 @@ class GroupStore:
                     )
                 )
             session.flush()
-            # The configuration decides who owns the fields it assigns and what its groups
-            # own; fields given to other groups on the command line stay where they are.
-            configured_groups = [group.key for group in groups]
-            assigned = [key for group in groups for key in group.fields]
+            # A changed entry decides what its group owns and who owns the fields it assigns;
+            # fields given to other groups on the command line stay where they are.
+            assigned = [key for group in changed for key in group.fields]
             session.exec(
                 delete(GroupField).where(
-                    col(GroupField.group_key).in_(configured_groups)
+                    col(GroupField.group_key).in_([group.key for group in changed])
                     | col(GroupField.field_key).in_(assigned)
                 )
             )
-            for group in groups:
+            for group in changed:
                 _replace_members(session, group)
                 for field_key in group.fields:
                     session.add(GroupField(field_key=field_key, group_key=group.key))
+                session.merge(GroupSeed(group_key=group.key, fingerprint=group.fingerprint()))
+            return [group.key for group in changed]
 
-        await self._db.run(work)
+        keys = await self._db.run(work)
         self._fields_read_at = None  # committed: reads from now on see the new fields
         self._fields_generation += 1
+        return keys
 
     async def list_fields(self) -> list[FieldOfAction]:
         """The active fields of action in their configured order."""
@@ -140,6 +218,114 @@ class GroupStore:
     async def list_groups(self) -> list[WorkingGroup]:
         query = select(WorkingGroup).order_by(col(WorkingGroup.key))
         return await self._db.run(lambda session: list(session.exec(query)))
+
+    async def delete_group_chat(self, group_key: str, platform: str, chat_id: str) -> bool:
+        """Stop notifying `group_key` in a chat. Returns False when it was not one of its."""
+        statement = delete(GroupChat).where(
+            col(GroupChat.group_key) == group_key,
+            col(GroupChat.platform) == platform,
+            col(GroupChat.chat_id) == chat_id,
+        )
+        return await self._db.run(lambda session: bool(session.exec(statement).rowcount))
+
+    async def list_coordinators_named(
+        self, group_key: str | None = None
+    ) -> list[NamedCoordinator]:
+        """The coordinators of every group (or of `group_key`), by group, as they were added."""
+        query = (
+            select(Coordinator, Contact.display_name)
+            .outerjoin(
+                Contact,
+                and_(
+                    col(Contact.platform) == col(Coordinator.platform),
+                    col(Contact.user_id) == col(Coordinator.user_id),
+                ),
+            )
+            .order_by(col(Coordinator.group_key), col(Coordinator.id))
+        )
+        if group_key is not None:
+            query = query.where(col(Coordinator.group_key) == group_key)
+
+        def work(session: Session) -> list[NamedCoordinator]:
+            return [
+                NamedCoordinator(c.group_key, c.platform, c.user_id, c.source, name or None)
+                for c, name in session.exec(query).all()
+            ]
+
+        return await self._db.run(work)
+
+    async def get_holdings(self, group_key: str) -> Holdings:
+        """How many items, fields, coordinators and chats refer to `group_key`."""
+        return await self._db.run(lambda session: _holdings(session, group_key))
+
+    async def delete_group(
+        self, group_key: str, now: datetime, *, move_to: str | None = None
+    ) -> Holdings:
+        """Remove a working group with its coordinators and chats, in one transaction.
+
+        Its items and fields go to `move_to` (each moved item's history records it, as
+        `/assign` would, without notifying anyone). The record of its configuration entry
+        (`group_seed`) stays, so that an unchanged entry does not create it again.
+
+        Returns:
+            What referred to the group: its items and fields (moved), coordinators and chats.
+
+        Raises:
+            GroupInUse: without `move_to`, the group still owns items or fields; nothing changed.
+        """
+
+        def work(session: Session) -> Holdings:
+            held = _holdings(session, group_key)
+            if move_to is None and (held.items or held.fields):
+                raise GroupInUse(held)
+            if move_to is not None:
+                moved = session.exec(
+                    select(FeedbackItem.id).where(col(FeedbackItem.group_key) == group_key)
+                ).all()
+                session.exec(
+                    update(FeedbackItem)
+                    .where(col(FeedbackItem.group_key) == group_key)
+                    .values(group_key=move_to, updated_at=now)
+                )
+                for item_id in moved:
+                    assert item_id is not None
+                    session.add(
+                        ItemEvent(
+                            item_id=item_id,
+                            at=now,
+                            actor="system",
+                            action="assigned",
+                            group_key=move_to,
+                        )
+                    )
+                session.exec(
+                    update(GroupField)
+                    .where(col(GroupField.group_key) == group_key)
+                    .values(group_key=move_to)
+                )
+            for table in (Coordinator, GroupChat):
+                session.exec(delete(table).where(col(table.group_key) == group_key))
+            session.exec(delete(WorkingGroup).where(col(WorkingGroup.key) == group_key))
+            return held
+
+        return await self._db.run(work)
+
+
+def _holdings(session: Session, group_key: str) -> Holdings:
+    def count(table: type[FeedbackItem | GroupField | Coordinator | GroupChat]) -> int:
+        query = select(func.count()).select_from(table).where(col(table.group_key) == group_key)
+        return int(session.exec(query).one())
+
+    open_items = select(func.count()).where(
+        col(FeedbackItem.group_key) == group_key, col(FeedbackItem.state).in_(OPEN_STATES)
+    )
+    return Holdings(
+        items=count(FeedbackItem),
+        open_items=int(session.exec(open_items).one()),
+        fields=count(GroupField),
+        coordinators=count(Coordinator),
+        chats=count(GroupChat),
+    )
 
 
 class Route(NamedTuple):

@@ -131,6 +131,18 @@ class GroupChat(SQLModel, table=True):
     source: str = Field(default="config", max_length=16)
 
 
+class GroupSeed(SQLModel, table=True):
+    """The fingerprint of the `[[groups]]` entry last applied to a group: an entry is applied
+    again only when it changed, so that an unchanged configuration never undoes what the
+    command line changed since (storage.groups, `sync_from_config`). No foreign key: the
+    record outlives `mitreden group remove`, so that a removed group is not created again."""
+
+    __tablename__ = "group_seed"
+
+    group_key: str = Field(primary_key=True, max_length=64)
+    fingerprint: str = Field(max_length=64)
+
+
 class ReferenceCounter(SQLModel, table=True):
     """The last reference number handed out per year; one row per year."""
 
@@ -149,6 +161,14 @@ class FeedbackItem(SQLModel, table=True):
         _open_index("ix_feedback_item_open_group_due", "group_key", "answer_due_at", "id"),
         _open_index("ix_feedback_item_open_field_due", "field_key", "answer_due_at", "id"),
         Index("ix_feedback_item_created", "created_at"),
+        # The web view's items list (storage.items.listing): within a group, a field of
+        # action, a state or a group's state in the order of the ids, and all items by due
+        # date; each page is then one range of one of these (bench/web_items.py).
+        Index("ix_feedback_item_group_id", "group_key", "id"),
+        Index("ix_feedback_item_field_id", "field_key", "id"),
+        Index("ix_feedback_item_state_id", "state", "id"),
+        Index("ix_feedback_item_group_state_id", "group_key", "state", "id"),
+        Index("ix_feedback_item_due_id", "answer_due_at", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -199,6 +219,8 @@ class Attachment(SQLModel, table=True):
     size: int
     sha256: str = Field(max_length=64)
     data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    # What the resident wrote with the file, when the flow was not asking for the item's text.
+    caption: str | None = None
     created_at: datetime = _time()
 
 

@@ -7,6 +7,7 @@ can share one database), and marked sent, failed (retried later), dead or skippe
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -14,6 +15,7 @@ from functools import partial
 from typing import Any
 
 from sqlalchemy import Executable, case, func, or_, type_coerce, update
+from sqlalchemy.orm import defer
 from sqlmodel import Session, col, select
 
 from storage.db import Database
@@ -48,6 +50,43 @@ class Progress:
     @property
     def total(self) -> int:
         return self.waiting + self.sent + self.dead + self.skipped
+
+
+@dataclass(slots=True)
+class Backlog:
+    """What waits or was given up, of one kind of message on one platform."""
+
+    kind: str
+    platform: str
+    queued: int = 0  # waiting for a later due time (or for a retry after a failed attempt)
+    due: int = 0  # waiting and due: the running bot sends these now
+    dead: int = 0  # given up; `retry_dead` queues them again
+
+
+@dataclass(frozen=True, slots=True)
+class DeadMessage:
+    """A message given up, described without its content: the payload may quote a
+    resident's text (a new item, as posted to its working group), and is never read here."""
+
+    id: int
+    kind: str
+    platform: str
+    recipient: str  # "contact 12" for a resident, else the chat (a group's, an administrator's)
+    reference: str | None  # the feedback item it is about
+    attempts: int
+    last_error: str
+    created_at: datetime
+
+
+_EVENT_KEY = re.compile(r"ev\d+")
+
+
+def kind_of(key: str) -> str:
+    """What a message is, read from its idempotency key: the key's first part ("item-new",
+    "resident", "announcement", "digest", "escalation", "report"), and "event" for every
+    message about an event (keys `ev<id>:...`)."""
+    first = key.partition(":")[0]
+    return "event" if _EVENT_KEY.fullmatch(first) else first
 
 
 class OutboxStore:
@@ -205,6 +244,93 @@ class OutboxStore:
             return {str(state): int(count) for state, count in session.exec(query).all()}
 
         return await self._db.run(work)
+
+    async def list_backlog(self, now: datetime) -> list[Backlog]:
+        """The waiting and dead messages by kind and platform (kinds without any are left
+        out), sorted by kind and platform. Sent and skipped rows are not read."""
+        query = select(
+            OutboxMessage.idempotency_key,
+            OutboxMessage.platform,
+            OutboxMessage.state,
+            col(OutboxMessage.due_at) <= now,
+        ).where(col(OutboxMessage.state).in_([*WAITING, OutboxState.DEAD]))
+
+        def work(session: Session) -> list[Backlog]:
+            found: dict[tuple[str, str], Backlog] = {}
+            for key, platform, state, is_due in session.exec(query):
+                kind = kind_of(key)
+                row = found.get((kind, platform)) or found.setdefault(
+                    (kind, platform), Backlog(kind, platform)
+                )
+                if state == OutboxState.DEAD:
+                    row.dead += 1
+                elif is_due:
+                    row.due += 1
+                else:
+                    row.queued += 1
+            return [found[key] for key in sorted(found)]
+
+        return await self._db.run(work)
+
+    async def list_dead(self, limit: int) -> tuple[list[DeadMessage], int]:
+        """The `limit` dead messages given up last (newest first), and how many there are."""
+        # Not the payload: it may quote a resident's text, and is not needed to say what failed.
+        # (`payload` is a column; SQLModel's annotation hides that from mypy.)
+        query = (
+            select(OutboxMessage)
+            .options(defer(OutboxMessage.payload))  # type: ignore[arg-type]
+            .where(OutboxMessage.state == OutboxState.DEAD)
+            .order_by(col(OutboxMessage.id).desc())
+            .limit(limit)
+        )
+        total = select(func.count()).where(OutboxMessage.state == OutboxState.DEAD)
+
+        def work(session: Session) -> tuple[list[DeadMessage], int]:
+            dead = [
+                DeadMessage(
+                    id=row.id or 0,
+                    kind=kind_of(row.idempotency_key),
+                    platform=row.platform,
+                    recipient=(
+                        f"contact {row.contact_id}"
+                        if row.contact_id is not None and not row.is_group
+                        else f"{row.platform}:{row.chat_id}"
+                    ),
+                    reference=row.reference,
+                    attempts=row.attempts,
+                    last_error=row.last_error or "",
+                    created_at=row.created_at,
+                )
+                for row in session.exec(query)
+            ]
+            return dead, int(session.exec(total).one())
+
+        return await self._db.run(work)
+
+    async def retry_dead(
+        self, now: datetime, message_ids: Sequence[int] | None = None
+    ) -> list[int]:
+        """Queue dead messages again, due at once and with every attempt to come: all of them
+        (`message_ids` None) or those among `message_ids` that are dead.
+
+        Returns:
+            The ids queued again, in order.
+        """
+        statement = (
+            update(OutboxMessage)
+            .where(col(OutboxMessage.state) == OutboxState.DEAD)
+            .values(
+                state=OutboxState.PENDING,
+                due_at=now,
+                attempts=0,
+                claimed_by=None,
+                claimed_until=None,
+            )
+            .returning(col(OutboxMessage.id))
+        )
+        if message_ids is not None:
+            statement = statement.where(col(OutboxMessage.id).in_(list(message_ids)))
+        return sorted(await self._db.run(lambda session: list(session.exec(statement).scalars())))
 
     async def get_by_key(self, key: str) -> OutboxMessage | None:
         query = select(OutboxMessage).where(OutboxMessage.idempotency_key == key)

@@ -24,7 +24,7 @@ logger = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
 # The newest revision in storage/migrations/versions; tests/unit/test_migrations.py checks
 # that it is Alembic's head, so a new migration that forgets it fails there.
-HEAD = "0003"
+HEAD = "0006"
 VERSION_TABLE = "alembic_version"
 
 
@@ -71,6 +71,13 @@ async def current_revision(db: Database) -> tuple[str | None, str | None]:
             lambda sync: MigrationContext.configure(sync).get_current_revision()
         )
     return current, head
+
+
+async def schema_revision(db: Database) -> str | None:
+    """The revision the database is at; None for one without a schema (no Alembic table),
+    such as a PostgreSQL database just made with `createdb`. Cheap: one query, no Alembic."""
+    async with db.engine.connect() as connection:
+        return await connection.run_sync(_revision)
 
 
 def _revision(connection: Connection) -> str | None:

@@ -1,8 +1,10 @@
 """The console channel: one resident typing in a terminal, or a scripted scenario on stdin.
 
 Choices are printed as a numbered list; typing the number or the label presses the button.
-At the end of input the channel stops, so `printf ... | mitreden shell` prints a transcript
-and exits.
+Files the bot sends to the person (`/mydata`, a calendar file) are written to the current
+directory, and the transcript says where. While the conversation runs, the log shows only
+warnings and errors, so that its lines do not land between the person's and the bot's. At the
+end of input the channel stops, so `printf ... | mitreden shell` prints a transcript and exits.
 """
 
 from __future__ import annotations
@@ -10,12 +12,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import logging
 import sys
 import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
+from pathlib import Path
 from typing import TextIO
 
+from bot.ops.logs import warnings_only
 from handlers.choices import match_typed
 from handlers.messages import (
     Attachment,
@@ -27,6 +32,8 @@ from handlers.messages import (
     UserId,
     parse_command,
 )
+
+logger = logging.getLogger(__name__)
 
 Handle = Callable[[Incoming], Awaitable[list[Reply]]]
 
@@ -42,13 +49,16 @@ class ConsoleChannel:
         language: str | None = None,
         stdin: TextIO | None = None,
         stdout: TextIO | None = None,
+        files_dir: Path | None = None,
     ) -> None:
+        """`files_dir` receives the files the bot sends (default: the current directory)."""
         self._handle = handle
         self._user = user
         self._language = language
         self._in = stdin or sys.stdin
         self._out = stdout or sys.stdout
         self._echo = not self._in.isatty()
+        self._files_dir = files_dir
         self._choices: tuple[Choice, ...] = ()
         self._counter = 0
 
@@ -73,16 +83,17 @@ class ConsoleChannel:
         lines = _read_lines(self._in)
         stopping = asyncio.create_task((stop or asyncio.Event()).wait())
         try:
-            while True:
-                reading = asyncio.create_task(lines.get())
-                await asyncio.wait([reading, stopping], return_when=asyncio.FIRST_COMPLETED)
-                if not reading.done():
-                    reading.cancel()
-                    return
-                line = reading.result()
-                if not line:
-                    return
-                await self._answer(line)
+            with warnings_only():
+                while True:
+                    reading = asyncio.create_task(lines.get())
+                    await asyncio.wait([reading, stopping], return_when=asyncio.FIRST_COMPLETED)
+                    if not reading.done():
+                        reading.cancel()
+                        return
+                    line = reading.result()
+                    if not line:
+                        return
+                    await self._answer(line)
         finally:
             stopping.cancel()
 
@@ -115,10 +126,14 @@ class ConsoleChannel:
             return replace(base, text=text, command=command.name, args=command.args)
         return replace(base, text=text)
 
-    def show(self, reply: Reply) -> None:
+    def show(self, reply: Reply, *, save: bool = True) -> None:
+        """Print `reply`; with `save`, its files are written to the files directory."""
         self._print(f"bot> {reply.text}".replace("\n", "\n     "))
         for attachment in reply.files:
-            self._print(f"     [{self._describe(attachment)}]")
+            described = self._describe(attachment)
+            if save and attachment.data:
+                described += f", {self._save(attachment)}"
+            self._print(f"     [{described}]")
         for number, choice in enumerate(reply.choices, start=1):
             self._print(f"     {number}) {choice.label}")
 
@@ -129,12 +144,32 @@ class ConsoleChannel:
         those for anyone else are shown with their address, as a log of what would go out."""
         if chat_id != self._user:
             self._print(f"[to {chat_id}]")
-        self.show(reply)
+        self.show(reply, save=chat_id == self._user)
         return None
 
     @staticmethod
     def _describe(attachment: Attachment) -> str:
         return f"{attachment.kind}: {attachment.file_name}, {attachment.size} bytes"
+
+    def _save(self, attachment: Attachment) -> str:
+        """Write the file under its own name, never over an existing file (a number is added:
+        `mitreden-meine-daten-2.json`); returns what the transcript says about it."""
+        directory = (self._files_dir or Path.cwd()).absolute()
+        # Only the name, never a path it may hold, and no hidden file.
+        name = Path(attachment.file_name).name.lstrip(".") or "mitreden-datei"
+        stem, suffix = Path(name).stem, Path(name).suffix
+        path, number = directory / name, 1
+        while True:
+            try:
+                with path.open("xb") as file:
+                    file.write(attachment.data)
+                return f"saved as {path}"
+            except FileExistsError:
+                number += 1
+                path = directory / f"{stem}-{number}{suffix}"
+            except OSError as error:
+                logger.error("console: could not write %s: %s", path, error)
+                return f"not saved: {error.strerror or error}"
 
     def _print(self, text: str) -> None:
         print(text, file=self._out, flush=True)

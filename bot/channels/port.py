@@ -57,3 +57,9 @@ class ChannelPort(Protocol):
     async def mark_unreachable(self, platform: str, chat_id: str) -> None:
         """The chat blocked the bot or is gone: stop writing to the contacts behind it."""
         ...
+
+
+class CredentialsRejected(Exception):
+    """The platform refused the bot's credentials (a wrong or revoked token or password).
+    Fatal: no retry can help, so `mitreden run` ends with this message (naming the setting,
+    never the secret) and exit code 2, for the administrator to fix the setting."""

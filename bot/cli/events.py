@@ -19,32 +19,67 @@ from typing import Any
 
 from bot.app import App
 from bot.cli.groups import WithApp
+from bot.cli.helptext import examples
 from handlers.context import Deps
 from handlers.events.admin import cancel_event, parse_local, postpone_event
 from storage.events.models import Event, EventState, Workshop
 
+ADD_EXAMPLE = (
+    'mitreden event add rt2027 --title "Runder Tisch Integration 2027" --round-table '
+    "--start 2027-09-22T10:00 --deadline 2027-09-15 --capacity 120 "
+    '--workshop "Lokaltermin Bildung und Sprache|bildung|25|14:00"'
+)
+
 
 def add_parsers(commands: argparse._SubParsersAction, with_app: WithApp) -> None:
-    parser = commands.add_parser("event", help="events, their documents and registrations")
+    parser = commands.add_parser(
+        "event",
+        help="events, their documents and registrations",
+        description="Events (the yearly round table with its workshops, and others), their "
+        "documents and registrations. Times are city time (bot.timezone), written "
+        "2027-09-22T10:00; a date alone means 00:00, except for a registration deadline, "
+        "where it means the end of that day. The running bot picks every change up at its "
+        "next plan tick: invitations, documents and reminders follow from the data.",
+        epilog=examples(
+            "mitreden event list",
+            "mitreden event show rt2027",
+            "mitreden event registrations rt2027 --csv > anmeldungen.csv",
+        ),
+    )
     parser.set_defaults(action=with_app(run_event))
-    event = parser.add_subparsers(dest="event_command", required=True)
-    for verb in ("add", "edit"):
-        p = event.add_parser(verb, help=f"{verb} an event")
+    event = parser.add_subparsers(dest="event_command", required=True, metavar="COMMAND")
+    for verb, example in (
+        ("add", ADD_EXAMPLE),
+        ("edit", "mitreden event edit rt2027 --capacity 150 --deadline 2027-09-18"),
+    ):
+        p = event.add_parser(verb, help=f"{verb} an event", epilog=examples(example))
         p.add_argument("event", help="a short key, e.g. rt2027 (edit: or the id)")
-        p.add_argument("--title", required=verb == "add")
-        p.add_argument("--start", required=verb == "add", help="2027-09-22T10:00, city time")
-        p.add_argument("--end", help="default: start + 6 hours")
-        p.add_argument("--place")
-        p.add_argument("--description")
-        p.add_argument("--opens", help="registration opens (default: now)")
-        p.add_argument("--deadline", help="registration deadline (default: 5 days before)")
-        p.add_argument("--capacity", type=int)
-        p.add_argument("--lead-days", type=int, help="documents this many days before (14)")
+        p.add_argument("--title", required=verb == "add", help="the title residents see")
+        p.add_argument(
+            "--start",
+            required=verb == "add",
+            help="2027-09-22T10:00, city time (edit: use `event postpone`)",
+        )
+        p.add_argument("--end", help="2027-09-22T17:00 (default: start + 6 hours)")
+        p.add_argument("--place", help="where it takes place, as residents see it")
+        p.add_argument("--description", help="a few sentences for the invitation")
+        p.add_argument("--opens", help="when registration opens (default: now)")
+        p.add_argument(
+            "--deadline",
+            help="registration deadline, not after the start; a date alone is the end of that "
+            "day (default: 5 days before the start)",
+        )
+        p.add_argument("--capacity", type=int, help="places in all (default: no limit)")
+        p.add_argument(
+            "--lead-days",
+            type=int,
+            help="registrants get the documents this many days before (default: 14)",
+        )
         p.add_argument(
             "--workshop",
             action="append",
             default=[],
-            help='"TITLE[|FIELD[|CAPACITY[|HH:MM]]]", repeatable',
+            help='"TITLE[|FIELD[|CAPACITY[|HH:MM]]]", repeatable (edit: adds one)',
         )
         p.add_argument(
             "--round-table",
@@ -52,34 +87,86 @@ def add_parsers(commands: argparse._SubParsersAction, with_app: WithApp) -> None
             help="the yearly round table: the year report is due before it",
         )
         if verb == "edit":
-            p.add_argument("--state", choices=[s.value for s in EventState])
-    event.add_parser("list", help="list the events")
-    show = event.add_parser("show", help="an event with its workshops and documents")
-    show.add_argument("event")
-    postpone = event.add_parser("postpone", help="move an event; registrants are told")
-    postpone.add_argument("event")
-    postpone.add_argument("start", help="2027-10-14 (same time of day) or 2027-10-14T10:00")
-    postpone.add_argument("--reason", default="")
-    postpone.add_argument("--deadline", help="new registration deadline (default: moved too)")
-    cancel = event.add_parser("cancel", help="cancel an event; registrants are told")
-    cancel.add_argument("event")
-    cancel.add_argument("--reason", default="")
-    registrations = event.add_parser("registrations", help="who registered")
-    registrations.add_argument("event")
-    registrations.add_argument("--csv", action="store_true", help="as CSV on stdout")
-    doc = event.add_parser("doc", help="documents").add_subparsers(
-        dest="doc_command", required=True
+            p.add_argument(
+                "--state",
+                choices=[s.value for s in EventState],
+                help="set the state directly (postpone and cancel tell registrants)",
+            )
+    event.add_parser(
+        "list",
+        help="list the events with their registrations",
+        epilog=examples("mitreden event list"),
     )
-    add = doc.add_parser("add", help="add a document")
-    add.add_argument("event")
-    add.add_argument("file", type=Path)
-    add.add_argument("--title", help="default: the file name")
-    replace = doc.add_parser("replace", help="a new version of a document")
-    replace.add_argument("event")
+    show = event.add_parser(
+        "show",
+        help="an event with its workshops and documents",
+        epilog=examples("mitreden event show rt2027"),
+    )
+    show.add_argument("event", help="its key or id")
+    postpone = event.add_parser(
+        "postpone",
+        help="move an event; registrants are told",
+        epilog=examples(
+            'mitreden event postpone rt2027 2027-10-06 --reason "Der Bürgersaal ist belegt"'
+        ),
+    )
+    postpone.add_argument("event", help="its key or id")
+    postpone.add_argument("start", help="2027-10-14 (same time of day) or 2027-10-14T10:00")
+    postpone.add_argument("--reason", default="", help="told to registrants with the new date")
+    postpone.add_argument(
+        "--deadline",
+        help="new registration deadline, not after the new start (default: moved with it)",
+    )
+    cancel = event.add_parser(
+        "cancel",
+        help="cancel an event; registrants are told",
+        epilog=examples('mitreden event cancel rt2027 --reason "Der Bürgersaal ist gesperrt"'),
+    )
+    cancel.add_argument("event", help="its key or id")
+    cancel.add_argument("--reason", default="", help="told to registrants")
+    registrations = event.add_parser(
+        "registrations",
+        help="who registered, with code, state and workshop",
+        epilog=examples(
+            "mitreden event registrations rt2027",
+            "mitreden event registrations rt2027 --csv > anmeldungen.csv",
+        ),
+    )
+    registrations.add_argument("event", help="its key or id")
+    registrations.add_argument("--csv", action="store_true", help="as CSV on stdout")
+    doc = event.add_parser(
+        "doc",
+        help="an event's documents: add, replace, list",
+        description="The documents registrants get --lead-days before the event (and at once "
+        "when they register later); a replaced document goes to everyone who had it.",
+        epilog=examples(
+            'mitreden event doc add rt2027 Programm.pdf --title "Programm und Lokaltermine"',
+            "mitreden event doc list rt2027",
+        ),
+    ).add_subparsers(dest="doc_command", required=True, metavar="COMMAND")
+    add = doc.add_parser(
+        "add",
+        help="add a document",
+        epilog=examples(
+            "mitreden event doc add rt2027 Integrationskonzept-2027.pdf "
+            '--title "Integrationskonzept (Neufassung)"'
+        ),
+    )
+    add.add_argument("event", help="its key or id")
+    add.add_argument("file", type=Path, help="the file to send")
+    add.add_argument("--title", help="what residents see (default: the file name)")
+    replace = doc.add_parser(
+        "replace",
+        help="a new version of a document; registrants who had it get it",
+        epilog=examples("mitreden event doc replace rt2027 1 Integrationskonzept-2027-v2.pdf"),
+    )
+    replace.add_argument("event", help="its key or id")
     replace.add_argument("document", type=int, help="its id (`event doc list`)")
-    replace.add_argument("file", type=Path)
-    listing = doc.add_parser("list", help="the event's documents")
-    listing.add_argument("event")
+    replace.add_argument("file", type=Path, help="the new version")
+    listing = doc.add_parser(
+        "list", help="the event's documents", epilog=examples("mitreden event doc list rt2027")
+    )
+    listing.add_argument("event", help="its key or id")
 
 
 async def run_event(app: App, args: argparse.Namespace) -> int:
@@ -102,6 +189,10 @@ async def run_event(app: App, args: argparse.Namespace) -> int:
         if start is None:
             return _fail(f"cannot read the date {args.start!r}")
         deadline = _deadline(args.deadline, app.deps) if args.deadline else None
+        if args.deadline and deadline is None:
+            return _fail(f"cannot read --deadline {args.deadline!r}")
+        if deadline is not None and deadline > start:
+            return _deadline_after_start(app, args.deadline, deadline, start)
         moved = await postpone_event(app.deps, event, start, args.reason, now, deadline=deadline)
         assert moved is not None
         print(f"{event.slug} moved to {_local(app, moved[0].starts_at)}; registrants are told")
@@ -127,6 +218,8 @@ async def _add(app: App, deps: Deps, args: argparse.Namespace) -> int:
     deadline = _deadline(args.deadline, deps) if args.deadline else start - timedelta(days=5)
     if end is None or opens is None or deadline is None:
         return _fail("cannot read --end, --opens or --deadline")
+    if deadline > start:
+        return _deadline_after_start(app, args.deadline, deadline, start)
     workshops = [_workshop(spec, start, deps) for spec in args.workshop]
     event = await app.store.events.add_event(
         Event(
@@ -163,7 +256,10 @@ async def _edit(app: App, deps: Deps, event: Event, args: argparse.Namespace) ->
     if args.opens:
         values["registration_opens_at"] = parse_local(args.opens, deps)
     if args.deadline:
-        values["registration_deadline"] = _deadline(args.deadline, deps)
+        deadline = _deadline(args.deadline, deps)
+        if deadline is not None and deadline > event.starts_at:
+            return _deadline_after_start(app, args.deadline, deadline, event.starts_at)
+        values["registration_deadline"] = deadline
     if args.capacity is not None:
         values["capacity"] = args.capacity
     if args.lead_days is not None:
@@ -296,6 +392,16 @@ def _deadline(text: str, deps: Deps) -> datetime | None:
     if parsed is not None and len(text.strip()) <= 10:
         return parsed.replace(hour=23, minute=59)
     return parsed
+
+
+def _deadline_after_start(app: App, given: str, deadline: datetime, start: datetime) -> int:
+    """Refuse a registration deadline after the event's start: residents could register for
+    an event already under way, and reminders before the deadline would come after it."""
+    whole_day = " (a date alone means the end of that day)" if len(given.strip()) <= 10 else ""
+    return _fail(
+        f"the registration deadline {_local(app, deadline)}{whole_day} is after the event's "
+        f"start {_local(app, start)}; give a --deadline before the start"
+    )
 
 
 def _local(app: App, moment: datetime) -> str:

@@ -1,4 +1,10 @@
-"""`mitreden run | shell | broadcast | group | coordinator | event | report | db`."""
+"""mitreden: a city's conversation with its residents, on Telegram, Matrix and the console.
+
+`mitreden run` serves residents and working groups. The other commands are the
+administrator's: they work on the same database (`[database] url`), and what they change
+reaches a running bot at once. Settings come from --config, $MITREDEN_CONFIG or
+./config.toml, with MITREDEN_<SECTION>_<KEY> variables on top.
+"""
 
 from __future__ import annotations
 
@@ -14,51 +20,87 @@ from importlib.metadata import version
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from bot.app import App, bootstrap, console_channel
+from bot.app import (
+    App,
+    NoDatabase,
+    bootstrap,
+    console_channel,
+    require_database_file,
+)
+from bot.channels.port import CredentialsRejected
+from bot.cli import backup as cli_backup
+from bot.cli import config_cmd as cli_config
 from bot.cli import demo as cli_demo
 from bot.cli import events as cli_events
 from bot.cli import groups as cli_groups
+from bot.cli import outbox as cli_outbox
 from bot.cli import report as cli_report
+from bot.cli.helptext import CommandParser, examples
 from bot.cli.progress import ProgressBar
 from bot.config import SECRETS, ConfigError, Settings, load_settings
 from bot.ops.logs import configure_logging, redact
-from bot.runtime import run, serve
-from handlers.announce import UnknownAudience, enqueue_announcement
-from storage.db import Database, database_secret
+from bot.runtime import run, serve, stop_on_signals
+from handlers.announce import EVERYONE, SUBSCRIBERS, UnknownAudience, enqueue_announcement
+from storage.db import Database, database_secret, database_shown
 from storage.schema import current_revision, upgrade_to_head
 
 logger = logging.getLogger("mitreden")
 STALL_WARNING = 10.0  # seconds without progress before the bar says what it waits for
 
 
+# What `mitreden` exits with; shown by `mitreden --help` and in the README ("Exit codes").
+EXIT_OK = 0
+EXIT_FAILED = 1  # a runtime failure: an unexpected error (logged with its traceback), ...
+EXIT_USAGE = 2  # configuration, credentials, usage: one line says what to change
+EXIT_INTERRUPTED = 128 + signal.SIGINT  # 130; a closed pipe is 128 + SIGPIPE (`_reader_gone`)
+EXIT_CODES = """\
+exit codes:
+  0    done; `run`: stopped by SIGTERM or Ctrl+C
+  1    failed at run time: an unexpected error (logged with its traceback);
+       `broadcast`: messages not delivered; `db current`: schema not the newest
+  2    configuration, credentials or usage, said in one line on standard error:
+       a wrong setting or option, a token or password the platform rejected, no
+       channel for `run`, no database yet (`mitreden db upgrade` creates it)
+  130  interrupted by Ctrl+C (an administrator's command; `run` stops with 0)
+  141  the output's reader went away (`mitreden group list | head -1`)
+"""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; returns its exit code (`EXIT_CODES`)."""
     args = _parser().parse_args(argv)
     try:
-        settings = load_settings(_config_path(args.config))
+        settings = load_settings(_config_path(args.config), data_dir=args.data_dir)
     except ConfigError as error:
         print(f"mitreden: configuration error: {error}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     configure_logging(settings.bot.log_level, settings.bot.log_format)
     redact(*secrets_of(settings))
+    logger.info(
+        "data directory %s; database %s", settings.data.dir, database_shown(settings.database.url)
+    )
     try:
-        return int(asyncio.run(args.action(settings, args)) or 0)
+        return int(asyncio.run(args.action(settings, args)) or EXIT_OK)
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
         return _reader_gone()
-    except Exception as error:
-        # Imported here for weight, not to break an import cycle: python-telegram-bot is loaded
-        # only by the commands that run the Telegram channel (about 0.2 s and 35 MiB otherwise
-        # paid by every command, `bench/idle.py`); when the error came from there, it is loaded.
-        from bot.channels.telegram.channel import TokenRejected
-
-        if isinstance(error, TokenRejected):
-            logger.critical("%s", error)
-            return 2
+    except ConfigError as error:  # found while wiring: a channel's settings, no channel
+        print(f"mitreden: configuration error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except NoDatabase as error:
+        print(f"mitreden: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except CredentialsRejected as error:
+        # Logged, not printed: it ends `mitreden run`, whose output is the log (one JSON
+        # line with log_format "json").
+        logger.critical("%s", error)
+        return EXIT_USAGE
+    except Exception:
         # Through logging, not Python's own traceback print: the same redaction and format
         # (a JSON line with log_format "json") as every other line.
         logger.critical("mitreden stopped by an unexpected error", exc_info=True)
-        return 1
+        return EXIT_FAILED
 
 
 def _reader_gone() -> int:
@@ -84,7 +126,18 @@ def secrets_of(settings: Settings) -> list[str]:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="mitreden", description=__doc__)
+    parser = CommandParser(
+        prog="mitreden",
+        description=__doc__,
+        epilog=examples(
+            "mitreden --config config.example.toml shell --as alice",
+            "mitreden --config /etc/mitreden/config.toml run",
+            "mitreden group list",
+            "mitreden event --help",
+        )
+        + "\n\n"
+        + EXIT_CODES,
+    )
     parser.add_argument("--version", action="version", version=f"mitreden {version('mitreden')}")
     parser.add_argument(
         "--config",
@@ -92,34 +145,102 @@ def _parser() -> argparse.ArgumentParser:
         help="TOML file (default: $MITREDEN_CONFIG, "
         "else ./config.toml if present, else built-in defaults)",
     )
-    commands = parser.add_subparsers(dest="command", required=True)
-    run = commands.add_parser("run", help="run the bot on every configured channel")
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        help="the directory for the database and the Matrix store (default: data.dir, "
+        "$MITREDEN_DATA_DIR, else $STATE_DIRECTORY or ~/.local/state/mitreden)",
+    )
+    commands = parser.add_subparsers(
+        dest="command",
+        required=True,
+        title="commands",
+        metavar="COMMAND",
+        description="`mitreden COMMAND --help` shows a command's options, with examples.",
+    )
+    run = commands.add_parser(
+        "run",
+        help="run the bot on every configured channel (the console when none is)",
+        description="Run the bot: Telegram and Matrix where configured, else the console; "
+        "the outbox and the scheduler; health and metrics on ops.listen. Applies pending "
+        "database migrations first. Stops cleanly on SIGTERM or Ctrl-C.",
+        epilog=examples(
+            "mitreden --config /etc/mitreden/config.toml run",
+            "MITREDEN_TELEGRAM_TOKEN_FILE=/run/secrets/token mitreden run",
+        ),
+    )
     run.set_defaults(action=_run)
-    shell = commands.add_parser("shell", help="talk to the bot as one resident in this terminal")
-    shell.add_argument("--as", dest="user", help="the resident's name (default: console.user)")
+    shell = commands.add_parser(
+        "shell",
+        help="talk to the bot in this terminal, as a resident or a coordinator",
+        description="Talk to the bot in this terminal, as a resident or as a coordinator. "
+        "To try the coordinator side, make a console name a coordinator first: "
+        "`mitreden coordinator add uag-bildung console:cora`, then `mitreden shell --as cora` "
+        "(/pending, /item, /take, /reply, /state, /stats). Files the bot sends are written to "
+        "the current directory; the log shows only warnings.",
+        epilog=examples(
+            "mitreden --config config.example.toml shell --as alice",
+            "mitreden shell --as ayse --language tr",
+        ),
+    )
+    shell.add_argument(
+        "--as",
+        dest="user",
+        help="who talks: a resident's name (default: console.user), or a coordinator's, "
+        "as in console:NAME of `mitreden coordinator add GROUP console:NAME`",
+    )
     shell.add_argument("--language", help="the resident's platform language, e.g. en")
     shell.set_defaults(action=_shell)
     broadcast = commands.add_parser(
-        "broadcast", help="send an announcement through the outbox and show its delivery"
+        "broadcast",
+        help="send an announcement through the outbox and show its delivery",
+        description="Queue an announcement, one message per recipient, after asking whether "
+        "to send it to that many (--yes: without asking; it must be given when there is no "
+        "terminal to ask on). The running bot (`mitreden run`) delivers it; this command shows "
+        "the delivery until it is done.",
+        epilog=examples(
+            'mitreden broadcast --to subscribers "Einladung zum Runden Tisch am 1. Oktober"',
+            'mitreden broadcast --to group:uag-bildung "Die Dokumente sind da."',
+            'mitreden broadcast --to all --yes --no-wait "Das Büro ist am Freitag geschlossen."',
+        ),
     )
     broadcast.add_argument(
         "--to",
         dest="audience",
         required=True,
-        help="subscribers, all, or group:KEY (the group's chats)",
+        help="subscribers (residents who subscribed to invitations), all (every resident the "
+        "bot can reach), or group:KEY (the chats of a working group)",
+    )
+    broadcast.add_argument(
+        "--yes", action="store_true", help="send without asking for confirmation"
     )
     broadcast.add_argument(
         "--no-wait", action="store_true", help="queue it and return without waiting for delivery"
     )
-    broadcast.add_argument("text", help="the announcement")
+    broadcast.add_argument("text", help="the announcement, in one language, as it is sent")
     broadcast.set_defaults(action=_broadcast)
     cli_groups.add_parsers(commands, _with_app)
+    cli_outbox.add_parsers(commands, _with_app)
     cli_events.add_parsers(commands, _with_app)
     cli_report.add_parsers(commands, _with_app)
     cli_demo.add_parsers(commands, _with_app)
-    db = commands.add_parser("db", help="database schema").add_subparsers(dest="db", required=True)
-    db.add_parser("upgrade", help="apply pending migrations").set_defaults(action=_db_upgrade)
-    db.add_parser("current", help="show the schema revision").set_defaults(action=_db_current)
+    cli_config.add_parsers(commands)
+    cli_backup.add_parsers(commands)
+    db = commands.add_parser(
+        "db",
+        help="the database schema: upgrade, current revision",
+        epilog=examples("mitreden db upgrade", "mitreden db current"),
+    ).add_subparsers(dest="db", required=True, metavar="COMMAND")
+    db.add_parser(
+        "upgrade",
+        help="apply pending migrations (`mitreden run` does so too, on start)",
+        epilog=examples("mitreden db upgrade"),
+    ).set_defaults(action=_db_upgrade)
+    db.add_parser(
+        "current",
+        help="show the schema revision; exit code 1 while migrations are pending",
+        epilog=examples("mitreden db current"),
+    ).set_defaults(action=_db_current)
     return parser
 
 
@@ -133,11 +254,13 @@ def _config_path(given: Path | None) -> Path | None:
 
 
 async def _run(settings: Settings, args: argparse.Namespace) -> int:
-    bot = await bootstrap(settings, ops=True)
-    try:
-        return await serve(bot)
-    finally:
-        await bot.close()
+    """Serve until SIGTERM or SIGINT, which are heard from before the bot is wired."""
+    with stop_on_signals() as stop:
+        bot = await bootstrap(settings, ops=True)
+        try:
+            return await serve(bot, stop)
+        finally:
+            await bot.close()
 
 
 async def _shell(settings: Settings, args: argparse.Namespace) -> int:
@@ -153,14 +276,38 @@ async def _shell(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _broadcast(settings: Settings, args: argparse.Namespace) -> int:
-    """Queue one message per recipient; the running bot delivers them, this shows progress."""
-    app = (await bootstrap(settings, channels=())).app
+    """Queue one message per recipient, once the administrator has seen how many that are
+    and agreed; the running bot delivers them, this shows progress."""
+    app = (await bootstrap(settings, channels=(), create=False)).app
     try:
+        try:
+            size, audience = await _audience(app, args.audience)
+        except UnknownAudience:
+            print(f"mitreden: unknown audience {args.audience!r}", file=sys.stderr)
+            return 2
+        if size and not args.yes:
+            if not sys.stdin.isatty():
+                print(
+                    f"mitreden: the announcement would go to {size:,} recipient(s) "
+                    f"({audience}); there is no terminal to confirm it on: add --yes",
+                    file=sys.stderr,
+                )
+                return 2
+            print(
+                f"Send the announcement to {size:,} recipient(s) ({audience})? [y/N] ",
+                end="",
+                file=sys.stderr,
+                flush=True,
+            )
+            answer = await asyncio.to_thread(sys.stdin.readline)
+            if answer.strip().lower() not in ("y", "yes", "j", "ja"):
+                print("nothing sent")
+                return 1
         try:
             prefix, total = await enqueue_announcement(
                 app.store, args.audience, args.text, app.clock.now()
             )
-        except UnknownAudience:
+        except UnknownAudience:  # the group was removed while the question was open
             print(f"mitreden: unknown audience {args.audience!r}", file=sys.stderr)
             return 2
         print(f"announcement queued for {total} recipient(s)")
@@ -169,6 +316,23 @@ async def _broadcast(settings: Settings, args: argparse.Namespace) -> int:
         return await _show_delivery(app, prefix, total)
     finally:
         await app.close()
+
+
+async def _audience(app: App, audience: str) -> tuple[int, str]:
+    """How many recipients `audience` has now, and who they are, in words.
+
+    Raises:
+        UnknownAudience: as `enqueue_announcement` would.
+    """
+    if audience in (SUBSCRIBERS, EVERYONE):
+        subscribed = audience == SUBSCRIBERS
+        size = await app.store.contacts.count_reachable(subscribed_only=subscribed)
+        return size, "residents who subscribed" if subscribed else "all reachable residents"
+    if audience.startswith("group:"):
+        key = audience.removeprefix("group:")
+        if await app.store.groups.get_group(key) is not None:
+            return len(await app.store.groups.list_group_chats(key)), f"the chats of {key}"
+    raise UnknownAudience(audience)
 
 
 async def _show_delivery(app: App, prefix: str, total: int) -> int:
@@ -191,10 +355,14 @@ async def _show_delivery(app: App, prefix: str, total: int) -> int:
 
 
 def _with_app(command: cli_groups.AppCommand) -> Callable[..., Awaitable[int]]:
-    """Run `command` on a built app (migrated database, groups from the configuration)."""
+    """Run `command` on a built app (migrated database, groups from the configuration).
+
+    The database must exist (`NoDatabase` otherwise): only `demo`, which fills a database of
+    its own, may create one."""
+    create = command is cli_demo.run_demo
 
     async def run_command(settings: Settings, args: argparse.Namespace) -> int:
-        app = (await bootstrap(settings, channels=())).app
+        app = (await bootstrap(settings, channels=(), create=create)).app
         try:
             return await command(app, args)
         finally:
@@ -214,6 +382,7 @@ async def _db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _db_current(settings: Settings, args: argparse.Namespace) -> int:
+    require_database_file(settings.database.url)  # opening a SQLite file would create it
     db = Database(settings.database.url)
     try:
         current, head = await current_revision(db)

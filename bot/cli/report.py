@@ -13,14 +13,34 @@ from pathlib import Path
 
 from bot.app import App
 from bot.cli.groups import WithApp
+from bot.cli.helptext import examples
 from bot.report import FORMATS, PdfUnavailable, build_report
 
 
 def add_parsers(commands: argparse._SubParsersAction, with_app: WithApp) -> None:
-    parser = commands.add_parser("report", help="the year report for the city council")
+    parser = commands.add_parser(
+        "report",
+        help="the year report for the city council",
+        description="Write the year report (the appendix to the integration report for the "
+        "city council) from the database. Markdown brings its charts as PNG files beside it.",
+        epilog=examples(
+            "mitreden report --year 2026",
+            "mitreden report --year 2026 --format pdf --language en --output report-en.pdf",
+            "mitreden report --year 2026 --format csv --output - > items-2026.csv",
+        ),
+    )
     parser.add_argument("--year", type=int, required=True, help="the calendar year, e.g. 2026")
-    parser.add_argument("--format", choices=FORMATS, default="md", help="default: md")
-    parser.add_argument("--output", help="file to write (default: mitreden-report-YEAR.FORMAT)")
+    parser.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="md",
+        help="md (Markdown), html, pdf (accessible, PDF/UA-1) or csv (one row per item); "
+        "default: md",
+    )
+    parser.add_argument(
+        "--output",
+        help="file to write, or - for standard output (default: mitreden-report-YEAR.FORMAT)",
+    )
     parser.add_argument("--language", help="the report's language (default: bot.language)")
     marking = parser.add_mutually_exclusive_group()
     marking.add_argument(
@@ -62,8 +82,10 @@ async def run_report(app: App, args: argparse.Namespace) -> int:
         return 0
     target = output or Path(report.file_name)
     target.write_bytes(report.data)
-    for name, png in report.images.items():
-        (target.parent / name).write_bytes(png)
+    for name, data in {**report.images, **report.appendix}.items():
+        (target.parent / name).write_bytes(data)
     extra = f" and {len(report.images)} chart(s)" if report.images else ""
+    if report.appendix:
+        extra += f", appendix {' and '.join(report.appendix)}"
     print(f"wrote {target}{extra}")
     return 0

@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 MIN_SECRET = 8  # shorter values would redact ordinary words
 REDACTED = "[redacted]"
+# The name of the handler `configure_logging` installs, so that it can be told apart from
+# handlers others added to the root logger (pytest's log capture).
+HANDLER = "mitreden"
 
 # Libraries whose DEBUG (or INFO) lines hold what must not be logged: httpx logs every
 # request at INFO, and the URL holds the bot token; python-telegram-bot logs whole updates
@@ -25,6 +30,7 @@ QUIET = {
     "apscheduler": logging.WARNING,
     "aiosqlite": logging.WARNING,
     "alembic.runtime.migration": logging.WARNING,
+    "alembic.runtime.plugins": logging.WARNING,
     "nio": logging.WARNING,
     "peewee": logging.WARNING,
     "telegram": logging.INFO,
@@ -84,12 +90,30 @@ def configure_logging(level: str = "INFO", fmt: str = "text") -> None:
         else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     )
     handler = logging.StreamHandler()
+    handler.set_name(HANDLER)
     handler.setFormatter(RedactingFormatter(inner))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     logging.captureWarnings(True)  # warnings through the same redaction, not to stderr
     quiet_libraries()
+
+
+@contextmanager
+def warnings_only() -> Iterator[None]:
+    """While a person talks to the bot in this terminal (the console channel), the handler of
+    `configure_logging` writes only warnings and errors: its INFO lines would go to the same
+    terminal, between the person's lines and the bot's answers. The handler's own level is
+    raised, not the loggers', so a handler added by someone else still gets everything."""
+    ours = [h for h in logging.getLogger().handlers if h.get_name() == HANDLER]
+    levels = [h.level for h in ours]
+    for handler in ours:
+        handler.setLevel(max(handler.level, logging.WARNING))
+    try:
+        yield
+    finally:
+        for handler, level in zip(ours, levels, strict=True):
+            handler.setLevel(level)
 
 
 def quiet_libraries() -> None:

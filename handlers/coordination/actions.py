@@ -14,7 +14,7 @@ from handlers.i18n import N_
 from handlers.labels import localized_name, state_label
 from handlers.messages import Reply
 from handlers.roles import Role, refuse, role_of
-from handlers.workflow import NEEDS_NOTE, TRANSITIONS
+from handlers.workflow import NEEDS_NOTE, TAKEABLE, TRANSITIONS
 from storage.items.feedback import is_reference
 from storage.items.handling import Change, ItemChanged
 from storage.models import FeedbackItem, ItemState
@@ -74,6 +74,15 @@ class CoordinatorActions:
         return role, item
 
     async def take(self, turn: Turn, role: Role, item: FeedbackItem) -> list[Reply]:
+        if item.state not in TAKEABLE:  # an old card's button, or /take typed
+            return [
+                Reply(
+                    turn._("{reference} ist {state}: Übernehmen geht nicht mehr.").format(
+                        reference=item.reference, state=state_label(turn, item.state)
+                    ),
+                    refusal=True,
+                )
+            ]
         if item.assignee == role.actor:
             return [
                 Reply(turn._("{reference} ist schon bei Ihnen.").format(reference=item.reference))
@@ -187,7 +196,11 @@ class CoordinatorActions:
                     turn._(
                         "Für {state} ist eine Begründung nötig: /state {reference} "
                         "{key} Begründung"
-                    ).format(state=state_label(turn, state), reference=item.reference, key=state)
+                    ).format(
+                        state=state_label(turn, state),
+                        reference=item.reference,
+                        key=state_label(turn, state),  # /state reads it in their language
+                    )
                 )
             ]
         values: dict[str, object] = {"state": state}

@@ -11,14 +11,14 @@ from babel.dates import format_timedelta
 
 from handlers.context import Deps, Turn
 from handlers.coordination.actions import CoordinatorActions
+from handlers.coordination.history import history_line
 from handlers.coordination.notify import item_actions, item_card
 from handlers.coordination.stats import stats_text
-from handlers.labels import kind_label, localized_name, state_label
+from handlers.labels import kind_label, localized_name, read_state, state_names
 from handlers.messages import Attachment, Choice, Reply
 from handlers.roles import Role, refuse, role_of
-from handlers.workflow import parse_state
 from storage.items.handling import ItemChanged
-from storage.models import FeedbackItem
+from storage.models import FeedbackItem, FieldOfAction, WorkingGroup
 
 logger = logging.getLogger(__name__)
 PAGE_PAYLOAD = "pg:"
@@ -36,32 +36,38 @@ class CoordinatorCommands:
         role = await role_of(self._deps, turn)
         if not role.is_coordinator:
             return refuse(turn, "pending")
-        scope = turn.incoming.args[0] if turn.incoming.args else ""
-        return [await self.pending_page(turn, role, scope, None)]
+        return [await self.pending_page(turn, role, _rest(turn, 0), None)]
 
     async def pending_page(
         self, turn: Turn, role: Role, scope: str, after: tuple[datetime, int] | None
     ) -> Reply:
-        """One page of open items: overdue first, then by due date, each with its age."""
+        """One page of open items: overdue first, then by due date, each with its age.
+
+        `scope` is what follows /pending: a working group or a field of action, by key or by
+        name (German or the coordinator's language), of one or several words."""
         groups, field_key = role.visible_groups, None
         if scope:
-            if await self._deps.store.groups.get_group(scope) is not None:
-                if not role.can_act_on(scope):
+            named = await self._scope(turn, scope)
+            if isinstance(named, WorkingGroup):
+                if not role.can_act_on(named.key):
                     logger.warning(
-                        "refused /pending %s for %s: not their group", scope, role.actor
+                        "refused /pending %s for %s: not their group", named.key, role.actor
                     )
                     return Reply(
-                        turn._("{group} gehört nicht zu Ihren Arbeitsgruppen.").format(group=scope)
+                        turn._("{group} gehört nicht zu Ihren Arbeitsgruppen.").format(
+                            group=localized_name(turn, named, named.key)
+                        )
                     )
-                groups = (scope,)
-            elif await self._deps.store.groups.get_field(scope) is not None:
-                field_key = scope
+                groups = (named.key,)
+            elif isinstance(named, FieldOfAction):
+                field_key = named.key
             else:
                 return Reply(
                     turn._("{scope} ist weder eine Arbeitsgruppe noch ein Handlungsfeld.").format(
                         scope=scope
                     )
                 )
+            scope = named.key  # the page button carries the key: short, and in any language
         page = await self._deps.store.items.list_pending(
             groups=groups,
             field_key=field_key,
@@ -75,7 +81,11 @@ class CoordinatorCommands:
                 else turn._("Keine weiteren offenen Rückmeldungen.")
             )
         lines = [turn._("Offene Rückmeldungen, die ältesten zuerst:")]
-        lines += [self._pending_line(turn, item) for item in page.items]
+        for item in page.items:
+            field = await self._deps.store.groups.get_field(item.field_key)
+            lines.append(
+                self._pending_line(turn, item, localized_name(turn, field, item.field_key))
+            )
         choices: tuple[Choice, ...] = ()
         if page.next_after is not None:
             due, item_id = page.next_after
@@ -84,9 +94,24 @@ class CoordinatorCommands:
             choices = (Choice(turn._("Weitere"), payload),)
         return Reply("\n".join(lines), choices)
 
-    def _pending_line(self, turn: Turn, item: FeedbackItem) -> str:
+    async def _scope(self, turn: Turn, scope: str) -> WorkingGroup | FieldOfAction | None:
+        """The working group or field of action `scope` names: its key, its German name or
+        its name in the coordinator's language, in any case and spacing; groups first."""
+        wanted = _folded(scope)
+        store = self._deps.store.groups
+        named: list[WorkingGroup | FieldOfAction] = [
+            *await store.list_groups(),
+            *await store.list_fields(),
+        ]
+        for candidate in named:
+            spellings = (candidate.key, candidate.name, localized_name(turn, candidate, ""))
+            if wanted in {_folded(spelling) for spelling in spellings}:
+                return candidate
+        return None
+
+    def _pending_line(self, turn: Turn, item: FeedbackItem, field: str) -> str:
         age = format_timedelta(turn.now - item.created_at, locale=turn.locale)
-        line = f"{item.reference} · {kind_label(turn, item.kind)} · {item.field_key} · {age}"
+        line = f"{item.reference} · {kind_label(turn, item.kind)} · {field} · {age}"
         overdue = (
             item.answer_due_at is not None
             and item.first_answered_at is None
@@ -114,7 +139,7 @@ class CoordinatorCommands:
         loaded = await self.actions.load(turn, "item", _arg(turn, 0))
         if isinstance(loaded, list):
             return loaded
-        _, item = loaded
+        role, item = loaded
         items, groups = self._deps.store.items, self._deps.store.groups
         author = await items.get_author(item)
         ids = await items.list_attachment_ids(item.id or 0)
@@ -125,29 +150,21 @@ class CoordinatorCommands:
             author.display_name if author else None,
             len(ids),
         )
-        group = await groups.get_group(item.group_key)
+        names = {g.key: localized_name(turn, g, g.key) for g in await groups.list_groups()}
         lines = [
             card,
             "",
             turn._("Arbeitsgruppe: {group}").format(
-                group=localized_name(turn, group, item.group_key)
+                group=names.get(item.group_key, item.group_key)
             ),
             turn._("Verlauf:"),
         ]
-        for event in await items.list_history(item.id or 0):
-            who = event.actor_name or (
-                turn._("Bürger:in") if event.actor == "resident" else turn._("System")
-            )
-            detail = state_label(turn, event.state) if event.state else ""
-            if event.group_key and event.action == "assigned":
-                detail = event.group_key
-            text = f" – {event.text}" if event.text else ""
-            lines.append(f"{turn.when(event.at)} · {who} · {event.action} {detail}{text}")
+        lines += [history_line(turn, e, names) for e in await items.list_history(item.id or 0)]
         files = tuple(
             Attachment(a.kind, a.file_name, a.mime_type, a.data, stored_id=a.id)
             for a in await items.get_attachments(ids)
         )
-        return [Reply("\n".join(lines), item_actions(turn, item.reference), files=files)]
+        return [Reply("\n".join(lines), item_actions(turn, item, role.actor), files=files)]
 
     async def take(self, turn: Turn) -> list[Reply]:
         return await self._act(
@@ -163,18 +180,16 @@ class CoordinatorCommands:
         )
 
     async def state(self, turn: Turn) -> list[Reply]:
-        state = parse_state(_arg(turn, 1) or "")
-        if state is None:
+        read = read_state(turn, _rest(turn, 1))
+        if read is None:
             return [
                 Reply(
                     turn._(
-                        "So geht es: /state F-2026-0042 STAND [Anmerkung]. Stände: "
-                        "received, in_progress, answered, implemented, declined, "
-                        "closed."
-                    )
+                        "So geht es: /state F-2026-0042 STATUS [Anmerkung]. Status: {states}."
+                    ).format(states=", ".join(state_names(turn)))
                 )
             ]
-        note = _rest(turn, 2) or None
+        state, note = read[0], read[1] or None
         return await self._act(
             turn, "state", lambda role, item: self.actions.set_state(turn, role, item, state, note)
         )
@@ -221,6 +236,11 @@ class CoordinatorCommands:
 def _arg(turn: Turn, index: int) -> str | None:
     args = turn.incoming.args
     return args[index] if len(args) > index else None
+
+
+def _folded(name: str) -> str:
+    """A name as typed or configured, compared without case or extra spacing."""
+    return " ".join(name.casefold().split())
 
 
 def _rest(turn: Turn, skip: int) -> str:

@@ -21,7 +21,7 @@ from handlers.coordination.notify import group_notifications as notify_group
 from handlers.guards import private_chat_only
 from handlers.i18n import N_
 from handlers.labels import state_label
-from handlers.messages import Choice, Reply
+from handlers.messages import Choice, Incoming, Reply
 from handlers.roles import role_of
 from handlers.workflow import NEEDS_NOTE, allowed_next
 from storage.items.feedback import find_reference
@@ -50,8 +50,11 @@ class CoordinatorFlow:
             return [Reply(loaded[0].text, notice=True, refusal=loaded[0].refusal)]
         role, item = loaded
         try:
-            if action == TAKE:
-                return await self._actions.take(turn, role, item)
+            if action == TAKE:  # from a card that may be older than the item's state
+                return [
+                    Reply(r.text, notice=True, refusal=True) if r.refusal else r
+                    for r in await self._actions.take(turn, role, item)
+                ]
             if action == ANSWER:
                 return await self._ask(
                     turn,
@@ -101,12 +104,58 @@ class CoordinatorFlow:
         )
 
     async def _ask(self, turn: Turn, item: FeedbackItem, step: str, prompt: str) -> list[Reply]:
-        await self._deps.store.conversations.set_state(
-            turn.contact_id, FLOW, step, {"ref": item.reference}, turn.now
-        )
+        # The chat is kept so that a message there that misses the prompt gets a hint (see
+        # `on_group_chatter`), and only there.
+        data = {"ref": item.reference, "chat": turn.incoming.chat_id}
+        await self._deps.store.conversations.set_state(turn.contact_id, FLOW, step, data, turn.now)
         # In a group chat the answer must reply to this prompt (Telegram shows a bot only
         # commands and replies to it); `expects_reply` opens the reply field for that.
         return [Reply(prompt.format(reference=item.reference), expects_reply=True)]
+
+    async def may_be_asked(self, incoming: Incoming) -> bool:
+        """Whether the sender of a message in a group chat (neither a command nor a reply to
+        the bot) is a coordinator, who may have been asked for an answer there. Asked before
+        anything about the sender is stored: other people's chatter leaves no trace."""
+        settings = self._deps.settings
+        if f"{incoming.platform}:{incoming.user_id}" in settings.bot.administrators:
+            return True
+        membership = self._deps.store.membership
+        return bool(await membership.groups_of(incoming.platform, incoming.user_id))
+
+    async def on_group_chatter(self, turn: Turn) -> list[Reply]:
+        """A coordinator's plain message in a group chat where the bot asked them for an answer
+        or a reason. Telegram shows a bot in a group only replies to it, so the answer must
+        reply to the prompt; a message that does not is not passed on (the group is a
+        conversation among people too), and the coordinator is told once how to answer."""
+        state = turn.state
+        if (
+            state is None
+            or state.flow != FLOW
+            or state.data.get("chat") != turn.incoming.chat_id
+            or state.data.get("hinted")
+            or not turn.incoming.text.strip()
+        ):
+            return []
+        reference = str(state.data.get("ref", ""))
+        await self._deps.store.conversations.set_state(
+            turn.contact_id, FLOW, state.step, {**state.data, "hinted": True}, turn.now
+        )
+        if state.step == ANSWER:
+            hint = turn._(
+                "Das habe ich nicht weitergegeben. Um {reference} zu beantworten, antworten Sie "
+                "direkt auf meine Frage (die Nachricht nach links wischen oder antippen und "
+                "„Antworten“ wählen) oder schreiben Sie /reply {reference} Ihr Text. /cancel "
+                "bricht ab."
+            )
+        else:
+            hint = turn._(
+                "Das habe ich nicht weitergegeben. Um die Begründung für {reference} ({state}) "
+                "zu schicken, antworten Sie direkt auf meine Frage (die Nachricht nach links "
+                "wischen oder antippen und „Antworten“ wählen) oder schreiben Sie /state "
+                "{reference} {state} Ihre Begründung. /cancel bricht ab."
+            )
+        logger.info("%s: a coordinator's message missed the prompt; hint given", reference)
+        return [Reply(hint.format(reference=reference, state=state_label(turn, state.step)))]
 
     async def on_message(self, turn: Turn, state: ConversationState) -> list[Reply]:
         """The text typed after "Answer" or after choosing a state that needs a reason."""

@@ -10,6 +10,7 @@ from handlers.context import Deps, Voice, Writer, voice
 from handlers.i18n import LANGUAGE_NAMES
 from handlers.labels import kind_label, localized_name, state_label
 from handlers.messages import Attachment, Choice, Reply, reply_to_payload
+from handlers.workflow import TAKEABLE, allowed_next
 from storage.models import Contact, FeedbackItem, FieldOfAction, GroupChat
 from storage.outbox import NewMessage
 
@@ -23,12 +24,20 @@ def item_payload(action: str, reference: str, value: str = "") -> str:
     return f"{ITEM_PAYLOAD}{action}:{reference}" + (f":{value}" if value else "")
 
 
-def item_actions(speaker: Writer, reference: str) -> tuple[Choice, ...]:
-    return (
-        Choice(speaker._("Übernehmen"), item_payload(TAKE, reference)),
-        Choice(speaker._("Antworten"), item_payload(ANSWER, reference)),
-        Choice(speaker._("Status ändern"), item_payload(STATE, reference)),
-    )
+def item_actions(
+    speaker: Writer, item: FeedbackItem, actor: str | None = None
+) -> tuple[Choice, ...]:
+    """The buttons for what can be done with `item` in its state: taking it on only while it
+    is being worked on, and not by `actor` (the coordinator who asked, when one did) if it is
+    theirs already; answering always (the resident may write back at any time); changing
+    its state while the workflow leads somewhere from it."""
+    choices = []
+    if item.state in TAKEABLE and (actor is None or item.assignee != actor):
+        choices.append(Choice(speaker._("Übernehmen"), item_payload(TAKE, item.reference)))
+    choices.append(Choice(speaker._("Antworten"), item_payload(ANSWER, item.reference)))
+    if allowed_next(item.state):
+        choices.append(Choice(speaker._("Status ändern"), item_payload(STATE, item.reference)))
+    return tuple(choices)
 
 
 def item_card(
@@ -84,7 +93,7 @@ def group_notifications(
         + item_card(speaker, item, field, author_name, len(attachment_ids))
     )
     files = tuple(Attachment("document", "", "", stored_id=i) for i in attachment_ids)
-    payload = reply_to_payload(Reply(text, item_actions(speaker, item.reference), files=files))
+    payload = reply_to_payload(Reply(text, item_actions(speaker, item), files=files))
     return [
         NewMessage(
             f"{event}:{item.reference}:{chat.platform}:{chat.chat_id}",

@@ -11,11 +11,14 @@ from datetime import datetime, timedelta
 from babel.dates import format_timedelta
 
 from handlers.context import Deps, Turn
-from handlers.labels import state_label
+from handlers.labels import localized_name, state_label
 from handlers.messages import Reply
 from handlers.roles import Role
 
 PERIOD = re.compile(r"^(\d{1,4})([dw])$")
+# The periods end exclusively (a year at the next 1 January, 00:00); the heading names the
+# last day counted, a moment before the end.
+LAST_MOMENT = timedelta(microseconds=1)
 
 
 def period_bounds(period: str, now: datetime, turn: Turn) -> tuple[datetime, datetime] | None:
@@ -49,14 +52,16 @@ async def stats_text(deps: Deps, turn: Turn, role: Role, period: str) -> Reply:
     waits = summary.waits
     lines = [
         turn.ngettext(
-            "{n} Rückmeldung von {start} bis {end}",
-            "{n} Rückmeldungen von {start} bis {end}",
+            "{n} Rückmeldung vom {start} bis {end}",
+            "{n} Rückmeldungen vom {start} bis {end}",
             summary.total,
-        ).format(n=summary.total, start=turn.day(start), end=turn.day(end)),
+        ).format(n=summary.total, start=turn.day(start), end=turn.day(end - LAST_MOMENT)),
         "",
         turn._("Nach Handlungsfeld:"),
     ]
-    lines += [f"  {field}: {count}" for field, count in by_field.most_common()]
+    for key, count in by_field.most_common():
+        field = await deps.store.groups.get_field(key)
+        lines.append(f"  {localized_name(turn, field, key)}: {count}")
     lines += ["", turn._("Nach Stand:")]
     lines += [f"  {state_label(turn, state)}: {count}" for state, count in by_state.most_common()]
     if waits:

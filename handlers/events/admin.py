@@ -11,7 +11,7 @@ from handlers.context import Deps, Turn
 from handlers.events.texts import Voices, calendar_file, message, payload_of, when_where
 from handlers.messages import Reply
 from handlers.roles import refuse, role_of
-from storage.events.models import Event, EventState, Registration
+from storage.events.models import Event, EventState, Registration, RegistrationState
 from storage.models import Contact
 from storage.outbox import NewMessage
 
@@ -57,16 +57,29 @@ async def postpone_event(
     def notify(event: Event, people: Recipients) -> list[NewMessage]:
         voices = Voices(deps)
         messages = []
-        for contact, _ in people:
+        for contact, registration in people:
             speaker = voices.of(contact)
-            text = speaker._(
-                "„{title}“ wird verschoben. Neuer Termin: {when}\nIhre Anmeldung gilt weiter; "
-                "die Kalenderdatei ist angehängt. Wenn Sie nicht kommen können: /myevents"
-            ).format(title=event.title, when=when_where(speaker, event))
+            # Someone on the waitlist has no place: no calendar file, which would say they had.
+            waiting = (
+                registration is not None and registration.state == RegistrationState.WAITLISTED
+            )
+            if waiting:
+                text = speaker._(
+                    "„{title}“ wird verschoben. Neuer Termin: {when}\nSie stehen weiter auf "
+                    "der Warteliste; wird ein Platz frei, bekommen Sie ihn und eine Nachricht. "
+                    "Wenn Sie nicht mehr warten möchten: /myevents"
+                ).format(title=event.title, when=when_where(speaker, event))
+            else:
+                text = speaker._(
+                    "„{title}“ wird verschoben. Neuer Termin: {when}\nIhre Anmeldung gilt "
+                    "weiter; die Kalenderdatei ist angehängt. Wenn Sie nicht kommen können: "
+                    "/myevents"
+                ).format(title=event.title, when=when_where(speaker, event))
             if reason:
                 text += "\n" + speaker._("Grund: {reason}").format(reason=reason)
             key = f"ev{event.id}:s{event.schedule_version}:postponed:c{contact.id}"
-            messages.append(message(key, contact, payload_of(Reply(text), ics=event.id), now))
+            payload = payload_of(Reply(text), ics=None if waiting else event.id)
+            messages.append(message(key, contact, payload, now))
         return messages
 
     changed = await deps.store.events.change_schedule(event.id, now, values, notify)

@@ -31,17 +31,15 @@ class AccountHandlers:
         ]
 
     async def language(self, turn: Turn) -> list[Reply]:
+        """`/language [code]`: a shipped code switches at once; an unknown one is said to be
+        unknown before the picker, so the picker is not taken for a switch that failed."""
+        ask = turn._("Bitte wählen Sie Ihre Sprache.")
         if turn.incoming.args:
             wanted = self._deps.catalogues.match(turn.incoming.args[0])
             if wanted is not None:
                 return await self._set_language(turn, wanted)
-        return [
-            Reply(
-                turn._("Bitte wählen Sie Ihre Sprache."),
-                self._language_choices(),
-                choice_columns=2,
-            )
-        ]
+            ask = turn._("Diese Sprache gibt es hier nicht.") + "\n" + ask
+        return [Reply(ask, self._language_choices(), choice_columns=2)]
 
     async def on_language_choice(self, turn: Turn, code: str) -> list[Reply]:
         if code not in self._deps.catalogues.languages:
@@ -84,6 +82,10 @@ class AccountHandlers:
                 )
                 + "\n"
                 + turn._("/outcomes – was aus Vorschlägen wurde, mit Begründung")
+                + "\n"
+                + turn._(
+                    "/reply F-2026-0042 Text – der Arbeitsgruppe zu Ihrer Rückmeldung schreiben"
+                )
                 + "\n\n"
                 + rights
                 + "\n\n"
@@ -138,6 +140,6 @@ class AccountHandlers:
             "Datenschutz in Kürze: Gespeichert werden Ihre Rückmeldungen, Ihre Sprache und die "
             "Kennung Ihres Kontos, damit wir Ihnen antworten können. Die zuständige "
             "Arbeitsgruppe sieht Ihre Rückmeldung; Ihren Namen nur, wenn Sie das erlauben. "
-            "Mit /privacy lesen Sie das jederzeit wieder; schreiben Sie uns, wenn Ihre Daten "
-            "gelöscht werden sollen."
+            "Mit /privacy lesen Sie das jederzeit wieder. /mydata schickt Ihnen alles, was über "
+            "Sie gespeichert ist; /forget löscht es."
         )

@@ -42,11 +42,15 @@ class FeedbackFlow:
         """A text or file sent while in the flow (or outside, which starts it)."""
         incoming = turn.incoming
         replies: list[Reply] = []
+        text = incoming.text.strip()
         if incoming.attachments:
             if state is None or state.flow != FLOW:
                 await self._conversations.clear_state(turn.contact_id)
                 state = None
-            held = await self._attach(turn)
+            # Text with a file while a question with options is open describes the file: it
+            # is kept as the file's caption, neither taken as an answer nor refused as one.
+            caption = text if text and state is not None and state.step in CHOICE_STEPS else None
+            held = await self._attach(turn, caption)
             if held is None:
                 limit = self._deps.settings.bot.max_attachments_per_item
                 return [
@@ -58,16 +62,17 @@ class FeedbackFlow:
                         ).format(n=limit)
                     )
                 ]
-            replies.append(
-                Reply(
-                    turn.ngettext(
-                        "Datei angehängt ({n} Datei bei dieser Rückmeldung).",
-                        "Datei angehängt ({n} Dateien bei dieser Rückmeldung).",
-                        held,
-                    ).format(n=held)
+            attached = turn.ngettext(
+                "Datei angehängt ({n} Datei bei dieser Rückmeldung).",
+                "Datei angehängt ({n} Dateien bei dieser Rückmeldung).",
+                held,
+            ).format(n=held)
+            if caption is not None:
+                text = ""  # answered nothing: the question comes again below
+                attached += "\n" + turn._(
+                    "Ihren Text dazu habe ich als Beschreibung der Datei gespeichert."
                 )
-            )
-        text = incoming.text.strip()
+            replies.append(Reply(attached))
         # The message the text came in, so that a later change to it can replace the text.
         written = {"text": text, SOURCE: incoming.message_id}
         if state is None:
@@ -210,9 +215,10 @@ class FeedbackFlow:
             replaces_prompt=True,
         )
 
-    async def _attach(self, turn: Turn) -> int | None:
+    async def _attach(self, turn: Turn, caption: str | None) -> int | None:
+        """Keep the message's files, `caption` with the first (the one it was written with)."""
         held = 0
-        for attachment in turn.incoming.attachments:
+        for index, attachment in enumerate(turn.incoming.attachments):
             held = await self._conversations.add_pending_attachment(
                 turn.contact_id,
                 kind=attachment.kind,
@@ -221,6 +227,7 @@ class FeedbackFlow:
                 data=attachment.data,
                 now=turn.now,
                 limit=self._deps.settings.bot.max_attachments_per_item,
+                caption=caption if index == 0 else None,
             )
             if held < 0:
                 return None

@@ -218,4 +218,10 @@ async def test_a_button_on_a_file_is_answered_with_a_new_message(bot: RunningBot
     assert answer.text == "Schön, bis morgen!"
     assert file_message.buttons == []
     assert not bot.api.calls(method="editMessageText")
-    assert all(c.status == 200 for c in bot.api.sent_log if c.method != "getUpdates")
+    # The running bot also receives the press and may answer its callback first, so a second
+    # answerCallbackQuery can be "too old": only the calls about the file and text count.
+    assert all(
+        c.status == 200
+        for c in bot.api.sent_log
+        if c.method not in ("getUpdates", "answerCallbackQuery")
+    )

@@ -203,7 +203,7 @@ def mitreden(
 
 
 async def test_cli_broadcast_queues_one_row_per_recipient(cli_db: str, mitreden: Cli) -> None:
-    done = mitreden("broadcast", "--to", "all", "--no-wait", "Sitzung fällt aus")
+    done = mitreden("broadcast", "--to", "all", "--yes", "--no-wait", "Sitzung fällt aus")
     assert done.code == 0, done.err
     assert "3 recipient(s)" in done.out
 
@@ -232,7 +232,7 @@ async def test_cli_broadcast_to_nonsense_exits_2(cli_db: str, mitreden: Cli) -> 
 async def test_cli_broadcast_shows_progress_until_delivered(cli_db: str, mitreden: Cli) -> None:
     """Without --no-wait the command waits and draws a bar; here the 'bot' is the test."""
     command = asyncio.create_task(
-        mitreden.run_async("broadcast", "--to", "subscribers", "Nur für Abonnent:innen")
+        mitreden.run_async("broadcast", "--to", "subscribers", "--yes", "Nur für Abonnent:innen")
     )
     db = Database(cli_db)
     try:

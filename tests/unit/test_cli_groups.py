@@ -31,9 +31,11 @@ def database_url(tmp_path: Path) -> str:
 def mitreden(
     database_url: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> Cli:
-    """Run `mitreden --config config.example.toml ARGS` on the test's database."""
+    """Run `mitreden --config config.example.toml ARGS` on the test's database, made as an
+    administrator makes it (the commands below create none)."""
     cli = Cli(capsys, monkeypatch, database_url)
     monkeypatch.setenv("MITREDEN_BOT_LOG_LEVEL", "WARNING")
+    assert cli("db", "upgrade").code == 0
     return cli
 
 
@@ -131,7 +133,7 @@ async def test_changes_reach_a_running_bot_without_restart(running: App, mitrede
     answer = await rosa.submit("Mehr Bänke im Park", field="Sonstiges")
     assert "Weitergeleitet an: Unter-AG Sonstiges" in answer
     await cora.command("/pending uag-sonstiges")
-    assert cora.last_text.splitlines()[1].startswith("F-2026-0001 · Vorschlag · sonstiges")
+    assert cora.last_text.splitlines()[1].startswith("F-2026-0001 · Vorschlag · Sonstiges")
 
     assert mitreden("coordinator", "remove", "uag-bildung", "telegram:u-cora").code == 0
     assert mitreden("coordinator", "remove", "uag-sonstiges", "telegram:u-cora").code == 0
@@ -147,6 +149,7 @@ def test_the_installed_command_exits_with_its_codes(tmp_path: Path) -> None:
     systemd sees (exit code, standard output, the refusal on standard error)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("MITREDEN_")}
     env["MITREDEN_DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path}/cli.db"
+    env["MITREDEN_BOT_LOG_LEVEL"] = "WARNING"  # standard error: the refusals alone
 
     def mitreden(*args: str) -> subprocess.CompletedProcess[str]:
         command = [
@@ -158,6 +161,7 @@ def test_the_installed_command_exits_with_its_codes(tmp_path: Path) -> None:
             [*command, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
         )
 
+    created = mitreden("db", "upgrade")
     listed = mitreden("group", "list")
     refused = mitreden("coordinator", "add", "uag-nirgends", "telegram:1")
     version = mitreden("--version")
@@ -175,6 +179,7 @@ def test_the_installed_command_exits_with_its_codes(tmp_path: Path) -> None:
     closed_pipe_errors = piped.stderr.read()
     piped.wait(timeout=60)
 
+    assert created.returncode == 0, created.stderr
     assert listed.returncode == 0, listed.stderr
     assert "ag-integration (default): AG Integration" in listed.stdout
     assert refused.returncode == 2

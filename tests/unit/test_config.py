@@ -11,7 +11,7 @@ import pytest
 from pydantic import ValidationError
 
 from bot.config import SECRETS, SECTIONS, ConfigError, Settings, load_settings
-from handlers.settings import DeliverySettings
+from handlers.settings import DatabaseSettings, DataSettings, DeliverySettings, MatrixSettings
 from testkit.support import EXAMPLE_CONFIG
 
 
@@ -55,11 +55,61 @@ def test_example_config_shows_every_setting_with_its_default(section: str) -> No
         default = getattr(defaults, key)
         expected = list(default) if isinstance(default, tuple) else default
         assert value == expected, f"{section}.{key}: example {value!r}, default {default!r}"
-    assert getattr(load_settings(EXAMPLE_CONFIG, environ={}), section) == defaults
+    # Loaded, the example gives what no file gives (the places in the data directory made
+    # absolute alike).
+    assert getattr(load_settings(EXAMPLE_CONFIG, environ={}), section) == getattr(
+        load_settings(None, environ={}), section
+    )
 
 
-def test_no_file_means_defaults() -> None:
-    assert load_settings(None, environ={}) == Settings()
+def test_no_file_means_defaults_with_the_data_in_the_users_state_directory() -> None:
+    state = "/home/ana/.local/state/mitreden"
+    assert load_settings(None, environ={"HOME": "/home/ana"}) == dataclasses.replace(
+        Settings(),
+        data=DataSettings(dir=state),
+        database=DatabaseSettings(url=f"sqlite+aiosqlite:///{state}/mitreden.db"),
+        matrix=MatrixSettings(store_dir=f"{state}/matrix"),
+    )
+
+
+def test_the_data_directory_comes_from_the_option_the_variable_the_file_or_the_system(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    in_file = write(tmp_path, '[data]\ndir = "from-file"\n')
+    variable = {"MITREDEN_DATA_DIR": "/srv/from-variable"}
+
+    def database(path: Path | None, environ: dict[str, str], given: str | None = None) -> str:
+        data_dir = Path(given) if given is not None else None
+        return load_settings(path, environ=environ, data_dir=data_dir).database.url
+
+    assert database(in_file, variable, "~/from-option") == (
+        f"sqlite+aiosqlite:///{Path.home()}/from-option/mitreden.db"
+    )
+    assert database(in_file, variable) == "sqlite+aiosqlite:////srv/from-variable/mitreden.db"
+    # A relative directory is taken from the current one, and shown absolute.
+    assert database(in_file, {}) == f"sqlite+aiosqlite:///{tmp_path}/from-file/mitreden.db"
+    # Without one: systemd's StateDirectory=, else the XDG state directory.
+    systemd = {"STATE_DIRECTORY": "/var/lib/mitreden", "XDG_STATE_HOME": "/home/ana/.state"}
+    assert database(None, systemd) == "sqlite+aiosqlite:////var/lib/mitreden/mitreden.db"
+    xdg = {"XDG_STATE_HOME": "/home/ana/.state"}
+    assert database(None, xdg) == "sqlite+aiosqlite:////home/ana/.state/mitreden/mitreden.db"
+
+
+def test_a_database_and_matrix_store_set_explicitly_stay_where_they_are() -> None:
+    settings = load_settings(
+        None,
+        environ={
+            "MITREDEN_DATA_DIR": "/srv/mitreden",
+            "MITREDEN_DATABASE_URL": "postgresql+asyncpg://bot@db/mitreden",
+            "MITREDEN_MATRIX_STORE_DIR": "/srv/keys",
+        },
+    )
+    assert (settings.data.dir, settings.database.url, settings.matrix.store_dir) == (
+        "/srv/mitreden",
+        "postgresql+asyncpg://bot@db/mitreden",
+        "/srv/keys",
+    )
 
 
 def test_environment_overrides_the_file() -> None:
@@ -102,7 +152,7 @@ def test_environment_sets_a_key_with_underscores_in_its_type() -> None:
 def test_variables_that_name_no_section_are_not_settings() -> None:
     """MITREDEN_CONFIG names the file, MITREDEN_PG_BIN is the tests' own."""
     environ = {"MITREDEN_CONFIG": "elsewhere.toml", "MITREDEN_PG_BIN": "/usr/lib/postgresql"}
-    assert load_settings(None, environ=environ) == Settings()
+    assert load_settings(None, environ=environ) == load_settings(None, environ={})
 
 
 def test_an_unknown_key_in_the_environment_is_refused() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import pty
 import re
 import signal
 import subprocess
@@ -122,29 +123,31 @@ async def test_console_channel_in_process_drives_the_real_app(app: App) -> None:
 
 
 def test_sigterm_stops_the_console_bot_while_it_waits_for_input(tmp_path: Path) -> None:
-    """A city's service manager stops the bot with SIGTERM; on the console channel it waits
-    for a line that may never come, and must stop all the same (a process matters here: the
-    signal, and the read blocked in a thread)."""
+    """SIGTERM stops the bot; on the console channel it waits for a line that may never
+    come, and must stop all the same (a process matters here: the signal, and the read
+    blocked in a thread). `mitreden run` talks on the console only to a terminal: a pty."""
     env = {**os.environ, "MITREDEN_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/run.db"}
     for name in ("MITREDEN_TELEGRAM_TOKEN", "MITREDEN_MATRIX_HOMESERVER"):
         env.pop(name, None)
+    keyboard, terminal = pty.openpty()
     bot = subprocess.Popen(
         [str(ROOT / ".venv/bin/mitreden"), "--config", str(ROOT / "config.example.toml"), "run"],
-        stdin=subprocess.PIPE,
+        stdin=terminal,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         env=env,
         cwd=tmp_path,
         text=True,
     )
+    os.close(terminal)
     try:
-        assert bot.stdin is not None and bot.stdout is not None
-        bot.stdin.write("/start\n")
-        bot.stdin.flush()
-        assert bot.stdout.readline() == "console> /start\n"
+        assert bot.stdout is not None
+        assert "/start zum Beginnen" in bot.stdout.readline()  # what a terminal is shown
+        os.write(keyboard, b"/start\n")
         assert "Willkommen bei mitreden!" in bot.stdout.readline()  # it answers, then waits
         bot.send_signal(signal.SIGTERM)
-        assert bot.wait(timeout=20) == 0  # stdin is still open
+        assert bot.wait(timeout=20) == 0  # the terminal is still open
     finally:
         bot.kill()
         bot.wait()
+        os.close(keyboard)

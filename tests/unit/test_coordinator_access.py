@@ -115,7 +115,7 @@ async def test_coordinator_of_another_group_sees_none_of_its_items(
     assert otto.last_text == "Keine offenen Rückmeldungen."
     with caplog.at_level(logging.WARNING, logger="handlers.coordination.commands"):
         await otto.command("/pending uag-bildung")
-    assert otto.last_text == "uag-bildung gehört nicht zu Ihren Arbeitsgruppen."
+    assert otto.last_text == "Unter-AG Bildung und Sprache gehört nicht zu Ihren Arbeitsgruppen."
     assert "refused /pending uag-bildung for telegram:u-otto" in caplog.text
     await otto.command("/stats")
     assert otto.last_text == "Im Zeitraum sind keine Rückmeldungen eingegangen."
@@ -130,7 +130,7 @@ async def test_the_administrator_may_use_every_command_on_every_group(
     assert ada.last_text not in (NOT_A_COORDINATOR, NOT_YOUR_GROUP)
     expected = {
         "pending": "Offene Rückmeldungen, die ältesten zuerst:",
-        "stats": "1 Rückmeldung von",
+        "stats": "1 Rückmeldung vom",
         "item": f"{REF} · Vorschlag · Bildung und Sprache",
         "take": f"{REF} ist jetzt bei Ihnen",
         "assign": f"{REF} ist an Unter-AG Arbeit und Ausbildung weitergeleitet.",

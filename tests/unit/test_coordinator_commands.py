@@ -126,7 +126,8 @@ async def test_pending_lists_open_items_with_their_age(
     await cora.command("/pending")
 
     assert cora.last_text == (
-        f"Offene Rückmeldungen, die ältesten zuerst:\n{REF} · Vorschlag · bildung · 3 Tage"
+        "Offene Rückmeldungen, die ältesten zuerst:\n"
+        f"{REF} · Vorschlag · Bildung und Sprache · 3 Tage"
     )
     assert cora.choices == []
 
@@ -161,9 +162,9 @@ async def test_pending_lists_overdue_items_first_then_by_due_date(
 
     assert ada.last_text.splitlines() == [
         "Offene Rückmeldungen, die ältesten zuerst:",
-        "F-2026-0002 · Vorschlag · arbeit · 4 Tage · ÜBERFÄLLIG",
-        "F-2026-0001 · Vorschlag · bildung · 5 Tage",
-        "F-2026-0003 · Vorschlag · bildung · 3 Tage",
+        "F-2026-0002 · Vorschlag · Arbeit und Ausbildung · 4 Tage · ÜBERFÄLLIG",
+        "F-2026-0001 · Vorschlag · Bildung und Sprache · 5 Tage",
+        "F-2026-0003 · Vorschlag · Bildung und Sprache · 3 Tage",
     ]
 
 
@@ -222,7 +223,7 @@ async def test_pending_scoped_by_group_and_by_field(coordination: App) -> None:
     await cora.command("/pending arbeit")  # a field, within her own groups
     assert cora.last_text == "Keine offenen Rückmeldungen."
     await cora.command("/pending uag-arbeit")
-    assert cora.last_text == "uag-arbeit gehört nicht zu Ihren Arbeitsgruppen."
+    assert cora.last_text == "Unter-AG Arbeit und Ausbildung gehört nicht zu Ihren Arbeitsgruppen."
 
 
 async def test_pending_in_the_group_chat(coordination: App) -> None:
@@ -257,11 +258,11 @@ async def test_item_shows_card_group_history_and_actions(
         "\n"
         "Arbeitsgruppe: Unter-AG Bildung und Sprache\n"
         "Verlauf:\n"
-        "15. Juni 2026 14:00 · Bürger:in · created eingegangen\n"
-        "15. Juni 2026 16:00 · Cora · taken in Bearbeitung\n"
-        "15. Juni 2026 17:00 · Cora · note  – Rückfrage bei der VHS"
+        "15. Juni 2026 14:00 · Eingegangen (Bürger:in)\n"
+        "15. Juni 2026 16:00 · Cora hat es übernommen\n"
+        "15. Juni 2026 17:00 · Notiz von Cora: Rückfrage bei der VHS"
     )
-    assert cora.choices == ["Übernehmen", "Antworten", "Status ändern"]
+    assert cora.choices == ["Antworten", "Status ändern"]  # it is hers already
 
 
 async def test_item_sends_the_attachments(coordination: App) -> None:
@@ -379,7 +380,7 @@ async def test_assign_reroutes_notifies_the_new_group_and_tells_the_resident(
     otto = Resident(coordination.handle, "otto")
     await otto.command(f"/item {REF}")
     assert "Arbeitsgruppe: Unter-AG Arbeit und Ausbildung" in otto.last_text
-    assert "· Cora · assigned uag-arbeit" in otto.last_text
+    assert "· Cora hat es an Unter-AG Arbeit und Ausbildung weitergeleitet" in otto.last_text
 
 
 async def test_assign_refuses_unknown_same_or_missing_group(coordination: App) -> None:
@@ -405,8 +406,8 @@ async def test_state_usage_and_spellings(coordination: App) -> None:
     await submit(coordination)
     cora = Resident(coordination.handle, "cora")
     usage = (
-        "So geht es: /state F-2026-0042 STAND [Anmerkung]. Stände: received, in_progress, "
-        "answered, implemented, declined, closed."
+        "So geht es: /state F-2026-0042 STATUS [Anmerkung]. Status: eingegangen, "
+        "in Bearbeitung, beantwortet, umgesetzt, abgelehnt, abgeschlossen."
     )
     await cora.command(f"/state {REF}")
     assert cora.last_text == usage
@@ -466,11 +467,11 @@ async def test_stats_counts_by_field_and_state_and_the_median_wait(
     ada = Resident(coordination.handle, "ada")
     await ada.command("/stats")
     assert ada.last_text == (
-        "4 Rückmeldungen von 16. Mai 2026 bis 15. Juni 2026\n"
+        "4 Rückmeldungen vom 16. Mai 2026 bis 15. Juni 2026\n"
         "\n"
         "Nach Handlungsfeld:\n"
-        "  bildung: 3\n"
-        "  arbeit: 1\n"
+        "  Bildung und Sprache: 3\n"
+        "  Arbeit und Ausbildung: 1\n"
         "\n"
         "Nach Stand:\n"
         "  beantwortet: 3\n"
@@ -480,8 +481,8 @@ async def test_stats_counts_by_field_and_state_and_the_median_wait(
     )
 
     await cora.command("/stats")  # her group only
-    assert cora.last_text.startswith("3 Rückmeldungen von")
-    assert "  arbeit:" not in cora.last_text
+    assert cora.last_text.startswith("3 Rückmeldungen vom")
+    assert "  Arbeit und Ausbildung:" not in cora.last_text
     assert cora.last_text.endswith("Median): 3 Stunden (2 beantwortet)")
 
 
@@ -493,14 +494,14 @@ async def test_stats_periods(coordination: App, clock: FakeClock) -> None:
     cora = Resident(coordination.handle, "cora")
 
     await cora.command("/stats")  # the last 30 days
-    assert cora.last_text.startswith("1 Rückmeldung von")
+    assert cora.last_text.startswith("1 Rückmeldung vom")
     assert cora.last_text.endswith("Noch keine Rückmeldung beantwortet.")
     await cora.command("/stats 8w")
-    assert cora.last_text.startswith("2 Rückmeldungen von")
-    await cora.command("/stats 2026")
-    assert cora.last_text.startswith("2 Rückmeldungen von 1. Jan. 2026 bis 1. Jan. 2027")
+    assert cora.last_text.startswith("2 Rückmeldungen vom")
+    await cora.command("/stats 2026")  # the year's last day, not the next year's first
+    assert cora.last_text.startswith("2 Rückmeldungen vom 1. Jan. 2026 bis 31. Dez. 2026\n")
     await cora.command("/stats all")
-    assert cora.last_text.startswith("2 Rückmeldungen von")
+    assert cora.last_text.startswith("2 Rückmeldungen vom")
     await cora.command("/stats 2025")
     assert cora.last_text == "Im Zeitraum sind keine Rückmeldungen eingegangen."
     await cora.command("/stats gestern")

@@ -5,13 +5,17 @@ an item notification (take, answer, state menu, a reason for "declined")."""
 from __future__ import annotations
 
 from itertools import product
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import update
 from sqlmodel import col
 
 from bot.app import App
-from handlers.workflow import NEEDS_NOTE, TRANSITIONS, allowed_next, parse_state
+from handlers.context import Voice
+from handlers.i18n import LANGUAGE_NAMES, Catalogues
+from handlers.labels import read_state
+from handlers.workflow import NEEDS_NOTE, TRANSITIONS, allowed_next
 from storage.models import Contact, FeedbackItem, ItemEvent, ItemState
 from testkit.support import (
     BILDUNG_CHAT,
@@ -63,12 +67,39 @@ def test_the_workflow_covers_every_state() -> None:
     assert all(state not in TRANSITIONS[state] for state in STATES)
     assert {"declined"} == NEEDS_NOTE
     assert allowed_next("implemented") == ["closed"]
-    assert [parse_state(w) for w in ("in-progress", "INPROGRESS", "Closed", "done")] == [
-        "in_progress",
-        "in_progress",
-        "closed",
-        None,
-    ]
+
+
+@pytest.mark.parametrize(
+    ("language", "typed", "read"),
+    [
+        ("de", "in-progress", ("in_progress", "")),
+        ("de", "INPROGRESS", ("in_progress", "")),
+        ("de", "Closed", ("closed", "")),
+        ("de", "done", None),
+        ("de", "abgelehnt Passt nicht", ("declined", "Passt nicht")),
+        (
+            "de",
+            "in   Bearbeitung\nRückfrage\nbei der VHS",
+            ("in_progress", "Rückfrage\nbei der VHS"),
+        ),
+        ("de", "in", None),
+        ("de", "abgelehntes", None),
+        ("en", "In Progress, says Ana", ("in_progress", "says Ana")),
+        ("en", "Abgelehnt too expensive", ("declined", "too expensive")),  # German: always
+        ("tr", "reddedildi Bütçe yok", ("declined", "Bütçe yok")),
+        ("uk", "У роботі", ("in_progress", "")),
+        ("ru", "дан ответ спасибо", ("answered", "спасибо")),
+        ("ar", "مرفوضة لا توجد ميزانية", ("declined", "لا توجد ميزانية")),
+        ("de_simple", "erledigt", ("implemented", "")),
+        ("de_simple", "umgesetzt", ("implemented", "")),
+    ],
+)
+def test_a_state_is_read_in_the_coordinators_language_and_in_german(
+    language: str, typed: str, read: tuple[str, str] | None
+) -> None:
+    catalogues = Catalogues(tuple(LANGUAGE_NAMES))
+    speaker = Voice(language, catalogues.get(language), ZoneInfo("Europe/Berlin"))
+    assert read_state(speaker, typed) == read
 
 
 @pytest.mark.parametrize(("old", "new"), list(product(STATES, STATES)))
@@ -113,7 +144,7 @@ async def test_declined_needs_a_reason(submitted: App, old: str) -> None:
     cora = Resident(submitted.handle, "cora")
     await cora.command(f"/state {REF} declined")
     assert cora.last_text == (
-        f"Für abgelehnt ist eine Begründung nötig: /state {REF} declined Begründung"
+        f"Für abgelehnt ist eine Begründung nötig: /state {REF} abgelehnt Begründung"
     )
     assert (await item(submitted)).state == old
 

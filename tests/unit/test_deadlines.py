@@ -120,8 +120,8 @@ async def test_overdue_items_are_marked_in_pending_and_listed_first(
     cora = Resident(two_admins.handle, "cora")
     await cora.command("/pending")
     assert cora.last_text.splitlines()[1:] == [
-        "F-2026-0001 · Vorschlag · bildung · 2 Wochen · ÜBERFÄLLIG",
-        "F-2026-0002 · Vorschlag · bildung · 5 Tage",
+        "F-2026-0001 · Vorschlag · Bildung und Sprache · 2 Wochen · ÜBERFÄLLIG",
+        "F-2026-0002 · Vorschlag · Bildung und Sprache · 5 Tage",
     ]
 
 

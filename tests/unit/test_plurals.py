@@ -253,7 +253,7 @@ ANNOUNCEMENT = (
     "Die Mitteilung geht an {count} Empfänger:in.",
     "Die Mitteilung geht an {count} Empfänger:innen.",
 )
-STATS = ("{n} Rückmeldung von {start} bis {end}", "{n} Rückmeldungen von {start} bis {end}")
+STATS = ("{n} Rückmeldung vom {start} bis {end}", "{n} Rückmeldungen vom {start} bis {end}")
 POSTPONED = ("{n} angemeldete Person bekommt Bescheid.", "{n} Angemeldete bekommen Bescheid.")
 
 
@@ -266,9 +266,9 @@ POSTPONED = ("{n} angemeldete Person bekommt Bescheid.", "{n} Angemeldete bekomm
         (ANNOUNCEMENT, "ru", 21, "Сообщение будет отправлено 21 получателю."),
         (ANNOUNCEMENT, "ru", 5, "Сообщение будет отправлено 5 получателям."),
         (ANNOUNCEMENT, "uk", 1, "Повідомлення буде надіслано 1 одержувачу."),
-        (STATS, "de", 1, "1 Rückmeldung von A bis B"),
-        (STATS, "de", 2, "2 Rückmeldungen von A bis B"),
-        (STATS, "de_simple", 1, "1 Nachricht von A bis B"),
+        (STATS, "de", 1, "1 Rückmeldung vom A bis B"),
+        (STATS, "de", 2, "2 Rückmeldungen vom A bis B"),
+        (STATS, "de_simple", 1, "1 Nachricht vom A bis B"),
         (STATS, "en", 1, "1 piece of feedback from A to B"),
         (STATS, "ru", 21, "Обращения с A по B: 21"),
         (POSTPONED, "de", 1, "1 angemeldete Person bekommt Bescheid."),

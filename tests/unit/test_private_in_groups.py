@@ -33,6 +33,7 @@ PRIVATE_COMMANDS = {
     "docs",
     "subscribe",
     "unsubscribe",
+    "web",  # a sign-in link is a key: it goes to the private chat only
 }
 # What groups may see: public outcomes, help, /whoami, and the coordinators' commands.
 GROUP_COMMANDS = {

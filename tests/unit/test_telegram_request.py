@@ -71,7 +71,9 @@ class Server:
         assert request.transport is not None
         _, peer_port = request.transport.get_extra_info("peername")[:2]
         received = Received(request.method, request.path, dict(request.headers), peer_port)
-        if request.method == "POST":
+        if request.method == "POST" and request.content_type == "application/json":
+            received.form.update(await request.json())
+        elif request.method == "POST":
             for name, value in (await request.post()).items():
                 if isinstance(value, web.FileField):
                     received.files[name] = (value.filename, value.content_type, value.file.read())
@@ -131,7 +133,7 @@ def bot_on(request: BaseRequest, origin: str) -> Bot:
     )
 
 
-async def test_a_call_arrives_as_a_form_on_one_kept_alive_connection(
+async def test_a_call_arrives_as_json_on_one_kept_alive_connection(
     server: Server, request_: AiohttpRequest
 ) -> None:
     # By name: aiohttp would keep no cookie of an IP address's anyway.
@@ -144,7 +146,7 @@ async def test_a_call_arrives_as_a_form_on_one_kept_alive_connection(
     assert sent.message_id == 7  # PTB read the answer
     first, second = server.received
     assert first.method == "POST" and first.path == f"/bot{TOKEN}/sendMessage"
-    assert first.headers["Content-Type"] == "application/x-www-form-urlencoded"
+    assert first.headers["Content-Type"] == "application/json"
     assert first.headers["User-Agent"] == BaseRequest.USER_AGENT
     assert first.form["chat_id"] == "42" and first.form["text"] == "Zu welchem Handlungsfeld?"
     assert json.loads(first.form["reply_markup"]) == {

@@ -46,7 +46,7 @@ from bot.channels.matrix.map import ChoiceMemory, FileToFetch, to_incoming
 from bot.channels.matrix.media import download
 from bot.channels.matrix.send import MatrixSender, reply_base
 from bot.channels.matrix.sync_tokens import SyncTokens
-from bot.channels.port import ChannelPort
+from bot.channels.port import ChannelPort, CredentialsRejected
 from bot.delivery.sending import Unreachable
 from handlers.messages import FILE_TOO_LARGE, Attachment, Incoming, Platform, Reply
 from handlers.settings import MatrixSettings
@@ -58,6 +58,26 @@ SYNC_FILTER = {"room": {"timeline": {"limit": 200}}, "presence": {"not_types": [
 SEEN_EVENTS = 5000  # event ids remembered, so that no event is ever handled twice
 NETWORK_ERRORS = (ClientError, TimeoutError, ConnectionError, OSError)
 FORGET_EVERY = timedelta(days=1)  # how often records older than the store keeps are dropped
+
+
+# What a homeserver answers when the credentials themselves are wrong (a wrong password, an
+# unknown or revoked access token, a deactivated account): no retry can help.
+REJECTING = ("M_FORBIDDEN", "M_UNKNOWN_TOKEN", "M_USER_DEACTIVATED")
+
+
+class LoginRejected(CredentialsRejected):
+    """The homeserver refused the bot's password or access token. The message names the
+    setting and the homeserver's error code, never the secret."""
+
+    def __init__(self, settings: MatrixSettings, response: ErrorResponse) -> None:
+        if settings.access_token:
+            what = "access token (MITREDEN_MATRIX_ACCESS_TOKEN or matrix.access_token_file)"
+        else:
+            what = "password (MITREDEN_MATRIX_PASSWORD or matrix.password_file)"
+        super().__init__(
+            f"the Matrix homeserver {settings.homeserver} rejected the {what} of "
+            f"{settings.user_id} ({response.status_code})"
+        )
 
 
 class MatrixChannel:
@@ -154,21 +174,36 @@ class MatrixChannel:
             try:
                 result = task.result()
             except NETWORK_ERRORS as error:
-                logger.warning("matrix: %s; again in %.0fs", type(error).__name__, pause)
+                logger.warning(
+                    "matrix: %s not reachable (%s: %s); trying again in %gs",
+                    self._settings.homeserver,
+                    type(error).__name__,
+                    error,
+                    pause,
+                )
             else:
                 if not isinstance(result, ErrorResponse):
                     return result
+                token_gone = result.status_code == "M_UNKNOWN_TOKEN"
+                if token_gone and not self._settings.password:  # an access token revoked
+                    raise LoginRejected(self._settings, result)
                 wait = (result.retry_after_ms or 0) / 1000
-                logger.warning("matrix: %s; again in %.0fs", result, max(pause, wait))
                 pause = max(pause, wait)
-                if result.status_code == "M_UNKNOWN_TOKEN" and self._settings.password:
-                    await self._login()
+                logger.warning("matrix: %s; trying again in %gs", result, pause)
+                if token_gone:
+                    await self._login()  # raises LoginRejected when the password fails
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), pause)
             pause = min(self._backoff_cap, pause * 2)
         return None
 
     async def _login(self) -> LoginResponse | WhoamiResponse | ErrorResponse:
+        """Log in with the password, or check the access token; an error response (a
+        homeserver starting, rate limits) is returned for `_until` to try again.
+
+        Raises:
+            LoginRejected: the homeserver refused the credentials themselves.
+        """
         settings = self._settings
         if settings.access_token:
             self.client.access_token = settings.access_token
@@ -177,10 +212,14 @@ class MatrixChannel:
                 device = who.device_id or settings.device_id
                 self.client.restore_login(settings.user_id, device, settings.access_token)
                 logger.info("matrix: %s, device %s (access token)", who.user_id, device)
+            elif who.status_code in REJECTING:
+                raise LoginRejected(settings, who)
             return who
         login = await self.client.login(settings.password, device_name="mitreden")
         if isinstance(login, LoginResponse):
             logger.info("matrix: logged in as %s, device %s", login.user_id, login.device_id)
+        elif login.status_code in REJECTING:
+            raise LoginRejected(settings, login)
         return login
 
     async def _sync(self, token: str | None, first: bool) -> SyncResponse | ErrorResponse:

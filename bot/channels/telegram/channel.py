@@ -17,16 +17,17 @@ import re
 from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from telegram import BotCommand, Update
-from telegram.error import InvalidToken
+from telegram.error import InvalidToken, NetworkError, RetryAfter
 from telegram.ext import Application, ContextTypes, TypeHandler
 from telegram.request import BaseRequest
 
-from bot.channels.port import ChannelPort
+from bot.channels.port import ChannelPort, CredentialsRejected
 from bot.channels.telegram.map import FileToFetch, files_to_fetch, to_incoming
 from bot.channels.telegram.request import AiohttpRequest
-from bot.channels.telegram.send import TelegramSender
+from bot.channels.telegram.send import TelegramSender, retry_after_seconds
 from bot.channels.telegram.updates import TolerantBot, UnreadableUpdates
 from bot.delivery.ratelimit import ChatLimits
 from bot.delivery.sending import Unreachable
@@ -74,7 +75,7 @@ def bot_request(
     )
 
 
-class TokenRejected(Exception):
+class TokenRejected(CredentialsRejected):
     """Telegram answered 401: the token is wrong or was revoked. The message holds no token
     (PTB's `InvalidToken` at start-up quotes it in full)."""
 
@@ -96,12 +97,18 @@ class TelegramChannel:
         request: BaseRequest | None = None,
         updates_request: BaseRequest | None = None,
         limits: ChatLimits | None = None,
+        backoff_start: float = 1.0,
+        backoff_cap: float = 60.0,
     ) -> None:
+        """`backoff_start` and `backoff_cap`: the first and the longest pause, in seconds,
+        between tries to reach a Bot API that cannot be reached at start (`_connect`)."""
         if not settings.token:
             raise ValueError("telegram.token is not set (MITREDEN_TELEGRAM_TOKEN)")
         self._settings = settings
         self._app = app
         self._limits = limits
+        self._backoff_start = backoff_start
+        self._backoff_cap = backoff_cap
         self.unreadable = UnreadableUpdates()  # updates skipped because they cannot be read
         proxy = settings.proxy_url
         self._bot = TolerantBot(
@@ -141,11 +148,62 @@ class TelegramChannel:
             TokenRejected: Telegram refused the token, at start or (polling) later on.
         """
         try:
-            await self._serve(stop)
+            if await self._connect(stop):
+                await self._serve(stop)
         except InvalidToken:
             raise TokenRejected() from None
         if self._bot.token_rejected.is_set():
             raise TokenRejected()
+
+    async def _connect(self, stop: asyncio.Event) -> bool:
+        """Reach the Bot API (getMe, which also checks the token) before anything else.
+
+        A Bot API that cannot be reached at start (the network or a proxy not up yet, a local
+        Bot API server starting, Telegram answering 5xx or 429) is tried again, with pauses
+        from `backoff_start` doubling to `backoff_cap`, one warning a try, until it answers
+        or `stop` is set: a service manager need not restart the bot for it, and a stop
+        meanwhile ends it at once. A rejected token is not retried (`InvalidToken`).
+
+        Returns:
+            Whether the Bot API answered (False: stopped first; nothing is left open).
+        """
+        host = urlsplit(self._settings.base_url).netloc
+        pause = self._backoff_start
+        while True:
+            trying = asyncio.ensure_future(self._bot.initialize())  # getMe, once it answers
+            stopping = asyncio.ensure_future(stop.wait())
+            try:
+                await asyncio.wait([trying, stopping], return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                stopping.cancel()
+                stopped_first = not trying.done()
+                if stopped_first:
+                    trying.cancel()
+            if stopped_first:
+                await self._bot.shutdown()
+                return False
+            try:
+                trying.result()
+                return True
+            except (NetworkError, RetryAfter) as error:  # TimedOut and 5xx are NetworkErrors
+                if isinstance(error, RetryAfter):
+                    pause = max(pause, retry_after_seconds(error))
+                logger.warning(
+                    "telegram: Bot API at %s not reachable (%s: %s); trying again in %g s",
+                    host,
+                    type(error).__name__,
+                    error,
+                    pause,
+                )
+            except BaseException:
+                await self._bot.shutdown()
+                raise
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), pause)
+            if stop.is_set():
+                await self._bot.shutdown()
+                return False
+            pause = min(self._backoff_cap, pause * 2)
 
     async def _serve(self, stop: asyncio.Event) -> None:
         async with self.application:
