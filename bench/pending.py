@@ -16,14 +16,12 @@ import argparse
 import asyncio
 import contextlib
 import gc
-import os
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
 
-from bench.measure import percentile
+from bench.measure import on_each_engine, percentile
 from bench.pending_plans import explain
 from bench.pending_seed import seed
 from bot.app import App, bootstrap
@@ -237,29 +235,7 @@ async def run_engine(engine: str, url: str, path: Path | None, args: argparse.Na
 
 
 async def main_async(args: argparse.Namespace) -> None:
-    started = time.perf_counter()
-    for engine in args.engines.split(","):
-        if engine == "sqlite":
-            with tempfile.TemporaryDirectory(prefix="mitreden-pending-") as tmp:
-                path = Path(tmp) / "bench.db"
-                await run_engine(engine, f"sqlite+aiosqlite:///{path}", path, args)
-        elif engine == "postgres":
-            from testkit.pgserver import PostgresNotFound, TemporaryPostgres
-
-            try:
-                server = TemporaryPostgres()
-            except PostgresNotFound as error:
-                print(f"\n== postgres: skipped, {error}")
-                continue
-            with server:
-                await run_engine(engine, server.url, None, args)
-        else:
-            raise SystemExit(f"unknown engine {engine!r}; use sqlite and/or postgres")
-    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    print(
-        f"\ntotal {time.perf_counter() - started:.0f} s on {os.cpu_count()} CPU(s); "
-        f"load average at the end {load} (other processes' load inflates the tails)"
-    )
+    await on_each_engine(run_engine, args, "mitreden-pending-")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import secrets
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
@@ -30,7 +28,7 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
-from bench.measure import percentile
+from bench.measure import on_each_engine, percentile
 from bench.pending import ADMIN, FIELD, GROUP, bench_settings, db_size, field_owners
 from bench.pending_seed import seed
 from bot.app import bootstrap
@@ -149,9 +147,9 @@ async def run_engine(engine: str, url: str, path: Path | None, args: argparse.Na
             for group, pages in (("", PAGES), ("search", SEARCHES)):
                 if group:
                     print("   text search (reads the texts of the filtered items):")
-                for name, user, path in pages:
+                for name, user, page in pages:
                     headers = {"Cookie": f"mitreden_session={cookies[user]}"}
-                    target = f"http://{host}:{port}{path}"
+                    target = f"http://{host}:{port}{page}"
                     rows = 0
                     for _ in range(args.warmup):
                         async with client.get(target, headers=headers) as response:
@@ -180,29 +178,7 @@ async def run_engine(engine: str, url: str, path: Path | None, args: argparse.Na
 
 
 async def main_async(args: argparse.Namespace) -> None:
-    started = time.perf_counter()
-    for engine in args.engines.split(","):
-        if engine == "sqlite":
-            with tempfile.TemporaryDirectory(prefix="mitreden-web-") as tmp:
-                path = Path(tmp) / "bench.db"
-                await run_engine(engine, f"sqlite+aiosqlite:///{path}", path, args)
-        elif engine == "postgres":
-            from testkit.pgserver import PostgresNotFound, TemporaryPostgres
-
-            try:
-                server = TemporaryPostgres()
-            except PostgresNotFound as error:
-                print(f"\n== postgres: skipped, {error}")
-                continue
-            with server:
-                await run_engine(engine, server.url, None, args)
-        else:
-            raise SystemExit(f"unknown engine {engine!r}; use sqlite and/or postgres")
-    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    print(
-        f"\ntotal {time.perf_counter() - started:.0f} s on {os.cpu_count()} CPU(s); "
-        f"load average at the end {load} (other processes' load inflates the tails)"
-    )
+    await on_each_engine(run_engine, args, "mitreden-web-")
 
 
 def main(argv: list[str] | None = None) -> None:

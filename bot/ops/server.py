@@ -18,6 +18,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from bot.ops.metrics import Metrics
+from bot.ops.site import OptionalSite
 from storage.db import Database
 from storage.store import Store
 
@@ -33,7 +34,7 @@ class Readiness(Protocol):
     def is_ready(self) -> bool: ...
 
 
-class OpsServer:
+class OpsServer(OptionalSite):
     """The aiohttp server behind the three endpoints; `start` binds, `stop` closes."""
 
     def __init__(
@@ -44,9 +45,6 @@ class OpsServer:
         channels: Sequence[Readiness],
         metrics: Metrics,
     ) -> None:
-        host, _, port = listen.rpartition(":")
-        self._host = host.strip("[]")
-        self._port = int(port)
         self._db = db
         self._store = store
         self._channels = channels
@@ -55,30 +53,7 @@ class OpsServer:
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/readyz", self._readyz)
         app.router.add_get("/metrics", self._metrics_page)
-        self._runner = web.AppRunner(app, access_log=None)
-        self.url = ""  # http://host:port once started (the port the system gave for 0)
-
-    async def start(self) -> None:
-        """Serve; when the address cannot be had (taken, or not this machine's), say so and
-        let the bot serve residents without health and metrics rather than not at all."""
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self._host, self._port)
-        try:
-            await site.start()
-        except OSError as error:
-            logger.error(
-                "ops: cannot listen on %s:%s (%s); health and metrics are off",
-                self._host,
-                self._port,
-                error.strerror or type(error).__name__,
-            )
-            return
-        host, port = self._runner.addresses[0][:2]
-        self.url = f"http://{host}:{port}" if ":" not in host else f"http://[{host}]:{port}"
-        logger.info("ops: health and metrics on %s", self.url)
-
-    async def stop(self) -> None:
-        await self._runner.cleanup()
+        super().__init__(app, listen, name="ops", what="health and metrics")
 
     async def _healthz(self, _request: web.Request) -> web.Response:
         return web.Response(text="ok")

@@ -27,6 +27,7 @@ from urllib.parse import quote, urlencode, urlsplit
 from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from bot.ops.site import OptionalSite
 from bot.report import FORMATS, PdfUnavailable, build_report
 from bot.web.charts import chart_svg
 from bot.web.security import (
@@ -73,37 +74,14 @@ async def answered(request: web.Request, handler: Page) -> web.StreamResponse:
         return early.response
 
 
-class WebServer:
+class WebServer(OptionalSite):
     """The aiohttp server of the web view; `start` binds, `stop` closes."""
 
     def __init__(self, settings: WebSettings, deps: Deps) -> None:
-        host, _, port = settings.listen.rpartition(":")
-        self._host = host.strip("[]")
-        self._port = int(port)
         self.view = WebView(settings, deps)
-        self._runner = web.AppRunner(self.view.application(), access_log=None)
-        self.url = ""  # http://host:port once started
-
-    async def start(self) -> None:
-        """Serve; an address that cannot be had is logged, and the bot serves residents on."""
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self._host, self._port)
-        try:
-            await site.start()
-        except OSError as error:
-            logger.error(
-                "web: cannot listen on %s:%s (%s); the web view is off",
-                self._host,
-                self._port,
-                error.strerror or type(error).__name__,
-            )
-            return
-        host, port = self._runner.addresses[0][:2]
-        self.url = f"http://{host}:{port}" if ":" not in host else f"http://[{host}]:{port}"
-        logger.info("web: staff web view on %s", self.url)
-
-    async def stop(self) -> None:
-        await self._runner.cleanup()
+        super().__init__(
+            self.view.application(), settings.listen, name="web", what="the staff web view"
+        )
 
 
 class WebView:
