@@ -4,7 +4,12 @@ Handlers write `tr = self.i18n.get(lang)` and then `tr.gettext("...")`; texts de
 module level are marked with `N_` so that `make i18n` extracts them and translated when used.
 A text with a number before a noun is counted: `turn.ngettext(singular, plural, n)` (also on
 `Voice`) picks the form each language needs for `n` (Russian and Ukrainian have three, Arabic
-six); give each number its own counted sentence rather than two numbers in one text.
+six); give each number its own counted sentence rather than two numbers in one text. A form
+for one number only (Arabic's "one" and "two") leaves the count out when its word says it:
+"يومين", not "2 يومين" (tests/unit/test_catalogues.py allows exactly that).
+
+Dates and periods are written here as each language writes them: `format_day`,
+`format_moment` (British English, plain German with the month spelled out) and `whole_years`.
 """
 
 from __future__ import annotations
@@ -12,7 +17,12 @@ from __future__ import annotations
 import gettext
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from babel import Locale
+from babel.dates import format_skeleton, format_time
 
 logger = logging.getLogger(__name__)
 
@@ -33,13 +43,49 @@ LANGUAGE_NAMES: dict[str, str] = {
     "ru": "Русский",
 }
 
-# Catalogues that are a variant of another language, not a locale Babel knows.
-_BABEL_LOCALES: dict[str, str] = {PLAIN_GERMAN: SOURCE_LANGUAGE}
+# The locale Babel formats with, where it is not the catalogue's code: plain German is a
+# variant of German, not a locale Babel knows; the English catalogue is British ("anonymised"),
+# so its dates are too ("5 Dec 2026, 07:07", not "Dec 5, 2026, 7:07 AM").
+_BABEL_LOCALES: dict[str, str] = {PLAIN_GERMAN: SOURCE_LANGUAGE, "en": "en_GB"}
+# How a day is written (a CLDR skeleton): the month abbreviated ("5. Dez. 2026"), except in
+# plain German, which spells it out ("5. Dezember 2026") for readers who stumble over "Dez.".
+_DAY_SKELETON = "yMMMd"
+_DAY_SKELETONS: dict[str, str] = {PLAIN_GERMAN: "yMMMMd"}
+# A period of whole years is named in years ("2 Jahre", not "730 Tage"): the unit people count
+# such periods in. 365 days make a year here; the periods are settings counted in days.
+DAYS_PER_YEAR = 365
 
 
 def babel_locale(language: str) -> str:
-    """The locale Babel formats dates, times and durations with for a shipped language."""
+    """The locale Babel formats dates, times, numbers and durations with for a shipped
+    language."""
     return _BABEL_LOCALES.get(language, language)
+
+
+def format_day(moment: datetime, zone: ZoneInfo, language: str) -> str:
+    """A day as a reader of `language` writes it, in the city's zone: "5. Dez. 2026",
+    "5 Dec 2026", "5 груд. 2026 р.", plain German "5. Dezember 2026"."""
+    skeleton = _DAY_SKELETONS.get(language, _DAY_SKELETON)
+    return format_skeleton(skeleton, moment, tzinfo=zone, locale=babel_locale(language))
+
+
+def format_moment(moment: datetime, zone: ZoneInfo, language: str) -> str:
+    """A day and a time, joined as CLDR joins them in the language ("5 Dec 2026, 07:07",
+    Arabic with its own comma "،"); German keeps the form its residents have read from the
+    start, and every German text and test quotes ("5. Dez. 2026 07:07")."""
+    locale = babel_locale(language)
+    day = format_day(moment, zone, language)
+    time = format_time(moment, "short", tzinfo=zone, locale=locale)
+    if locale == SOURCE_LANGUAGE:
+        return f"{day} {time}"
+    pattern = Locale.parse(locale).datetime_formats["medium"]
+    return str(pattern).replace("{1}", day).replace("{0}", time)
+
+
+def whole_years(days: int) -> int | None:
+    """The years `days` make when they are whole years (730 → 2), else None (400 → None)."""
+    years, rest = divmod(days, DAYS_PER_YEAR)
+    return years if years and not rest else None
 
 
 def N_(message: str) -> str:

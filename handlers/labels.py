@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Protocol
 
 from handlers.i18n import N_, Translator
@@ -46,6 +47,20 @@ def state_label(speaker: Speaker, state: str) -> str:
 def state_names(speaker: Speaker) -> list[str]:
     """The states' names in the speaker's language, in the workflow's order."""
     return [state_label(speaker, state) for state in ItemState]
+
+
+# What stands between the names of a list: ", " in German, "، " (the Arabic comma) in Arabic.
+LIST_SEPARATOR = N_(", ")
+
+
+def name_list(speaker: Speaker, names: Iterable[str]) -> str:
+    """`names` in a row, separated as the speaker's language separates a list.
+
+    Not Babel's `format_list`, which writes "und" before the last name: these lists name
+    what may be typed, one name between each two separators ("Status: eingegangen, …,
+    abgeschlossen").
+    """
+    return speaker.tr.gettext(LIST_SEPARATOR).join(names)
 
 
 def read_state(speaker: Speaker, text: str) -> tuple[str, str] | None:
