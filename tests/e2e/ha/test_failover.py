@@ -1,0 +1,245 @@
+"""Three `mitreden run` processes on one PostgreSQL behind HAProxy, while residents write:
+one is SIGKILLed (the leader), then each is restarted in turn (SIGTERM, start again), as an
+upgrade without downtime does.
+
+Residents type their whole feedback flow at once (the text, then kind, field, anonymity and
+"Abschicken" as typed answers, each a separate update) without waiting for the answers. The
+fake Bot API pushes a chat's updates one after another as Telegram does, and HAProxy spreads
+them over the processes, so one chat's consecutive updates land in different processes. Only
+a per-chat order across processes gives each resident the five answers in order and the
+item with the kind, field and anonymity they typed; one update out of line is answered with
+"that does not fit the current question" and leaves the item wrong or missing. Meanwhile the
+outbox sends a broadcast. The witnesses are the fake's record of what each chat received, the
+database's items and inbox, and HAProxy's log.
+
+How many: 60 residents in the wave cut by the kill and 30 writing flow after flow during the
+three restarts (the issue's 200 would take minutes on this 2-core machine with the fake,
+HAProxy, PostgreSQL and three bots on it; `bench/ha_intake.py` runs the full load).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from collections import Counter
+from typing import Any
+
+import pytest
+from sqlmodel import select
+
+from handlers.messages import Platform
+from storage.db import Database
+from storage.inbox_models import InboxUpdate
+from storage.models import FeedbackItem, OutboxMessage
+from storage.outbox import NewMessage, OutboxStore
+from testkit.fakebotapi import FakeBotApi
+from testkit.support import DEFAULT_NOW
+from tests.e2e.ha.conftest import BotProcess, Fleet, FleetFactory
+
+pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
+
+KILL_WAVE = 60  # residents writing while a process is killed
+ROLLING = 30  # residents writing flow after flow during the rolling restart
+BROADCAST = 240  # outbox messages, sent while the process is killed
+WORKERS = 4  # delivery workers a process (conftest): at most these repeat at a SIGKILL
+TAKEOVER_SECONDS = 5.0  # a new leader after the leader was killed, at the latest
+
+ANSWERS = ("Vorschlag", "Bildung und Sprache", "Anonym bleiben", "Abschicken")
+PROMPTS = (
+    "Was für eine Rückmeldung ist das?",
+    "Zu welchem Handlungsfeld gehört sie?",
+    "Soll die Arbeitsgruppe Ihren Namen sehen?",
+    "Bitte prüfen Sie Ihre Rückmeldung",
+    "Vielen Dank!",
+)
+
+
+def texts(api: FakeBotApi, chat: int) -> list[str]:
+    return [m.text or "" for m in api.messages_to(chat)]
+
+
+def type_flow(api: FakeBotApi, chat: int, text: str) -> None:
+    """The whole flow typed at once, without waiting for an answer."""
+    for message in (text, *ANSWERS):
+        api.inject_text(chat, message)
+
+
+async def write_flow(fleet: Fleet, chat: int, text: str) -> None:
+    """The whole flow typed at once; returns when the bot thanked for it."""
+    before = sum("Vielen Dank!" in t for t in texts(fleet.api, chat))
+    type_flow(fleet.api, chat, text)
+
+    async def thanked() -> bool:
+        return sum("Vielen Dank!" in t for t in texts(fleet.api, chat)) > before
+
+    await fleet.until(thanked, f"the thanks for {text!r}", within=60)
+
+
+def in_order(received: list[str], flows: int) -> bool:
+    """Whether `received` holds the five answers of each flow in order, one after another."""
+    expected = [prompt for _ in range(flows) for prompt in PROMPTS]
+    if len(received) != len(expected):
+        return False
+    return all(prompt in text for prompt, text in zip(expected, received, strict=True))
+
+
+async def query(url: str, statement: Any) -> list[Any]:
+    db = Database(url)
+    try:
+        return await db.run(lambda session: list(session.exec(statement).all()))
+    finally:
+        await db.dispose()
+
+
+async def enqueue(url: str, chats: list[int]) -> None:
+    db = Database(url)
+    try:
+        await OutboxStore(db).enqueue(
+            [
+                NewMessage(
+                    f"ha-{n:03d}",
+                    Platform.TELEGRAM,
+                    str(chat),
+                    {"text": f"ha-{n:03d}"},
+                    DEFAULT_NOW,
+                )
+                for n, chat in enumerate(chats)
+            ],
+            DEFAULT_NOW,
+        )
+    finally:
+        await db.dispose()
+
+
+def broadcast_received(api: FakeBotApi) -> Counter[str]:
+    return Counter(
+        r.text or ""
+        for r in api.sent_log
+        if r.method == "sendMessage" and r.status == 200 and (r.text or "").startswith("ha-")
+    )
+
+
+async def restart(fleet: Fleet, bot: BotProcess) -> None:
+    """SIGTERM, a clean exit, and the process started again, ready and proxied to."""
+    bot.signal(signal.SIGTERM)
+    code = await bot.exited(30)
+    assert code == 0, bot.output()[-3000:]
+    bot.start()
+    await fleet.started(bot)
+
+
+async def test_a_killed_leader_and_a_rolling_restart_lose_nothing_and_keep_every_line(
+    fleet: FleetFactory,
+) -> None:
+    f = await fleet(3)
+    first = await f.one_leader()
+    assert f.api.count("setWebhook", 200) >= 1
+
+    # ---- a wave of residents and a broadcast; the leader is killed in the middle --------
+    wave = [f.api.add_user(f"Anwohnerin {n}", language_code="de").id for n in range(KILL_WAVE)]
+    recipients = [f.api.add_user(f"Abonnent {n}", language_code="de").id for n in range(BROADCAST)]
+    await enqueue(f.database_url, recipients)
+    for n, chat in enumerate(wave):
+        type_flow(f.api, chat, f"Vorschlag {n}: mehr Bänke am Fluss.")
+
+    async def under_way() -> bool:
+        thanked = sum(any("Vielen Dank!" in t for t in texts(f.api, c)) for c in wave)
+        return thanked >= KILL_WAVE // 4 and sum(broadcast_received(f.api).values()) >= 20
+
+    await f.until(under_way, "a quarter of the wave and some of the broadcast")
+    first.signal(signal.SIGKILL)
+    killed_at = time.monotonic()
+    assert await first.exited(5) == -signal.SIGKILL
+    second = await f.one_leader(within=TAKEOVER_SECONDS + 5)
+    takeover = time.monotonic() - killed_at
+    assert second is not first
+    assert takeover < TAKEOVER_SECONDS, takeover
+    first.start()
+    await f.started(first)
+
+    async def wave_handled() -> bool:
+        rows = await query(f.database_url, select(InboxUpdate.handled_at))
+        return len(rows) == 5 * KILL_WAVE and all(at is not None for at in rows)
+
+    await f.until(wave_handled, "every update of the wave handled", within=60)
+    wave_end = max(row for row in await query(f.database_url, select(InboxUpdate.update_id)))
+
+    async def broadcast_done() -> bool:
+        return len(broadcast_received(f.api)) == BROADCAST
+
+    await f.until(broadcast_done, "the whole broadcast")
+
+    # ---- a rolling restart, one process after the other, while residents write ---------
+    rolling = [f.api.add_user(f"Anwohner {n}", language_code="de").id for n in range(ROLLING)]
+    flows = Counter[int]()
+    done_restarting = asyncio.Event()
+
+    async def keep_writing(n: int, chat: int) -> None:
+        while not done_restarting.is_set():
+            await write_flow(f, chat, f"Anliegen {n}.{flows[chat]}: ein Zebrastreifen.")
+            flows[chat] += 1
+
+    writers = asyncio.gather(*(keep_writing(n, chat) for n, chat in enumerate(rolling)))
+    leaders = [second]
+    for bot in f.bots:
+        await restart(f, bot)
+        leaders.append(await f.one_leader())
+    done_restarting.set()
+    await asyncio.wait_for(writers, 90)
+
+    # ---- what the residents received, what the database holds ---------------------------
+    inbox = await query(
+        f.database_url,
+        select(
+            InboxUpdate.update_id,
+            InboxUpdate.chat_key,
+            InboxUpdate.attempts,
+            InboxUpdate.handled_at,
+        ),
+    )
+    assert all(handled is not None for *_, handled in inbox)  # nothing left behind
+    assert len(inbox) == 5 * (KILL_WAVE + sum(flows.values()))  # every update taken in once
+    repeated = [(update, chat) for update, chat, attempts, _ in inbox if attempts > 1]
+    # Only the kill can repeat a turn: the one in flight in a chat at that moment.
+    assert all(update <= wave_end for update, _ in repeated), repeated
+    assert all(attempts <= 2 for _, _, attempts, _ in inbox)
+    assert len({chat for _, chat in repeated}) == len(repeated)  # at most one a chat
+    repeated_chats = {int(chat) for _, chat in repeated}
+
+    items = await query(f.database_url, select(FeedbackItem))
+    by_text = Counter(item.text for item in items)
+    for n in range(KILL_WAVE):
+        assert by_text[f"Vorschlag {n}: mehr Bänke am Fluss."] == 1
+    for n, chat in enumerate(rolling):
+        for k in range(flows[chat]):
+            assert by_text[f"Anliegen {n}.{k}: ein Zebrastreifen."] == 1
+    assert len(items) == KILL_WAVE + sum(flows.values())
+    assert {(i.kind, i.field_key, i.anonymous) for i in items} == {("suggestion", "bildung", True)}
+    for chat in wave:
+        received = texts(f.api, chat)
+        if chat in repeated_chats:  # the turn in flight at the kill, and its answers, again
+            assert len(received) <= len(PROMPTS) + 2, received
+        else:
+            assert in_order(received, 1), received
+    for chat in rolling:
+        assert flows[chat] >= 1
+        assert in_order(texts(f.api, chat), flows[chat]), texts(f.api, chat)
+
+    delivered = broadcast_received(f.api)
+    assert set(delivered) == {f"ha-{n:03d}" for n in range(BROADCAST)}  # none lost
+    assert sum(delivered.values()) - BROADCAST <= WORKERS  # the killed one's sends in flight
+    states = Counter(await query(f.database_url, select(OutboxMessage.state)))
+    assert states["sent"] >= BROADCAST and states["pending"] == 0 and states["failed"] == 0
+
+    # Every process took updates in (HAProxy spread them); one leads, and only it plans.
+    assert {bot.name for bot in f.bots} <= set(f.proxy.served())
+    leader = await f.one_leader()
+    ticking = []
+    for bot in f.bots:
+        figures = await f.metrics(bot)
+        assert figures is not None
+        if figures.get("mitreden_plan_ticks_total", 0) > 0:
+            ticking.append(bot)
+    assert ticking == [leader]
+    assert f.api.webhook_url.endswith("/telegram") and not f.api.calls(method="deleteWebhook")
