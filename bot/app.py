@@ -19,10 +19,12 @@ from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.channels.console import ConsoleChannel
 from bot.clock import SystemClock
+from bot.cluster import Cluster, Leadership, SoleLeader, leadership_of
 from bot.config import ConfigError
 from bot.delivery.loop import Delivery
 from bot.delivery.ratelimit import ChatLimits
@@ -32,6 +34,8 @@ from bot.ops.logs import redact
 from bot.ops.metrics import FAILED, HANDLED, Metrics
 from bot.report.drafts import FixedClock, Rendered, ReportDrafts, render_draft
 from bot.serial import KeyedSerializer
+from handlers.asking.polls import PollPlanner
+from handlers.asking.surveys import SurveyPlanner
 from handlers.clock import Clock
 from handlers.context import Deps
 from handlers.coordination.deadlines import DigestPlanner, EscalationPlanner
@@ -46,7 +50,9 @@ from handlers.router import Router
 from handlers.settings import MatrixSettings, Settings, TelegramSettings
 from storage.bot_messages import BotMessageStore
 from storage.db import Database, database_shown, sqlite_file
+from storage.erasures import journal_path
 from storage.groups import FieldSpec, GroupSpec
+from storage.locks import STARTUP, exclusive
 from storage.schema import schema_revision, upgrade_to_head
 from storage.store import Store
 
@@ -82,6 +88,10 @@ class App:
     drafts: ReportDrafts
     metrics: Metrics
     serializer: KeyedSerializer = field(default_factory=KeyedSerializer)
+    # Several processes on one PostgreSQL: what they share, and whether this one leads
+    # (`bot.cluster`); on SQLite no cluster, and the one process leads.
+    cluster: Cluster | None = None
+    leadership: Leadership = field(default_factory=SoleLeader)
 
     async def handle(self, incoming: Incoming) -> list[Reply]:
         """Answer one update, after every earlier update of the same chat is done."""
@@ -119,7 +129,8 @@ class App:
         ids = [int(i) for i in payload.get("files", [])]
         stored = await self.store.items.get_attachments(ids) if ids else []
         files = tuple(
-            Attachment(a.kind, a.file_name, a.mime_type, a.data, stored_id=a.id) for a in stored
+            Attachment(a.kind, a.file_name, a.mime_type, a.data, stored_id=a.id, caption=a.caption)
+            for a in stored
         )
         files += await self._event_files(payload)
         if payload.get(REPORT_DRAFT):
@@ -174,6 +185,8 @@ class App:
         }
 
     async def close(self) -> None:
+        if self.cluster is not None:
+            await self.cluster.close()
         await self.db.dispose()
 
 
@@ -292,12 +305,14 @@ async def bootstrap(
     try:
         if not create:
             await require_schema(db)
-        if migrate:
-            await upgrade_to_head(db)
-        store = Store.over(db)
-        # The configuration seeds groups; the command line owns them afterwards (README,
-        # "Working groups"): only an entry new or changed since the last start is applied.
-        applied = await store.groups.sync_from_config(*group_specs(settings))
+        store = Store.over(db, erasures=journal_path(db.url, Path(settings.data.dir)))
+        # Processes starting at once on one PostgreSQL do this one after another.
+        async with exclusive(db, STARTUP):
+            if migrate:
+                await upgrade_to_head(db)
+            # The configuration seeds groups; the command line owns them afterwards (README,
+            # "Working groups"): only an entry new or changed since the last start is applied.
+            applied = await store.groups.sync_from_config(*group_specs(settings))
         if applied:
             logger.info(
                 "working group(s) %s set from the configuration (entry new or changed)",
@@ -311,6 +326,8 @@ async def bootstrap(
             DigestPlanner(deps),
             RetentionPlanner(deps),
             EventPlanner(deps),
+            SurveyPlanner(deps),
+            PollPlanner(deps),
             ReportPlanner(deps),
         ]
         app = App(
@@ -324,6 +341,9 @@ async def bootstrap(
             drafts=ReportDrafts(render_draft_in_child),
             metrics=Metrics(),
         )
+        if db.is_postgres:
+            app.cluster = Cluster.over(db)
+            app.leadership = leadership_of(app.cluster)
         try:
             made = [make(app) for make in factories]
         except ValueError as error:  # settings a channel cannot work with, named in the text
@@ -340,6 +360,7 @@ async def bootstrap(
         settings=settings.delivery,
         on_unreachable=app.mark_unreachable,
         resolve=app.resolve,
+        platforms=deliverable(made, app.leadership, by_platform) if app.cluster else None,
     )
     scheduler = PlanScheduler(
         planners,
@@ -349,12 +370,22 @@ async def bootstrap(
     )
     app.metrics.count_unreadable(lambda: sum(c.unreadable_updates() for c in made))
     app.metrics.watch_plans(scheduler.stats)
+    app.metrics.watch_leadership(lambda: app.leadership.is_leader)
+    if app.cluster is not None:
+        app.metrics.watch_inbox(app.cluster.inbox.get_status)
     server = None
     if ops and settings.ops.listen:
         # Imported here: its web server costs 2 MiB, and only `mitreden run` serves it.
         from bot.ops.server import OpsServer
 
-        server = OpsServer(settings.ops.listen, db, store, made, app.metrics)
+        server = OpsServer(
+            settings.ops.listen,
+            db,
+            store,
+            made,
+            app.metrics,
+            standby=lambda channel: leader_only(channel) and not app.leadership.is_leader,
+        )
     web = None
     if ops and settings.web.listen:
         # Imported here like the ops server: Jinja2 and the pages only where they are served.
@@ -362,6 +393,21 @@ async def bootstrap(
 
         web = WebServer(settings.web, app.deps)
     return Bot(app, made, delivery, scheduler, server, web)
+
+
+def leader_only(channel: object) -> bool:
+    """Whether `channel` runs only in the leading process (the Matrix sync: one device, one
+    sync position); `bot.runtime` runs it as the leader's duty."""
+    return bool(getattr(channel, "leader_only", False))
+
+
+def deliverable(
+    channels: Sequence[Channel], leadership: Leadership, senders: Mapping[str, object]
+) -> Callable[[], set[str]]:
+    """The platforms whose outbox rows this process may send now: a leader-only channel's
+    only while this process leads (elsewhere it is not connected)."""
+    standby = {c.platform for c in channels if leader_only(c)}
+    return lambda: {p for p in senders if p not in standby or leadership.is_leader}
 
 
 class NoDatabase(Exception):

@@ -361,6 +361,11 @@ def _check(settings: Settings) -> None:
     if any(days < 1 for days in (report.due_days_before_round_table,
                                  *report.reminder_days_before_due)):  # fmt: skip
         raise ConfigError("report: days must be 1 or more")
+    surveys = settings.surveys
+    if not 0 <= surveys.hour <= 23 or surveys.days_after < 0:
+        raise ConfigError("surveys: hour from 0 to 23, days_after 0 or more")
+    if not 1 <= surveys.reminder_days < surveys.open_days:
+        raise ConfigError("surveys: reminder_days must be 1 or more and less than open_days")
     listen = settings.ops.listen
     if listen and not listen.rpartition(":")[2].isdigit():
         raise ConfigError(f"ops.listen: {listen!r} must look like 'host:port' (or be empty)")

@@ -1,5 +1,12 @@
 """`mitreden run`: every configured channel, the delivery workers and the scheduler in one
-asyncio process, until a signal stops it. What runs is wired by `bot.app.bootstrap`."""
+asyncio process, until a signal stops it. What runs is wired by `bot.app.bootstrap`.
+
+Several processes on one PostgreSQL (README, "Running several processes"): each runs the
+channels and the delivery; what must run once (the plan ticks, the Matrix sync, and within
+the Telegram channel the webhook's registration or the long polling) runs as the leader's
+duty (`bot.cluster`), in whichever process leads, and moves when the leader goes. On SQLite
+the one process leads from start to stop.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +15,11 @@ import logging
 import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 
-from bot.app import Bot
+from bot.app import Bot, Channel, leader_only
+from bot.cluster import Leadership
+from bot.delivery.scheduler import PlanScheduler
 from bot.ops.memory import settle_after_start
 
 logger = logging.getLogger(__name__)
@@ -86,15 +96,28 @@ async def run(
 
 async def _run(bot: Bot, stop: asyncio.Event, *, deliver: bool, schedule: bool) -> None:
     # The channels stop only after the delivery loop has finished its sends in flight,
-    # which still need the channels' connections.
+    # which still need the channels' connections; the lead is given up after both.
     channels_stop = asyncio.Event()
+    leadership = bot.app.leadership
+    cluster = bot.app.cluster
+    electing = (
+        asyncio.create_task(cluster.leadership.run(channels_stop), name="leader")
+        if cluster is not None
+        else None
+    )
     tasks = [
-        asyncio.create_task(channel.run(channels_stop), name=str(channel.platform))
+        asyncio.create_task(_channel(channel, leadership, channels_stop), name=channel.platform)
         for channel in bot.channels
     ]
     delivering = asyncio.create_task(bot.delivery.run(stop), name="delivery") if deliver else None
-    if schedule:
-        bot.scheduler.start()
+    planning = (
+        asyncio.create_task(
+            leadership.run_duty("plan ticks", partial(_plans, bot.scheduler), channels_stop),
+            name="plans",
+        )
+        if schedule
+        else None
+    )
     try:
         stopper = asyncio.create_task(stop.wait(), name="stop")
         running = [*tasks, *([delivering] if delivering is not None else []), stopper]
@@ -107,5 +130,28 @@ async def _run(bot: Bot, stop: asyncio.Event, *, deliver: bool, schedule: bool) 
             channels_stop.set()
             await asyncio.gather(*tasks)
     finally:
-        if schedule:
-            await bot.scheduler.stop()
+        channels_stop.set()
+        if planning is not None:
+            await planning
+        if electing is not None:
+            await electing
+        if cluster is not None:
+            await cluster.leadership.step_down()
+
+
+async def _channel(channel: Channel, leadership: Leadership, stop: asyncio.Event) -> None:
+    """A channel until `stop`; one that runs in the leading process only, whenever this
+    process leads."""
+    if leader_only(channel):
+        await leadership.run_duty(channel.platform, channel.run, stop)
+    else:
+        await channel.run(stop)
+
+
+async def _plans(scheduler: PlanScheduler, over: asyncio.Event) -> None:
+    """The plan ticks, while this process leads (a tick under way finishes first)."""
+    scheduler.start()
+    try:
+        await over.wait()
+    finally:
+        await scheduler.stop()

@@ -1,5 +1,9 @@
 """One chat, one line: updates of one chat run one after another, different chats run
-concurrently. Locks exist only while a chat has work queued, so memory follows activity."""
+concurrently. Locks exist only while a chat has work queued, so memory follows activity.
+
+This is the line inside one process. Several processes on one PostgreSQL keep Telegram's
+lines across all of them in the inbox they share (`bot.channels.telegram.inbox`); Matrix
+syncs in one process only (`bot.cluster`)."""
 
 from __future__ import annotations
 

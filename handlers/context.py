@@ -7,10 +7,8 @@ from datetime import datetime
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_skeleton, format_time
-
 from handlers.clock import Clock
-from handlers.i18n import Catalogues, Translator, babel_locale
+from handlers.i18n import Catalogues, Translator, babel_locale, format_day, format_moment
 from handlers.messages import Incoming
 from handlers.settings import Settings
 from storage.models import Contact, ConversationState
@@ -119,12 +117,3 @@ def voice(deps: Deps, language: str | None = None) -> Voice:
     """Write in `language` (a contact's), or the city's default language."""
     chosen = language if language in deps.catalogues.languages else deps.catalogues.default
     return Voice(chosen, deps.catalogues.get(chosen), deps.zone)
-
-
-def format_day(moment: datetime, zone: ZoneInfo, language: str) -> str:
-    return format_skeleton("yMMMd", moment, tzinfo=zone, locale=babel_locale(language))
-
-
-def format_moment(moment: datetime, zone: ZoneInfo, language: str) -> str:
-    day = format_day(moment, zone, language)
-    return f"{day} {format_time(moment, 'short', tzinfo=zone, locale=babel_locale(language))}"

@@ -31,7 +31,8 @@ class Address:
 
 @dataclass(frozen=True, slots=True)
 class Attachment:
-    """A file a resident sent or the bot sends; `data` holds the bytes when they are at hand."""
+    """A file a resident sent or the bot sends; `data` holds the bytes when they are at hand.
+    `caption` is what the resident wrote with the file (their own words, shown under it)."""
 
     kind: str  # "photo" or "document"
     file_name: str
@@ -39,6 +40,7 @@ class Attachment:
     data: bytes = b""
     platform_file_id: str | None = None
     stored_id: int | None = None  # the attachment row holding it, for outbox payloads
+    caption: str | None = None
 
     @property
     def size(self) -> int:

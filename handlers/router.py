@@ -14,6 +14,11 @@ from dataclasses import dataclass
 
 from handlers.announce import FLOW as ANNOUNCEMENT_FLOW
 from handlers.announce import AnnouncementHandlers
+from handlers.asking.polls import PollHandlers
+from handlers.asking.stats import asking_stats
+from handlers.asking.surveys import FLOW as SURVEY_FLOW
+from handlers.asking.surveys import SurveyHandlers
+from handlers.asking.texts import POLL_PAYLOAD, POLLS_HELP, SURVEY_PAYLOAD
 from handlers.choices import parse_payload
 from handlers.context import Deps, Turn
 from handlers.coordination.commands import PAGE_PAYLOAD, CoordinatorCommands
@@ -157,6 +162,8 @@ class Router:
         self.event_admin = EventAdminCommands(deps)
         self.outcomes = OutcomeHandlers(deps)
         self.web = WebSignIn(deps)
+        self.surveys = SurveyHandlers(deps, self.feedback)
+        self.polls = PollHandlers(deps, self.surveys)
         self.registry = Registry()
         self._register(self.registry)
 
@@ -205,6 +212,16 @@ class Router:
         )
         r.command("registrations", self.event_admin.registrations, private=False)
         r.command("postpone", self.event_admin.postpone, private=False)
+        # ---- the city asks back: the survey after an event, polls -------------------------
+        r.command("polls", self.polls.polls, private=True, menu=N_("Umfragen und Ergebnisse"))
+        r.button(SURVEY_PAYLOAD, self.surveys.on_button, private=True)
+        r.button(POLL_PAYLOAD, self.polls.on_button, private=True)
+        r.flow(
+            SURVEY_FLOW,
+            on_choice=self.surveys.on_choice,
+            on_message=self.surveys.on_message,
+            private=True,
+        )
         # ---- the resident's account: language, data, linking, help -----------------------
         r.command("language", self.account.language, private=True, menu=N_("Sprache wählen"))
         r.button(LANGUAGE_PAYLOAD, self._language_button, private=True)
@@ -232,7 +249,7 @@ class Router:
         r.command("assign", c.assign, private=False)
         r.command("state", c.state, private=False)
         r.command("note", c.note, private=False)
-        r.command("stats", c.stats, private=False)
+        r.command("stats", self._stats, private=False)
         # A sign-in link is a secret: asked for and sent in the private chat only.
         r.command("web", self.web.web, private=True)
         r.button(ITEM_PAYLOAD, self.coordination.on_button, private=False)
@@ -353,8 +370,17 @@ class Router:
 
     async def _help(self, turn: Turn) -> list[Reply]:
         first, *rest = await self.account.help(turn)
-        text = f"{first.text}\n\n{events_help(turn)}"
+        text = f"{first.text}\n\n{events_help(turn)}\n{turn._(POLLS_HELP)}"
         return [Reply(text, first.choices, choice_columns=first.choice_columns), *rest]
+
+    async def _stats(self, turn: Turn) -> list[Reply]:
+        """`/stats`: the items' figures, then the period's surveys and polls."""
+        replies = await self.coordinators.stats(turn)
+        if not (await role_of(self._deps, turn)).is_coordinator:
+            return replies
+        period = turn.incoming.args[0] if turn.incoming.args else ""
+        asked = await asking_stats(self._deps, turn, period)
+        return replies if asked is None else [*replies, asked]
 
     async def _language_button(self, turn: Turn, payload: str) -> list[Reply]:
         return await self.account.on_language_choice(turn, payload.removeprefix(LANGUAGE_PAYLOAD))

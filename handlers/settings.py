@@ -138,6 +138,16 @@ class ReportSettings:
 
 
 @dataclass(frozen=True, config=_STRICT_KEYS)
+class SurveySettings:
+    """The survey after an event (`handlers.asking.surveys`), in days counted in city time."""
+
+    days_after: StrictInt = 1  # sent this many days after the event's end ...
+    hour: StrictInt = 10  # ... at this hour
+    reminder_days: StrictInt = 3  # one reminder this many days after it, to who has not answered
+    open_days: StrictInt = 7  # closed this many days after it was sent; results then go out
+
+
+@dataclass(frozen=True, config=_STRICT_KEYS)
 class MatrixSettings:
     homeserver: StrictStr = ""
     user_id: StrictStr = ""
@@ -208,6 +218,7 @@ class Settings:
     coordination: CoordinationSettings = field(default_factory=CoordinationSettings)
     privacy: PrivacySettings = field(default_factory=PrivacySettings)
     report: ReportSettings = field(default_factory=ReportSettings)
+    surveys: SurveySettings = field(default_factory=SurveySettings)
     matrix: MatrixSettings = field(default_factory=MatrixSettings)
     console: ConsoleSettings = field(default_factory=ConsoleSettings)
     ops: OpsSettings = field(default_factory=OpsSettings)

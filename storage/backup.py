@@ -24,7 +24,7 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from storage.db import SQLITE_BUSY_TIMEOUT_MS
+from storage.db import SQLITE_BUSY_TIMEOUT_MS, prepare_sqlite_file
 from storage.schema import VERSION_TABLE, alembic_config
 
 logger = logging.getLogger(__name__)
@@ -98,7 +98,7 @@ def restore_database(source: Path, target: Path) -> None:
     SQLite's own lock, together with its write-ahead log, where deleting the file could
     leave a stale `-wal` behind that SQLite would replay into the restored one.
     """
-    target.parent.mkdir(parents=True, exist_ok=True)
+    prepare_sqlite_file(str(target))  # the owner's only, as the bot makes its database
     with (
         closing(sqlite3.connect(f"{source.resolve().as_uri()}?mode=ro", uri=True)) as origin,
         closing(sqlite3.connect(target)) as destination,

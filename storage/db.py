@@ -33,9 +33,12 @@ the network either; several transactions run at once on the pool's connections.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -55,6 +58,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 # Importing the table modules registers their tables on SQLModel.metadata (create_all).
 from storage import (
+    asking_models,  # noqa: F401
+    inbox_models,  # noqa: F401
     models,  # noqa: F401
     web_models,  # noqa: F401
 )
@@ -83,7 +88,7 @@ class Database:
         # parameters: residents' names and texts.
         options: dict[str, Any] = {"echo": echo, "hide_parameters": True}
         if self.is_sqlite:
-            _ensure_parent_directory(parsed.database)
+            _private_directory(parsed.database)
             options["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
         else:
             options.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
@@ -98,8 +103,13 @@ class Database:
         self._since_checkpoint = 0
         self._disposed = False
         if self.is_sqlite:
+            # The file is made (for its owner only) when it is first opened, not here: a
+            # Database that is never used leaves no file behind.
+            made = partial(prepare_sqlite_file, parsed.database)
+            event.listen(self.engine.sync_engine, "do_connect", lambda *_: made())
             event.listen(self.engine.sync_engine, "connect", _configure_sqlite)
             self._sqlite = create_engine(parsed.set(drivername="sqlite"), **options)
+            event.listen(self._sqlite, "do_connect", lambda *_: made())
             event.listen(self._sqlite, "connect", _configure_sqlite)
             event.listen(self._sqlite, "connect", _no_autocheckpoint)
             self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
@@ -219,9 +229,26 @@ def _run_on(engine: Engine, work: Callable[[Session], T]) -> T:
         return work(session)
 
 
-def _ensure_parent_directory(database: str | None) -> None:
-    if database and database != ":memory:" and not database.startswith("file:"):
-        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+def prepare_sqlite_file(database: str | None) -> None:
+    """The database's directory and file, made for their owner only (0700, 0600) whatever
+    the umask: they hold residents' data. SQLite gives its `-wal` and `-shm` files the
+    database file's mode, so the file is made here, before SQLite opens it. Places that
+    exist are left as they are."""
+    if _private_directory(database):
+        assert database is not None
+        with contextlib.suppress(FileExistsError):
+            os.close(
+                os.open(Path(database).expanduser(), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            )
+
+
+def _private_directory(database: str | None) -> bool:
+    """Make the directory of the SQLite file `database` (0700) if it is missing; whether
+    `database` names a file at all."""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return False
+    Path(database).expanduser().parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return True
 
 
 def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:

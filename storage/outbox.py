@@ -8,7 +8,7 @@ can share one database), and marked sent, failed (retried later), dead or skippe
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
@@ -102,9 +102,16 @@ class OutboxStore:
         return added
 
     async def claim_due(
-        self, now: datetime, *, limit: int, worker: str, lease: timedelta
+        self,
+        now: datetime,
+        *,
+        limit: int,
+        worker: str,
+        lease: timedelta,
+        platforms: Collection[str] | None = None,
     ) -> list[OutboxMessage]:
-        """Take up to `limit` due rows for `worker` until `now + lease`, oldest due first.
+        """Take up to `limit` due rows for `worker` until `now + lease`, oldest due first;
+        only rows to `platforms` when given.
 
         A row whose lease ran out (its worker died) is due again: that is how a crash loses
         nothing.
@@ -122,6 +129,8 @@ class OutboxStore:
             .order_by(col(OutboxMessage.due_at), col(OutboxMessage.id))
             .limit(limit)
         )
+        if platforms is not None:
+            due = due.where(col(OutboxMessage.platform).in_(list(platforms)))
         if self._db.is_postgres:
             due = due.with_for_update(skip_locked=True)
         # One statement, so that on SQLite too no two workers can pick the same rows.
@@ -204,9 +213,10 @@ class OutboxStore:
         )
         return await self._db.run(lambda session: session.exec(statement).rowcount)
 
-    async def next_due_at(self) -> datetime | None:
-        """When the earliest waiting row can next be claimed: its due time, or the end of
-        its lease if a worker holds it (so that a held row does not look due at once)."""
+    async def next_due_at(self, platforms: Collection[str] | None = None) -> datetime | None:
+        """When the earliest waiting row (to `platforms`, when given) can next be claimed:
+        its due time, or the end of its lease if a worker holds it (so that a held row does
+        not look due at once)."""
         claimable_at = case(
             (
                 col(OutboxMessage.claimed_until) > col(OutboxMessage.due_at),
@@ -217,6 +227,8 @@ class OutboxStore:
         query = select(func.min(type_coerce(claimable_at, UTCDateTime))).where(
             col(OutboxMessage.state).in_(WAITING)
         )
+        if platforms is not None:
+            query = query.where(col(OutboxMessage.platform).in_(list(platforms)))
         return await self._db.run(lambda session: session.exec(query).one())
 
     async def progress(self, key_prefix: str) -> Progress:

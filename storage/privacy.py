@@ -1,12 +1,19 @@
 """Residents' rights in the database: everything stored about a contact (`/mydata`), erasing
 it (`/forget`, and retention for contacts gone quiet), and anonymising old closed items.
 
+An erasure on request is first written to the erasure journal (`storage.erasures`), outside
+the database, so that it can be applied again after a backup from before it is restored
+(`reapply_erasures`). Retention needs no record: it erases the restored contacts again at its
+next run by the same rule.
+
 Items kept as anonymous texts keep no name of their author: the caller's `Scrub` masks the
 person's names in the item's text and in every text of its history, in the same transaction
 that cuts the item from the person."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,7 +22,9 @@ from typing import Any
 from sqlalchemy import and_, delete, or_, update
 from sqlmodel import Session, col, select
 
+from storage.asking_models import PollAnswer, SurveyAnswer
 from storage.db import Database
+from storage.erasures import ErasureJournal, ErasureRecord
 from storage.events.models import Registration
 from storage.links import linked_ids_query
 from storage.models import (
@@ -29,6 +38,8 @@ from storage.models import (
     ItemState,
     OutboxMessage,
 )
+
+logger = logging.getLogger(__name__)
 
 FINISHED = (ItemState.IMPLEMENTED, ItemState.DECLINED, ItemState.CLOSED)
 
@@ -46,9 +57,17 @@ class Erased:
     texts_masked: int = 0  # item texts and history entries that named the person
 
 
+@dataclass(frozen=True, slots=True)
+class Reapplied:
+    recorded: int  # erasures in the journal
+    contacts: int  # contacts erased again: in the database although they had been erased
+
+
 class PrivacyStore:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, journal: ErasureJournal | None = None) -> None:
+        """`journal` records erasures on request; None (tests, tools) records none."""
         self._db = db
+        self.journal = journal
 
     async def export(self, contact_id: int) -> dict[str, Any]:
         """Everything stored about the person, as plain JSON-ready values: this contact and
@@ -90,8 +109,13 @@ class PrivacyStore:
             registrations = session.exec(
                 select(Registration).where(col(Registration.contact_id).in_(ids))
             ).all()
+            answers = {  # to the surveys after events, and to polls
+                name: session.exec(select(table).where(col(table.contact_id).in_(ids))).all()
+                for name, table in (("survey_answers", SurveyAnswer), ("poll_answers", PollAnswer))
+            }
             return {
                 "registrations": [_plain(r, exclude={"contact_id"}) for r in registrations],
+                **{k: [_plain(a, exclude={"contact_id"}) for a in v] for k, v in answers.items()},
                 "contact": _plain(contact),
                 "linked_contacts": [_plain(c) for c in linked],
                 "feedback": exported,
@@ -101,18 +125,79 @@ class PrivacyStore:
         return await self._db.run(work)
 
     async def erase_contact(
-        self, contact_id: int, *, keep_items_anonymous: bool, scrub: Scrub
+        self, contact_id: int, *, keep_items_anonymous: bool, scrub: Scrub, now: datetime
     ) -> Erased:
         """Erase the person, on every platform linked to this contact (`/link`), and every
         personal trace: platform ids, names, chat ids, files, messages to or about them.
         Their items are deleted, or kept as anonymous texts with the person's names masked
-        by `scrub`."""
+        by `scrub`.
+
+        The erasure is written to the journal first: one that failed after it is done at
+        the next `reapply_erasures`, as the person asked. A journal that cannot be written
+        is logged as an error and does not hold the erasure up."""
+        if self.journal is not None:
+            await self._record(contact_id, keep_items_anonymous, now)
 
         def work(session: Session) -> Erased:
             ids = list(session.exec(linked_ids_query(contact_id)).all())
             return _erase(session, ids, keep_items_anonymous, scrub)
 
         return await self._db.run(work)
+
+    async def _record(self, contact_id: int, keep_items_anonymous: bool, now: datetime) -> None:
+        assert self.journal is not None
+        query = select(Contact.id, Contact.created_at).where(
+            col(Contact.id).in_(linked_ids_query(contact_id))
+        )
+        rows = await self._db.run(lambda session: list(session.exec(query).all()))
+        records = [
+            ErasureRecord(i, created, now, keep_items_anonymous) for i, created in rows if i
+        ]
+        try:
+            await asyncio.to_thread(self.journal.add, records)
+        except OSError as error:
+            logger.error(
+                "erasure of contact %s not recorded in %s (%s): a restore would bring it back",
+                contact_id,
+                self.journal.path,
+                error.strerror or type(error).__name__,
+            )
+
+    async def reapply_erasures(self, *, scrub: Scrub) -> Reapplied:
+        """Erase again every contact the journal says was erased and the database holds (a
+        backup from before the erasure was restored): the same row, by number and creation
+        time, in the same way (items deleted or kept anonymous, names masked by `scrub`)."""
+        if self.journal is None:
+            return Reapplied(0, 0)
+        records = await asyncio.to_thread(self.journal.list_records)
+        if not records:
+            return Reapplied(0, 0)
+
+        def work(session: Session) -> int:
+            wanted = {r.contact_id for r in records}
+            present = dict(
+                session.exec(
+                    select(Contact.id, Contact.created_at).where(col(Contact.id).in_(wanted))
+                ).all()
+            )
+            erased = 0
+            for keep in (False, True):
+                ids = {
+                    r.contact_id
+                    for r in records
+                    if r.keep_items_anonymous == keep and present.get(r.contact_id) == r.created_at
+                }
+                erased += _erase(session, sorted(ids), keep, scrub).contacts
+            return erased
+
+        contacts = await self._db.run(work)
+        logger.info(
+            "erasure journal %s: %d erasure(s) recorded, %d contact(s) erased again",
+            self.journal.path,
+            len(records),
+            contacts,
+        )
+        return Reapplied(len(records), contacts)
 
     async def list_inactive(self, before: datetime) -> list[int]:
         """Contacts not seen since `before`: their personal data has outlived its purpose."""

@@ -29,6 +29,8 @@ from storage.items.recommendations import (
     year_recommendations,
 )
 from storage.models import FeedbackItem, FieldOfAction, ItemKind, WorkingGroup
+from storage.polls import PollResults, polls_between
+from storage.surveys import SurveyResults, surveys_between
 
 # The kinds of feedback that wait for an answer: praise is thanked for when there is time,
 # and never counts as overdue or late.
@@ -84,6 +86,9 @@ class YearFigures:
     events: list[EventFigures]
     residents: int = 0  # how many different contacts wrote (forgotten ones not counted)
     by_group_kind: dict[tuple[str, str], int] = field(default_factory=dict)
+    # The surveys after the events that ended in the span, and the polls that closed in it.
+    surveys: list[SurveyResults] = field(default_factory=list)
+    polls: list[PollResults] = field(default_factory=list)
 
     @property
     def total(self) -> int:
@@ -198,6 +203,8 @@ def _year_figures(
         events=year_events(session, start, end) if details else [],
         residents=int(residents or 0),
         by_group_kind=count_by(session, item.group_key, item.kind, where=year),
+        surveys=surveys_between(session, start, end) if details else [],
+        polls=polls_between(session, start, end) if details else [],
     )
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
 from storage.db import Database
+from storage.locks import MIGRATION
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -24,7 +25,7 @@ logger = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
 # The newest revision in storage/migrations/versions; tests/unit/test_migrations.py checks
 # that it is Alembic's head, so a new migration that forgets it fails there.
-HEAD = "0006"
+HEAD = "0008"
 VERSION_TABLE = "alembic_version"
 
 
@@ -48,6 +49,12 @@ async def upgrade_to_head(db: Database) -> str | None:
     config = alembic_config(db.url)
 
     def upgrade(connection: Connection) -> str | None:
+        if connection.dialect.name == "postgresql":
+            # Several processes starting at once: one migrates, the others wait here and
+            # then find the schema at HEAD (the lock ends with this transaction).
+            connection.execute(
+                text("SELECT pg_advisory_xact_lock(:space, :id)"), MIGRATION._asdict()
+            )
         config.attributes["connection"] = connection
         before = MigrationContext.configure(connection).get_current_revision()
         command.upgrade(config, "head")

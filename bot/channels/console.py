@@ -149,7 +149,8 @@ class ConsoleChannel:
 
     @staticmethod
     def _describe(attachment: Attachment) -> str:
-        return f"{attachment.kind}: {attachment.file_name}, {attachment.size} bytes"
+        described = f"{attachment.kind}: {attachment.file_name}, {attachment.size} bytes"
+        return described + (f" – {attachment.caption}" if attachment.caption else "")
 
     def _save(self, attachment: Attachment) -> str:
         """Write the file under its own name, never over an existing file (a number is added:

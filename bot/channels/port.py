@@ -8,12 +8,15 @@ or another composition can provide them too, without building the rest.
 from __future__ import annotations
 
 from contextlib import AbstractAsyncContextManager
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from handlers.clock import Clock
 from handlers.i18n import Catalogues
 from handlers.messages import Incoming, Reply
 from storage.bot_messages import BotMessageStore
+
+if TYPE_CHECKING:
+    from bot.cluster import Cluster, Leadership
 
 
 class ChannelPort(Protocol):
@@ -39,6 +42,16 @@ class ChannelPort(Protocol):
 
     def group_chats(self, platform: str) -> set[str]:
         """The chats on `platform` configured as working groups' chats."""
+        ...
+
+    @property
+    def leadership(self) -> Leadership:
+        """Whether this process runs what must run once (`bot.cluster`)."""
+        ...
+
+    @property
+    def cluster(self) -> Cluster | None:
+        """What the processes on one PostgreSQL share; None on SQLite (one process)."""
         ...
 
     def chat_turn(self, incoming: Incoming) -> AbstractAsyncContextManager[None]:

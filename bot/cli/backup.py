@@ -11,6 +11,10 @@ temporary name beside PATH and renamed when complete, so a PATH that exists is a
 backup moves to another machine or directory as it is. It refuses to replace what exists
 there unless `--force` (stop the bot first), and refuses a backup from a newer schema than
 this version knows; an older one is brought up by `mitreden db upgrade` (or the bot's start).
+Then it erases again the residents who asked `/forget` after the backup was taken: the
+erasure journal beside the database (`storage.erasures`) is in no backup and is not
+replaced, so it still names them (a backup from an older schema: after `db upgrade`, with
+`mitreden privacy reapply`).
 PostgreSQL is left to `pg_dump`/`pg_restore` (README, "Backup and restore").
 """
 
@@ -28,7 +32,9 @@ from importlib.metadata import version
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from bot.cli.groups import reapplied_line
 from bot.config import Settings
+from handlers.public_text import anonymous_text
 from storage.backup import (
     BackupError,
     copy_database,
@@ -38,6 +44,9 @@ from storage.backup import (
     revision_of,
     sqlite_path,
 )
+from storage.db import Database
+from storage.erasures import ErasureJournal, journal_path
+from storage.privacy import PrivacyStore
 from storage.schema import HEAD
 
 FORMAT = 1
@@ -56,7 +65,10 @@ RESTORE_HELP = """\
 Put a backup made by `mitreden backup` where the configuration points
 (database.url, matrix.store_dir). What is there already is replaced only with
 --force: stop the bot first. A backup from a newer schema is refused; one from
-an older schema is brought up by `mitreden db upgrade`."""
+an older schema is brought up by `mitreden db upgrade`. Residents who asked
+/forget after the backup was taken are erased again (the erasure journal beside
+the database is in no backup); for an older schema, run `mitreden privacy
+reapply` after `mitreden db upgrade`."""
 BACKUP_EXAMPLES = """\
 examples:
   mitreden backup /var/backups/mitreden-2026-06-15.tar.gz
@@ -103,8 +115,33 @@ async def run_backup(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def run_restore(settings: Settings, args: argparse.Namespace) -> int:
-    """Put the archive at `args.path` in the places the configuration names."""
-    return await asyncio.to_thread(restore, settings, args.path, force=args.force)
+    """Put the archive at `args.path` in the places the configuration names, then erase
+    again those who asked /forget since (`reapply_after_restore`)."""
+    code = await asyncio.to_thread(restore, settings, args.path, force=args.force)
+    if code == 0:
+        await reapply_after_restore(settings)
+    return code
+
+
+async def reapply_after_restore(settings: Settings) -> None:
+    """Apply the erasure journal to the restored database, when its schema is this
+    version's (the erasure works on the newest tables); otherwise say how, after the
+    upgrade."""
+    database = sqlite_path(settings.database.url)
+    journal = journal_path(settings.database.url, Path(settings.data.dir))
+    if revision_of(database) != HEAD:
+        print(
+            "then run `mitreden privacy reapply`: it erases again the residents who asked "
+            f"/forget after the backup was taken (recorded in {journal})"
+        )
+        return
+    db = Database(settings.database.url)
+    try:
+        store = PrivacyStore(db, ErasureJournal(journal))
+        done = await store.reapply_erasures(scrub=anonymous_text)
+    finally:
+        await db.dispose()
+    print(reapplied_line(done, journal))
 
 
 def backup(settings: Settings, target: Path) -> int:
@@ -197,10 +234,6 @@ def restore(settings: Settings, source: Path, *, force: bool) -> int:
         print(
             f"run `mitreden db upgrade` to bring the schema from {revision or 'empty'} to {HEAD}"
         )
-    print(
-        "residents who asked /forget since the backup was taken are in the database again; "
-        "README, 'Backup and restore', says what to do about them"
-    )
     return 0
 
 

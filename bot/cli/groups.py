@@ -1,6 +1,6 @@
 """`mitreden group list|add|edit|remove`, `mitreden group chats list|add|remove`,
-`mitreden coordinator list|add|remove` and `mitreden privacy purge`: changes that take effect
-in the running bot at once, because it reads groups and coordinators from the database.
+`mitreden coordinator list|add|remove` and `mitreden privacy purge|reapply`: changes that take
+effect in the running bot at once, because it reads groups and coordinators from the database.
 
 One rule decides between the configuration file and these commands (`SOURCE_RULE`, also in
 the README): a `[[groups]]` entry seeds its group and is applied again only when the entry
@@ -19,8 +19,10 @@ from pathlib import Path
 from bot.app import App, group_specs
 from bot.cli.helptext import examples
 from handlers.messages import Platform
+from handlers.public_text import anonymous_text
 from handlers.residents.retention import purge
 from storage.groups import GroupInUse, GroupSpec, Holdings
+from storage.privacy import Reapplied
 
 AppCommand = Callable[[App, argparse.Namespace], Awaitable[int]]
 WithApp = Callable[[AppCommand], Callable[..., Awaitable[int]]]
@@ -138,8 +140,12 @@ def add_parsers(commands: argparse._SubParsersAction, with_app: WithApp) -> None
         )
     privacy_parser = commands.add_parser(
         "privacy",
-        help="residents' data: apply the retention periods",
-        epilog=examples("mitreden privacy purge --dry-run", "mitreden privacy purge"),
+        help="residents' data: apply the retention periods, erase again after a restore",
+        epilog=examples(
+            "mitreden privacy purge --dry-run",
+            "mitreden privacy purge",
+            "mitreden privacy reapply",
+        ),
     )
     privacy_parser.set_defaults(action=with_app(run_privacy))
     privacy = privacy_parser.add_subparsers(
@@ -151,6 +157,15 @@ def add_parsers(commands: argparse._SubParsersAction, with_app: WithApp) -> None
         epilog=examples("mitreden privacy purge --dry-run"),
     )
     purge_parser.add_argument("--dry-run", action="store_true", help="only show what would go")
+    privacy.add_parser(
+        "reapply",
+        help="erase again the residents who asked /forget and are back from a restored backup",
+        description="Erase again every contact that the erasure journal (beside the database, "
+        "outside every backup) records as erased on request and that the database holds: "
+        "after a backup from before the erasure was restored (`mitreden restore` does this "
+        "itself; after pg_restore, run it before the bot starts).",
+        epilog=examples("mitreden privacy reapply"),
+    )
     coordinator_parser = commands.add_parser(
         "coordinator",
         help="coordinators of working groups: list, add, remove",
@@ -363,8 +378,14 @@ async def run_coordinator(app: App, args: argparse.Namespace) -> int:
 
 
 async def run_privacy(app: App, args: argparse.Namespace) -> int:
-    """`mitreden privacy purge [--dry-run]`: apply the retention periods now."""
+    """`mitreden privacy purge [--dry-run]`: apply the retention periods now;
+    `mitreden privacy reapply`: apply the recorded erasures again."""
     assert app.deps is not None
+    if args.privacy_command == "reapply":
+        journal = app.store.privacy.journal
+        done = await app.store.privacy.reapply_erasures(scrub=anonymous_text)
+        print(reapplied_line(done, journal.path if journal else None))
+        return 0
     result = await purge(app.deps, app.clock.now(), dry_run=args.dry_run)
     verb = "would be" if args.dry_run else "were"
     print(
@@ -372,6 +393,14 @@ async def run_privacy(app: App, args: argparse.Namespace) -> int:
         f"{result.finished_items} finished item(s) {verb} anonymised"
     )
     return 0
+
+
+def reapplied_line(done: Reapplied, journal: Path | None) -> str:
+    """What `privacy reapply` (and `restore`) did, in one line."""
+    return (
+        f"{done.contacts} contact(s) erased again; the erasure journal {journal} records "
+        f"{done.recorded} erasure(s) on request"
+    )
 
 
 def _configured(app: App, key: str) -> GroupSpec | None:

@@ -34,13 +34,25 @@ from bot.cli import demo as cli_demo
 from bot.cli import events as cli_events
 from bot.cli import groups as cli_groups
 from bot.cli import outbox as cli_outbox
+from bot.cli import polls as cli_polls
 from bot.cli import report as cli_report
 from bot.cli.helptext import CommandParser, examples
 from bot.cli.progress import ProgressBar
 from bot.config import SECRETS, ConfigError, Settings, load_settings
 from bot.ops.logs import configure_logging, redact
 from bot.runtime import run, serve, stop_on_signals
-from handlers.announce import EVERYONE, SUBSCRIBERS, UnknownAudience, enqueue_announcement
+from handlers.announce import (
+    EVERYONE,
+    SUBSCRIBERS,
+    Texts,
+    UnknownAudience,
+    UnknownLanguage,
+    count_languages,
+    enqueue_announcement,
+    parse_sections,
+    recipients_of,
+)
+from handlers.i18n import LANGUAGE_NAMES, SOURCE_LANGUAGE
 from storage.db import Database, database_secret, database_shown
 from storage.schema import current_revision, upgrade_to_head
 
@@ -197,9 +209,16 @@ def _parser() -> argparse.ArgumentParser:
         description="Queue an announcement, one message per recipient, after asking whether "
         "to send it to that many (--yes: without asking; it must be given when there is no "
         "terminal to ask on). The running bot (`mitreden run`) delivers it; this command shows "
-        "the delivery until it is done.",
+        "the delivery until it is done.\n\n"
+        "Each resident gets the text in the language they chose (--text-en, --text-ar, ...), "
+        "the German text when there is none in theirs; working groups' chats get the German "
+        "one. --file reads the texts from a file: the German text first, then a section per "
+        "language, each beginning with a line such as [en].",
         epilog=examples(
             'mitreden broadcast --to subscribers "Einladung zum Runden Tisch am 1. Oktober"',
+            'mitreden broadcast --to all "Das Büro ist am Freitag geschlossen." '
+            '--text-en "The office is closed on Friday." --text-tr "Ofis cuma günü kapalı."',
+            "mitreden broadcast --to all --file mitteilung.txt",
             'mitreden broadcast --to group:uag-bildung "Die Dokumente sind da."',
             'mitreden broadcast --to all --yes --no-wait "Das Büro ist am Freitag geschlossen."',
         ),
@@ -217,11 +236,28 @@ def _parser() -> argparse.ArgumentParser:
     broadcast.add_argument(
         "--no-wait", action="store_true", help="queue it and return without waiting for delivery"
     )
-    broadcast.add_argument("text", help="the announcement, in one language, as it is sent")
+    broadcast.add_argument(
+        "text", nargs="?", help="the announcement in German (bot.default_language), as it is sent"
+    )
+    broadcast.add_argument(
+        "--file",
+        type=Path,
+        help="the texts from a file: the German text, then `[en]` on a line and the English "
+        "text, and so on for every language given",
+    )
+    for code in LANGUAGE_NAMES:
+        if code != SOURCE_LANGUAGE:
+            broadcast.add_argument(
+                f"--text-{code.replace('_', '-')}",
+                dest=f"text_{code}",
+                metavar="TEXT",
+                help=f"the announcement in {LANGUAGE_NAMES[code]} ({code})",
+            )
     broadcast.set_defaults(action=_broadcast)
     cli_groups.add_parsers(commands, _with_app)
     cli_outbox.add_parsers(commands, _with_app)
     cli_events.add_parsers(commands, _with_app)
+    cli_polls.add_parsers(commands, _with_app)
     cli_report.add_parsers(commands, _with_app)
     cli_demo.add_parsers(commands, _with_app)
     cli_config.add_parsers(commands)
@@ -266,6 +302,13 @@ async def _run(settings: Settings, args: argparse.Namespace) -> int:
 async def _shell(settings: Settings, args: argparse.Namespace) -> int:
     """One resident on the console; no other channel, so a script cannot reach anyone: the
     outbox is left to `mitreden run`, and nothing is scheduled."""
+    if sys.stdin is None:  # `mitreden shell <&-`: Python has no standard input to read
+        print(
+            "mitreden: shell: standard input is closed; run it in a terminal or give it a "
+            "script: printf '/start\\n' | mitreden shell",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     console = console_channel(args.user or settings.console.user, language=args.language)
     bot = await bootstrap(settings, channels=[console])
     try:
@@ -276,25 +319,35 @@ async def _shell(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _broadcast(settings: Settings, args: argparse.Namespace) -> int:
-    """Queue one message per recipient, once the administrator has seen how many that are
-    and agreed; the running bot delivers them, this shows progress."""
+    """Queue one message per recipient, each in their language, once the administrator has
+    seen how many that are (and how many get which language) and agreed; the running bot
+    delivers them, this shows progress."""
+    default = settings.bot.default_language
+    try:
+        texts = _announcement_texts(args, settings.bot.languages, default)
+    except ValueError as error:
+        print(f"mitreden: {error}", file=sys.stderr)
+        return 2
     app = (await bootstrap(settings, channels=(), create=False)).app
     try:
         try:
-            size, audience = await _audience(app, args.audience)
+            size, audience, languages = await _audience(app, args.audience, texts)
         except UnknownAudience:
             print(f"mitreden: unknown audience {args.audience!r}", file=sys.stderr)
             return 2
+        in_languages = ", ".join(f"{code} {n:,}" for code, n in languages.items())
         if size and not args.yes:
             if not sys.stdin.isatty():
                 print(
                     f"mitreden: the announcement would go to {size:,} recipient(s) "
-                    f"({audience}); there is no terminal to confirm it on: add --yes",
+                    f"({audience}; {in_languages}); there is no terminal to confirm it on: "
+                    "add --yes",
                     file=sys.stderr,
                 )
                 return 2
             print(
-                f"Send the announcement to {size:,} recipient(s) ({audience})? [y/N] ",
+                f"Send the announcement to {size:,} recipient(s) ({audience}; by language: "
+                f"{in_languages})? [y/N] ",
                 end="",
                 file=sys.stderr,
                 flush=True,
@@ -305,12 +358,18 @@ async def _broadcast(settings: Settings, args: argparse.Namespace) -> int:
                 return 1
         try:
             prefix, total = await enqueue_announcement(
-                app.store, args.audience, args.text, app.clock.now()
+                app.store, args.audience, texts, app.clock.now(), default=default
             )
         except UnknownAudience:  # the group was removed while the question was open
             print(f"mitreden: unknown audience {args.audience!r}", file=sys.stderr)
             return 2
-        print(f"announcement queued for {total} recipient(s)")
+        print(
+            f"announcement queued for {total} recipient(s)"
+            + (f": {in_languages}" if total else "")
+        )
+        missing = sorted(set(settings.bot.languages) - set(texts))
+        if total and missing and len(texts) > 1:
+            print(f"in {default} for those who chose {', '.join(missing)} (no text given)")
         if args.no_wait or total == 0:
             return 0
         return await _show_delivery(app, prefix, total)
@@ -318,21 +377,54 @@ async def _broadcast(settings: Settings, args: argparse.Namespace) -> int:
         await app.close()
 
 
-async def _audience(app: App, audience: str) -> tuple[int, str]:
-    """How many recipients `audience` has now, and who they are, in words.
+def _announcement_texts(
+    args: argparse.Namespace, languages: Sequence[str], default: str
+) -> dict[str, str]:
+    """The announcement per language from --file, the text argument and --text-XX (which win
+    in that order).
+
+    Raises:
+        ValueError: no text in the default language, a file that cannot be read, a section
+            or option in a language the bot does not speak.
+    """
+    texts: dict[str, str] = {}
+    if args.file is not None:
+        try:
+            written = args.file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            raise ValueError(f"cannot read {args.file}: {error}") from None
+        try:
+            texts.update(parse_sections(written, languages, default))
+        except UnknownLanguage as error:
+            raise ValueError(f"{args.file}: [{error}] is not one of bot.languages") from None
+    if args.text:
+        texts[default] = args.text
+    for code in LANGUAGE_NAMES:
+        given = getattr(args, f"text_{code}", None)
+        if given:
+            if code not in languages:
+                raise ValueError(f"--text-{code.replace('_', '-')}: not one of bot.languages")
+            texts[code] = given
+    if not texts.get(default):
+        raise ValueError(f"the announcement needs its text in {default} (the text argument)")
+    return texts
+
+
+async def _audience(app: App, audience: str, texts: Texts) -> tuple[int, str, dict[str, int]]:
+    """How many recipients `audience` has now, who they are, in words, and how many of them
+    get which language.
 
     Raises:
         UnknownAudience: as `enqueue_announcement` would.
     """
+    recipients = await recipients_of(app.store, audience)
+    languages = count_languages(recipients, texts, app.settings.bot.default_language)
     if audience in (SUBSCRIBERS, EVERYONE):
         subscribed = audience == SUBSCRIBERS
-        size = await app.store.contacts.count_reachable(subscribed_only=subscribed)
-        return size, "residents who subscribed" if subscribed else "all reachable residents"
-    if audience.startswith("group:"):
-        key = audience.removeprefix("group:")
-        if await app.store.groups.get_group(key) is not None:
-            return len(await app.store.groups.list_group_chats(key)), f"the chats of {key}"
-    raise UnknownAudience(audience)
+        who = "residents who subscribed" if subscribed else "all reachable residents"
+    else:
+        who = f"the chats of {audience.removeprefix('group:')}"
+    return len(recipients), who, languages
 
 
 async def _show_delivery(app: App, prefix: str, total: int) -> int:

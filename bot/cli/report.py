@@ -1,4 +1,4 @@
-"""`mitreden report --year 2026 [--format md|html|pdf|csv] [--output PATH] [--language LANG]`.
+"""`mitreden report --year 2026 [--format md|html|pdf|csv|xlsx] [--output PATH] [--language LANG]`.
 
 Writes the year report (the appendix to the integration report for the city council) to a
 file, by default `mitreden-report-YEAR.FORMAT` in the current directory; `--output -` writes
@@ -27,6 +27,7 @@ def add_parsers(commands: argparse._SubParsersAction, with_app: WithApp) -> None
             "mitreden report --year 2026",
             "mitreden report --year 2026 --format pdf --language en --output report-en.pdf",
             "mitreden report --year 2026 --format csv --output - > items-2026.csv",
+            "mitreden report --year 2026 --format xlsx",
         ),
     )
     parser.add_argument("--year", type=int, required=True, help="the calendar year, e.g. 2026")
@@ -34,8 +35,8 @@ def add_parsers(commands: argparse._SubParsersAction, with_app: WithApp) -> None
         "--format",
         choices=FORMATS,
         default="md",
-        help="md (Markdown), html, pdf (accessible, PDF/UA-1) or csv (one row per item); "
-        "default: md",
+        help="md (Markdown), html, pdf (accessible, PDF/UA-1), csv (one row per item) or "
+        "xlsx (a spreadsheet: one sheet per section, typed columns); default: md",
     )
     parser.add_argument(
         "--output",

@@ -14,7 +14,7 @@ import logging
 import time
 import uuid
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -68,7 +68,11 @@ class Delivery:
         on_unreachable: OnUnreachable | None = None,
         monotonic: Callable[[], float] = time.monotonic,
         resolve: Resolve | None = None,
+        platforms: Callable[[], Collection[str]] | None = None,
     ) -> None:
+        """`platforms`: the platforms whose rows this process may take now (several
+        processes on one PostgreSQL: Matrix only in the one that leads, `bot.cluster`);
+        None for every platform."""
         self._outbox = outbox
         self._senders = senders
         self._limits = limits
@@ -78,6 +82,7 @@ class Delivery:
         self._on_unreachable = on_unreachable
         self._monotonic = monotonic
         self._resolve = resolve or _plain_reply
+        self._platforms = platforms
         self.worker_id = f"delivery-{uuid.uuid4().hex[:12]}"
         self.stats = DeliveryStats()
         self._chats: dict[tuple[str, str], _Chat] = {}
@@ -128,6 +133,7 @@ class Delivery:
             limit=self._claim_batch,
             worker=self.worker_id,
             lease=timedelta(seconds=self._settings.claim_lease_seconds),
+            platforms=self._platforms() if self._platforms is not None else None,
         )
         for row in rows:
             key = (row.platform, row.chat_id)
@@ -153,7 +159,9 @@ class Delivery:
     async def _idle(self, stop: asyncio.Event) -> None:
         """Wait for a wake-up, the next due row, or the poll interval, whichever comes first."""
         timeout = self._settings.poll_interval_seconds
-        next_due = await self._outbox.next_due_at()
+        next_due = await self._outbox.next_due_at(
+            self._platforms() if self._platforms is not None else None
+        )
         if next_due is not None:
             timeout = min(timeout, max(0.0, (next_due - self._clock.now()).total_seconds()))
         self._wake.clear()

@@ -9,13 +9,14 @@ Telegram updates skipped as unreadable, from the channels, and the plan schedule
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from bot.delivery.stats import PlanStats
+from storage.inbox import InboxStatus
 from storage.models import ItemState, OutboxState
 from storage.store import Store
 
@@ -62,10 +63,40 @@ class Metrics:
         )
         self._unreadable = _UnreadableUpdates()
         self.registry.register(self._unreadable)
+        self.leader = Gauge(
+            "mitreden_leader",
+            "1 while this process leads (runs the plan ticks, the webhook registration and "
+            "the Matrix sync; several processes on one PostgreSQL), else 0.",
+            registry=self.registry,
+        )
+        self._inbox_status: Callable[[], Awaitable[InboxStatus]] | None = None
+        self._inbox_waiting: Gauge | None = None
+        self._inbox_oldest: Gauge | None = None
 
     def watch_plans(self, stats: PlanStats) -> None:
         """Report the plan scheduler's ticks (`mitreden_plan_*`)."""
         self.registry.register(_Plans(stats))
+
+    def watch_leadership(self, leads: Callable[[], bool]) -> None:
+        """Report `leads()` as `mitreden_leader` (1 or 0)."""
+        self.leader.set_function(lambda: float(leads()))
+
+    def watch_inbox(self, status: Callable[[], Awaitable[InboxStatus]]) -> None:
+        """Report the webhook inbox (PostgreSQL) when scraped: the updates waiting, and when
+        the oldest of them arrived."""
+        self._inbox_status = status
+        self._inbox_waiting = Gauge(
+            "mitreden_inbox_updates_waiting",
+            "Telegram updates taken in by webhook and not yet handled, all processes "
+            "together (read from the database when scraped).",
+            registry=self.registry,
+        )
+        self._inbox_oldest = Gauge(
+            "mitreden_inbox_oldest_waiting_timestamp_seconds",
+            "When the oldest update still waiting arrived (seconds since the epoch; 0: none "
+            "waits).",
+            registry=self.registry,
+        )
 
     def count_unreadable(self, count: Callable[[], int]) -> None:
         """Report `count()` as `mitreden_unreadable_updates_total` (the channels' skips)."""
@@ -79,6 +110,12 @@ class Metrics:
         items = await store.items.count_by_state()
         for item_state in ItemState:
             self.items.labels(state=str(item_state)).set(items.get(item_state, 0))
+        if self._inbox_status is not None:
+            assert self._inbox_waiting is not None and self._inbox_oldest is not None
+            inbox = await self._inbox_status()
+            self._inbox_waiting.set(inbox.pending)
+            oldest = inbox.oldest_received_at
+            self._inbox_oldest.set(oldest.timestamp() if oldest is not None else 0)
 
     def render(self) -> bytes:
         """The registry in Prometheus' text format."""

@@ -1,8 +1,10 @@
 """Health and metrics for the city's IT, on `ops.listen` (`mitreden run` only).
 
 - `/healthz`: 200 "ok" while the process serves requests (a liveness probe; restart when not).
-- `/readyz`: 200 when the database answers a trivial query and every channel is connected;
-  else 503 with `{"not_ready": [...]}` naming what is not (a readiness probe, an alert).
+- `/readyz`: 200 when the database answers a trivial query and every channel is connected
+  (one that runs in the leading process only, the Matrix sync, counts there only); else 503
+  with `{"not_ready": [...]}` naming what is not (a readiness probe, an alert, the reverse
+  proxy's health check in front of several processes).
 - `/metrics`: `bot.ops.metrics.Metrics` in Prometheus' text format.
 
 It binds to loopback by default: the metrics name no person, but say how busy the bot is.
@@ -11,7 +13,7 @@ It binds to loopback by default: the metrics name no person, but say how busy th
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from aiohttp import web
@@ -44,8 +46,13 @@ class OpsServer(OptionalSite):
         store: Store,
         channels: Sequence[Readiness],
         metrics: Metrics,
+        *,
+        standby: Callable[[Readiness], bool] = lambda channel: False,
     ) -> None:
+        """`standby`: whether a channel is connected in another process now and not here
+        (the Matrix sync runs in the leader only): it does not make this one unready."""
         self._db = db
+        self._standby = standby
         self._store = store
         self._channels = channels
         self._metrics = metrics
@@ -59,7 +66,9 @@ class OpsServer(OptionalSite):
         return web.Response(text="ok")
 
     async def _readyz(self, _request: web.Request) -> web.Response:
-        not_ready = [str(c.platform) for c in self._channels if not c.is_ready()]
+        not_ready = [
+            str(c.platform) for c in self._channels if not c.is_ready() and not self._standby(c)
+        ]
         try:
             await self._db.ping()
         except Exception as error:

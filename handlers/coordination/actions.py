@@ -9,9 +9,15 @@ import uuid
 from datetime import datetime
 
 from handlers.context import Deps, Turn
-from handlers.coordination.notify import group_notifications, resident_notification, resident_voice
+from handlers.coordination.notify import (
+    ANSWER,
+    group_notifications,
+    reachable,
+    resident_notification,
+    resident_voice,
+)
 from handlers.i18n import N_
-from handlers.labels import localized_name, state_label
+from handlers.labels import localized_name, name_list, state_label
 from handlers.messages import Reply
 from handlers.roles import Role, refuse, role_of
 from handlers.workflow import NEEDS_NOTE, TAKEABLE, TRANSITIONS
@@ -22,6 +28,10 @@ from storage.outbox import NewMessage
 
 logger = logging.getLogger(__name__)
 S = ItemState
+# The flow of the questions a button opens (an answer, a reason; handlers.coordination.flow),
+# and the mark of an answer prompt whose answer went out another way (`/reply`).
+FLOW = "coordinator"
+ANSWERED = "answered"
 # A change to one of these tells the resident what came of the item: their first answer.
 ANSWERING_STATES = frozenset({S.ANSWERED, S.IMPLEMENTED, S.DECLINED})
 
@@ -114,7 +124,7 @@ class CoordinatorActions:
         groups = self._deps.store.groups
         group = await groups.get_group(group_key)
         if group is None:
-            known = ", ".join(g.key for g in await groups.list_groups())
+            known = name_list(turn, (g.key for g in await groups.list_groups()))
             return [
                 Reply(
                     turn._(
@@ -146,6 +156,7 @@ class CoordinatorActions:
             headline=N_("Weitergeleitete Rückmeldung"),
             event=event,
             now=turn.now,
+            answerable=reachable(author),
         )
         speaker = resident_voice(self._deps, author)
         outgoing += resident_notification(
@@ -231,8 +242,18 @@ class CoordinatorActions:
             )
         ]
 
-    async def reply(self, turn: Turn, role: Role, item: FeedbackItem, text: str) -> list[Reply]:
-        """Relay an answer to the resident, who stays anonymous to the coordinator."""
+    async def reply(
+        self,
+        turn: Turn,
+        role: Role,
+        item: FeedbackItem,
+        text: str,
+        *,
+        closes_prompt: bool = True,
+    ) -> list[Reply]:
+        """Relay an answer to the resident, who stays anonymous to the coordinator. With
+        `closes_prompt`, the coordinator's open "Answer" prompt for the same item is marked
+        answered (the answer came as `/reply` or a reply to the card instead)."""
         author = await self._items.get_author(item)
         speaker = resident_voice(self._deps, author)
         group = await self._deps.store.groups.get_group(item.group_key)
@@ -253,6 +274,8 @@ class CoordinatorActions:
         await self._apply(
             item, Change(role.actor, "reply", role.name, text=text), turn.now, values, outgoing
         )
+        if closes_prompt:
+            await self._answered_prompt(turn, item.reference)
         if not outgoing:  # "on its way" only when it is
             return [
                 Reply(
@@ -268,6 +291,23 @@ class CoordinatorActions:
                 )
             )
         ]
+
+    async def _answered_prompt(self, turn: Turn, reference: str) -> None:
+        """Mark the coordinator's open "Answer" prompt for `reference` answered: a later reply
+        to it would otherwise go out as a second answer; now it is refused with a word why
+        (`CoordinatorFlow.on_message`)."""
+        state = turn.state
+        if (
+            state is None
+            or state.flow != FLOW
+            or state.step != ANSWER
+            or state.data.get("ref") != reference
+        ):
+            return
+        await self._deps.store.conversations.set_state(
+            turn.contact_id, FLOW, ANSWER, {**state.data, ANSWERED: True}, turn.now
+        )
+        logger.info("%s: answered while the answer prompt was open; prompt closed", reference)
 
     async def note(self, turn: Turn, role: Role, item: FeedbackItem, text: str) -> list[Reply]:
         await self._apply(item, Change(role.actor, "note", role.name, text=text), turn.now, {}, [])

@@ -12,9 +12,9 @@ from babel.dates import format_timedelta
 from handlers.context import Deps, Turn
 from handlers.coordination.actions import CoordinatorActions
 from handlers.coordination.history import history_line
-from handlers.coordination.notify import item_actions, item_card
+from handlers.coordination.notify import item_actions, item_card, reachable
 from handlers.coordination.stats import stats_text
-from handlers.labels import kind_label, localized_name, read_state, state_names
+from handlers.labels import kind_label, localized_name, name_list, read_state, state_names
 from handlers.messages import Attachment, Choice, Reply
 from handlers.roles import Role, refuse, role_of
 from storage.items.handling import ItemChanged
@@ -143,12 +143,14 @@ class CoordinatorCommands:
         items, groups = self._deps.store.items, self._deps.store.groups
         author = await items.get_author(item)
         ids = await items.list_attachment_ids(item.id or 0)
+        answerable = reachable(author)
         card = item_card(
             turn,
             item,
             await groups.get_field(item.field_key),
             author.display_name if author else None,
             len(ids),
+            answerable=answerable,
         )
         names = {g.key: localized_name(turn, g, g.key) for g in await groups.list_groups()}
         lines = [
@@ -161,10 +163,11 @@ class CoordinatorCommands:
         ]
         lines += [history_line(turn, e, names) for e in await items.list_history(item.id or 0)]
         files = tuple(
-            Attachment(a.kind, a.file_name, a.mime_type, a.data, stored_id=a.id)
+            Attachment(a.kind, a.file_name, a.mime_type, a.data, stored_id=a.id, caption=a.caption)
             for a in await items.get_attachments(ids)
         )
-        return [Reply("\n".join(lines), item_actions(turn, item, role.actor), files=files)]
+        actions = item_actions(turn, item, role.actor, answerable=answerable)
+        return [Reply("\n".join(lines), actions, files=files)]
 
     async def take(self, turn: Turn) -> list[Reply]:
         return await self._act(
@@ -186,7 +189,7 @@ class CoordinatorCommands:
                 Reply(
                     turn._(
                         "So geht es: /state F-2026-0042 STATUS [Anmerkung]. Status: {states}."
-                    ).format(states=", ".join(state_names(turn)))
+                    ).format(states=name_list(turn, state_names(turn)))
                 )
             ]
         state, note = read[0], read[1] or None

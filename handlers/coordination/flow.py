@@ -8,6 +8,7 @@ import re
 import uuid
 
 from handlers.context import Deps, Turn
+from handlers.coordination.actions import ANSWERED, FLOW
 from handlers.coordination.commands import CoordinatorCommands
 from handlers.coordination.notify import (
     ANSWER,
@@ -16,6 +17,8 @@ from handlers.coordination.notify import (
     TAKE,
     item_actions,
     item_payload,
+    out_of_reach,
+    reachable,
 )
 from handlers.coordination.notify import group_notifications as notify_group
 from handlers.guards import private_chat_only
@@ -30,7 +33,6 @@ from storage.models import ConversationState, FeedbackItem
 
 logger = logging.getLogger(__name__)
 
-FLOW = "coordinator"
 SET = "set"
 BARE_NUMBER = re.compile(r"\d+\s*[.):]?")
 
@@ -55,6 +57,8 @@ class CoordinatorFlow:
                     Reply(r.text, notice=True, refusal=True) if r.refusal else r
                     for r in await self._actions.take(turn, role, item)
                 ]
+            if action == ANSWER and not reachable(await self._deps.store.items.get_author(item)):
+                return [Reply(out_of_reach(turn), notice=True)]  # a card from before
             if action == ANSWER:
                 return await self._ask(
                     turn,
@@ -133,6 +137,7 @@ class CoordinatorFlow:
             or state.flow != FLOW
             or state.data.get("chat") != turn.incoming.chat_id
             or state.data.get("hinted")
+            or state.data.get(ANSWERED)
             or not turn.incoming.text.strip()
         ):
             return []
@@ -159,12 +164,23 @@ class CoordinatorFlow:
 
     async def on_message(self, turn: Turn, state: ConversationState) -> list[Reply]:
         """The text typed after "Answer" or after choosing a state that needs a reason."""
+        reference = str(state.data.get("ref", ""))
+        if state.data.get(ANSWERED):  # answered with /reply meanwhile: not a second answer
+            await self._deps.store.conversations.clear_state(turn.contact_id)
+            return [
+                Reply(
+                    turn._(
+                        "Auf {reference} haben Sie schon geantwortet, deshalb habe ich diese "
+                        "Nachricht nicht weitergegeben. Für eine weitere Antwort schreiben Sie "
+                        "/reply {reference} Ihr Text."
+                    ).format(reference=reference)
+                )
+            ]
         text = turn.incoming.text.strip()
         if not text:
             return [
                 Reply(turn._("Bitte schreiben Sie einen Text oder brechen Sie mit /cancel ab."))
             ]
-        reference = str(state.data.get("ref", ""))
         if turn.incoming.is_group and is_bare_number(text):
             return [unknown_choice(turn, reference)]  # the question stays open
         await self._deps.store.conversations.clear_state(turn.contact_id)
@@ -174,7 +190,7 @@ class CoordinatorFlow:
         role, item = loaded
         try:
             if state.step == ANSWER:
-                return await self._actions.reply(turn, role, item, text)
+                return await self._actions.reply(turn, role, item, text, closes_prompt=False)
             return await self._actions.set_state(turn, role, item, state.step, text)
         except ItemChanged:
             return [

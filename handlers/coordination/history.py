@@ -1,10 +1,10 @@
-"""An item's history as a coordinator reads it in `/item`: one sentence per change, in the
-coordinator's language. The history stores codes ("taken", "resident_reply"); they never
-show."""
+"""An item's history as a coordinator reads it in `/item` and on the web view's item page:
+one sentence per change, in the coordinator's language. The history stores codes ("taken",
+"resident_reply"); they never show."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from handlers.context import Writer
 from handlers.i18n import N_
@@ -30,6 +30,18 @@ OTHER_CHANGE = N_("{who} hat es geändert")
 def history_line(speaker: Writer, event: ItemEvent, group_names: Mapping[str, str]) -> str:
     """When, and what happened, in the speaker's language; `group_names` names the working
     groups (by key) in that language."""
+    return f"{speaker.when(event.at)} · {history_sentence(speaker, event, group_names)}"
+
+
+def history_sentence(
+    speaker: Writer,
+    event: ItemEvent,
+    group_names: Mapping[str, str],
+    quote: Callable[[str], str] = str,
+) -> str:
+    """What happened, as one sentence in the speaker's language. `quote` wraps what a person
+    wrote (an answer, a note, a reason) where it stands inside the sentence: the web view
+    isolates its direction there, as the chat cannot."""
     if event.actor_name:
         who = event.actor_name
     else:
@@ -40,10 +52,9 @@ def history_line(speaker: Writer, event: ItemEvent, group_names: Mapping[str, st
     elif template is None:
         template = SENTENCES["state"] if event.state else OTHER_CHANGE
     group = group_names.get(event.group_key or "", event.group_key or "")
-    sentence = speaker._(template).format(
+    return speaker._(template).format(
         who=who,
         group=group,
         state=state_label(speaker, event.state) if event.state else "",
-        text=event.text or "",
+        text=quote(event.text) if event.text else "",
     )
-    return f"{speaker.when(event.at)} · {sentence}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import TypeGuard
 
 from handlers.context import Deps, Voice, Writer, voice
 from handlers.i18n import LANGUAGE_NAMES
@@ -24,17 +25,24 @@ def item_payload(action: str, reference: str, value: str = "") -> str:
     return f"{ITEM_PAYLOAD}{action}:{reference}" + (f":{value}" if value else "")
 
 
+def reachable(author: Contact | None) -> TypeGuard[Contact]:
+    """Whether a message can still reach the item's author: known (not erased, the item not
+    anonymised), with a chat, and the bot not blocked."""
+    return author is not None and bool(author.chat_id) and author.blocked_at is None
+
+
 def item_actions(
-    speaker: Writer, item: FeedbackItem, actor: str | None = None
+    speaker: Writer, item: FeedbackItem, actor: str | None = None, *, answerable: bool = True
 ) -> tuple[Choice, ...]:
     """The buttons for what can be done with `item` in its state: taking it on only while it
     is being worked on, and not by `actor` (the coordinator who asked, when one did) if it is
-    theirs already; answering always (the resident may write back at any time); changing
-    its state while the workflow leads somewhere from it."""
+    theirs already; answering while the author can be reached (`answerable`; they may write
+    back at any time); changing its state while the workflow leads somewhere from it."""
     choices = []
     if item.state in TAKEABLE and (actor is None or item.assignee != actor):
         choices.append(Choice(speaker._("Übernehmen"), item_payload(TAKE, item.reference)))
-    choices.append(Choice(speaker._("Antworten"), item_payload(ANSWER, item.reference)))
+    if answerable:
+        choices.append(Choice(speaker._("Antworten"), item_payload(ANSWER, item.reference)))
     if allowed_next(item.state):
         choices.append(Choice(speaker._("Status ändern"), item_payload(STATE, item.reference)))
     return tuple(choices)
@@ -46,9 +54,12 @@ def item_card(
     field: FieldOfAction | None,
     author_name: str | None,
     attachments: int,
+    *,
+    answerable: bool = True,
 ) -> str:
     """The item as a coordinator sees it. An anonymous item names nobody; otherwise only the
-    display name is shown, never a platform id."""
+    display name is shown, never a platform id. An author out of reach is said, since the
+    card then offers no answer."""
     who = author_name if (author_name and not item.anonymous) else speaker._("anonym")
     lines = [
         f"{item.reference} · {kind_label(speaker, item.kind)} · "
@@ -68,6 +79,8 @@ def item_card(
         lines.append(
             speaker.ngettext("{n} Anhang", "{n} Anhänge", attachments).format(n=attachments)
         )
+    if not answerable:
+        lines.append(out_of_reach(speaker))
     lines += ["", item.text]
     return "\n".join(lines)
 
@@ -83,17 +96,17 @@ def group_notifications(
     headline: str,
     event: str,
     now: datetime,
+    answerable: bool = True,
 ) -> list[NewMessage]:
     """One message per chat of the item's group: a headline, the item card, the actions, and
-    the files (sent by reference, uploaded once)."""
+    the files (sent by reference, uploaded once; each with its caption, loaded with it).
+    `answerable`: whether the author can still be reached (`reachable`)."""
     speaker = voice(deps)
-    text = (
-        speaker._(headline)
-        + "\n\n"
-        + item_card(speaker, item, field, author_name, len(attachment_ids))
-    )
+    card = item_card(speaker, item, field, author_name, len(attachment_ids), answerable=answerable)
+    text = speaker._(headline) + "\n\n" + card
     files = tuple(Attachment("document", "", "", stored_id=i) for i in attachment_ids)
-    payload = reply_to_payload(Reply(text, item_actions(speaker, item), files=files))
+    actions = item_actions(speaker, item, answerable=answerable)
+    payload = reply_to_payload(Reply(text, actions, files=files))
     return [
         NewMessage(
             f"{event}:{item.reference}:{chat.platform}:{chat.chat_id}",
@@ -118,7 +131,7 @@ def resident_notification(
     resident was promised answers to their own messages. A coordinator's confirmation says
     the person is told exactly when this returns a message.
     """
-    if author is None or not author.chat_id or author.blocked_at is not None:
+    if not reachable(author):
         return []
     payload = reply_to_payload(Reply(text))
     key = f"resident:{item.reference}:{uuid.uuid4().hex}"
@@ -148,6 +161,14 @@ def administrator_messages(
             NewMessage(f"{key}:{admin}", platform, user_id, payload, now, reference=reference)
         )
     return messages
+
+
+def out_of_reach(speaker: Writer) -> str:
+    """Why an item offers no answer: its author cannot be written to any more."""
+    return speaker._(
+        "Die Person ist nicht mehr erreichbar (sie hat den Bot blockiert oder ihre Daten "
+        "gelöscht): Antworten kommen nicht mehr an."
+    )
 
 
 def resident_voice(deps: Deps, author: Contact | None) -> Voice:

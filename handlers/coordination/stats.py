@@ -68,9 +68,9 @@ async def stats_text(deps: Deps, turn: Turn, role: Role, period: str) -> Reply:
         median = timedelta(seconds=statistics.median(waits))
         lines += [
             "",
-            turn._(
-                "Mittlere Zeit bis zur ersten Antwort (Median): {time} ({n} beantwortet)"
-            ).format(time=format_timedelta(median, locale=turn.locale), n=len(waits)),
+            turn._("Zeit bis zur ersten Antwort im Median: {time} ({n} beantwortet)").format(
+                time=format_timedelta(median, locale=turn.locale), n=len(waits)
+            ),
         ]
     else:
         lines += ["", turn._("Noch keine Rückmeldung beantwortet.")]

@@ -212,18 +212,25 @@ class EventAdminCommands:
         assert moved is not None
         overview = await self._deps.store.events.overview([event.id or 0])
         people = overview[event.id or 0]
-        told = people.registered + people.waitlisted
+        # Registrants and the waitlist counted apart: only the former have a place.
+        told = turn.ngettext(
+            "{n} angemeldete Person bekommt Bescheid.",
+            "{n} Angemeldete bekommen Bescheid.",
+            people.registered,
+        ).format(n=people.registered)
+        if people.waitlisted:
+            told += " " + turn.ngettext(
+                "{n} Person auf der Warteliste bekommt ebenfalls Bescheid.",
+                "{n} Personen auf der Warteliste bekommen ebenfalls Bescheid.",
+                people.waitlisted,
+            ).format(n=people.waitlisted)
         return [
             Reply(
                 turn._("„{title}“ ist verschoben auf {when}.").format(
                     title=event.title, when=turn.when(moved[0].starts_at)
                 )
                 + " "
-                + turn.ngettext(
-                    "{n} angemeldete Person bekommt Bescheid.",
-                    "{n} Angemeldete bekommen Bescheid.",
-                    told,
-                ).format(n=told),
+                + told,
                 files=(calendar_file(moved[0]),),
             )
         ]

@@ -225,7 +225,7 @@ def _key_figures(w: SectionWriter, p: YearFigures | None) -> Table:
     ]
     median_now = median_wait(f.answered)
     median_then = median_wait(p.answered) if p is not None else None
-    row: tuple[Cell, ...] = (_("Median bis zur ersten Antwort"), w.days(median_now))
+    row: tuple[Cell, ...] = (_("Zeit bis zur ersten Antwort im Median"), w.days(median_now))
     if p is not None:
         row += (w.days(median_then), _change(w, median_now, median_then))
     rows.append(row)

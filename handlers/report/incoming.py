@@ -10,7 +10,7 @@ from collections import Counter
 
 from babel.dates import get_month_names
 
-from handlers.labels import kind_label, state_label
+from handlers.labels import kind_label, name_list, state_label
 from handlers.report.document import Block, Cell, Chart, Paragraph, Section, Table
 from handlers.report.writer import SectionWriter
 from storage.models import ItemKind, ItemState
@@ -93,7 +93,7 @@ def fields(w: SectionWriter) -> Section:
     counts = [by_field[k] for k in keys]
     names = [w.field(k) for k in keys]
     alt = _("Balkendiagramm der Rückmeldungen je Handlungsfeld: {values}.").format(
-        values=", ".join(f"{name} {w.n(c)}" for name, c in zip(names, counts, strict=True))
+        values=name_list(w.s, (f"{name} {w.n(c)}" for name, c in zip(names, counts, strict=True)))
     )
     states = [s.value for s in ItemState]
     this, previous = w.years
@@ -148,7 +148,7 @@ def months(w: SectionWriter, year: int) -> Section:
     totals = [sum(counts[(m, k)] for k in kinds) for m in range(1, 13)]
     alt = _("Gestapeltes Balkendiagramm der Rückmeldungen je Monat {year}: {values}.").format(
         year=year,
-        values=", ".join(f"{m} {w.n(t)}" for m, t in zip(months, totals, strict=True)),
+        values=name_list(w.s, (f"{m} {w.n(t)}" for m, t in zip(months, totals, strict=True))),
     )
     this, previous = w.years
     header: tuple[str, ...] = (_("Monat"), *(kind_label(w.s, k) for k in kinds), _("Summe"))

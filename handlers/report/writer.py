@@ -224,7 +224,9 @@ class SectionWriter:
         if code == PLAIN_GERMAN:  # Babel formats it as German; the report tells them apart
             return f"{self.language_name(SOURCE_LANGUAGE)} ({LANGUAGE_NAMES[PLAIN_GERMAN]})"
         try:
-            return Locale.parse(babel_locale(code)).get_display_name(self.locale) or code
+            # the language, not the locale Babel formats it with ("Englisch", not "Englisch
+            # (Vereinigtes Königreich)" for en_GB)
+            return Locale.parse(babel_locale(code)).get_language_name(self.locale) or code
         except (ValueError, LookupError):
             return code
 

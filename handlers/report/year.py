@@ -3,7 +3,7 @@
 It is the appendix to the yearly integration report, published as a barrier-free document:
 items are counted, never named; recommendations are quoted with contact details masked.
 This module composes the document; its sections are written in `handlers.report.findings`,
-`incoming`, `followup` and `events`, and the complete list of recommendations in
+`incoming`, `followup`, `events` and `asking`, and the complete list of recommendations in
 `handlers.report.appendix`.
 """
 
@@ -13,6 +13,7 @@ from datetime import datetime
 
 from handlers.context import Deps, Voice, voice
 from handlers.report.appendix import AppendixRow, appendix_document, appendix_rows
+from handlers.report.asking import asking
 from handlers.report.document import ReportDocument
 from handlers.report.events import events
 from handlers.report.findings import findings
@@ -92,6 +93,7 @@ def compose(
         overdue(writer),
         recommendations(writer, appendix),
         events(writer),
+        asking(writer),
     ]
     return ReportDocument(
         title=_("Rückmeldungen aus der Bürgerschaft {year}").format(year=year),

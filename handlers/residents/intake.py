@@ -38,6 +38,18 @@ class FeedbackFlow:
             return [await self._ask(turn, TEXT, {})]
         return [await self._ask(turn, KIND, {"text": text})]
 
+    async def continue_with(
+        self, turn: Turn, text: str, kind: str, field: str | None
+    ) -> list[Reply]:
+        """Take `text`, written for another flow (the survey after an event asks what the
+        working group should take up), as an item of `kind` in `field`: only the questions
+        still open are asked (the field when it is not known), the anonymity question and
+        the summary always."""
+        data: dict[str, Any] = {"text": text, "kind": kind, SOURCE: turn.incoming.message_id}
+        if field is None:
+            return [await self._ask(turn, FIELD, data)]
+        return [await self._ask(turn, ANONYMITY, {**data, "field": field})]
+
     async def on_message(self, turn: Turn, state: ConversationState | None) -> list[Reply]:
         """A text or file sent while in the flow (or outside, which starts it)."""
         incoming = turn.incoming

@@ -8,7 +8,7 @@ wrote into the text are masked (see `handlers.public_text`).
 from __future__ import annotations
 
 from handlers.context import Deps, Turn
-from handlers.labels import localized_name, state_label
+from handlers.labels import localized_name, name_list, state_label
 from handlers.messages import Choice, Reply
 from handlers.public_text import public_text
 from storage.items.recommendations import Recommendation
@@ -31,7 +31,7 @@ class OutcomeHandlers:
         if wanted:
             field = _find_field(turn, fields, wanted)
             if field is None:
-                names = ", ".join(localized_name(turn, f, f.key) for f in fields)
+                names = name_list(turn, (localized_name(turn, f, f.key) for f in fields))
                 return [
                     Reply(
                         turn._("Dieses Handlungsfeld kenne ich nicht. Es gibt: {names}").format(

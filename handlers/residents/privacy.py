@@ -9,6 +9,7 @@ import logging
 
 from handlers.choices import build_choices
 from handlers.context import Deps, Turn
+from handlers.i18n import whole_years
 from handlers.messages import Attachment, Reply
 from handlers.public_text import anonymous_text
 from storage.models import ConversationState
@@ -32,16 +33,32 @@ def privacy_notice(turn: Turn, deps: Deps) -> str:
         "zuständige Arbeitsgruppe der Stadt sieht Ihre Rückmeldung, Ihren Namen nur, wenn Sie "
         "das erlauben."
     )
-    contacts_kept = turn.ngettext(
-        "Wenn Sie {days} Tag lang nicht schreiben, löschen wir Ihre persönlichen Daten;",
-        "Wenn Sie {days} Tage lang nicht schreiben, löschen wir Ihre persönlichen Daten;",
-        days,
-    ).format(days=days)
-    items_kept = turn.ngettext(
-        "abgeschlossene Rückmeldungen werden nach {item_days} Tag anonymisiert.",
-        "abgeschlossene Rückmeldungen werden nach {item_days} Tagen anonymisiert.",
-        item_days,
-    ).format(item_days=item_days)
+    # Whole years are said in years ("2 Jahre", not "730 Tage"), the unit people count in.
+    years, item_years = whole_years(days), whole_years(item_days)
+    if years:
+        contacts_kept = turn.ngettext(
+            "Wenn Sie {years} Jahr lang nicht schreiben, löschen wir Ihre persönlichen Daten;",
+            "Wenn Sie {years} Jahre lang nicht schreiben, löschen wir Ihre persönlichen Daten;",
+            years,
+        ).format(years=years)
+    else:
+        contacts_kept = turn.ngettext(
+            "Wenn Sie {days} Tag lang nicht schreiben, löschen wir Ihre persönlichen Daten;",
+            "Wenn Sie {days} Tage lang nicht schreiben, löschen wir Ihre persönlichen Daten;",
+            days,
+        ).format(days=days)
+    if item_years:
+        items_kept = turn.ngettext(
+            "abgeschlossene Rückmeldungen werden nach {item_years} Jahr anonymisiert.",
+            "abgeschlossene Rückmeldungen werden nach {item_years} Jahren anonymisiert.",
+            item_years,
+        ).format(item_years=item_years)
+    else:
+        items_kept = turn.ngettext(
+            "abgeschlossene Rückmeldungen werden nach {item_days} Tag anonymisiert.",
+            "abgeschlossene Rückmeldungen werden nach {item_days} Tagen anonymisiert.",
+            item_days,
+        ).format(item_days=item_days)
     rights = turn._(
         "/mydata schickt Ihnen alles, was wir über Sie gespeichert haben. /forget löscht es. "
         "/stop beendet alle Nachrichten, die keine Antwort auf Ihre eigenen Nachrichten sind."
@@ -109,7 +126,10 @@ class PrivacyHandlers:
             await self._deps.store.conversations.clear_state(turn.contact_id)
             return [Reply(turn._("Abgebrochen. Es wurde nichts gelöscht."), replaces_prompt=True)]
         erased = await self._deps.store.privacy.erase_contact(
-            turn.contact_id, keep_items_anonymous=value == KEEP_ANONYMOUS, scrub=anonymous_text
+            turn.contact_id,
+            keep_items_anonymous=value == KEEP_ANONYMOUS,
+            scrub=anonymous_text,
+            now=turn.now,
         )
         logger.info("contact %s erased on request: %s", turn.contact_id, erased)
         return [

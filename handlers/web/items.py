@@ -19,10 +19,11 @@ from zoneinfo import ZoneInfo
 
 from handlers.context import Deps
 from handlers.coordination.actions import CoordinatorActions
+from handlers.coordination.history import history_sentence
 from handlers.coordination.stats import period_bounds
 from handlers.guards import check_length
-from handlers.i18n import N_
 from handlers.labels import kind_label, localized_name, state_label
+from handlers.report.document import isolate
 from handlers.web.access import WebUser
 from handlers.workflow import NEEDS_NOTE, allowed_next, parse_state
 from storage.items.feedback import is_reference
@@ -35,18 +36,6 @@ PAGE_SIZE = 50
 MAX_PAGE = 200  # 10,000 items: beyond, filters find faster than paging
 PERIODS = ("", "month", "30d", "year")
 ACTIONS = ("take", "assign", "state", "reply", "note")
-
-# The history's actions as the item page names them.
-HISTORY_ACTIONS: dict[str, str] = {
-    "created": N_("eingegangen"),
-    "taken": N_("übernommen"),
-    "assigned": N_("weitergeleitet an"),
-    "state": N_("Stand geändert auf"),
-    "reply": N_("Antwort an die Person"),
-    "note": N_("interne Notiz"),
-    "resident_reply": N_("Nachricht der Person"),
-    "escalated": N_("an die Verwaltung gemeldet"),
-}
 
 
 @dataclass(frozen=True)
@@ -138,10 +127,7 @@ class ItemList:
 @dataclass(frozen=True)
 class HistoryLine:
     when: str
-    who: str
-    action: str
-    detail: str
-    text: str
+    what: str  # `handlers.coordination.history.history_sentence`
 
 
 @dataclass(frozen=True)
@@ -286,26 +272,11 @@ class WebItems:
             if author is not None and author.display_name and not item.anonymous
             else turn._("anonym")
         )
-        history = []
-        for event in await items.list_history(item.id):
-            name = event.actor_name or (
-                turn._("Bürger:in") if event.actor == "resident" else turn._("System")
-            )
-            detail = (
-                state_label(turn, event.state) if event.action == "state" and event.state else ""
-            )
-            if event.action == "assigned" and event.group_key:
-                detail = names.groups.get(event.group_key, event.group_key)
-            label = HISTORY_ACTIONS.get(event.action)
-            history.append(
-                HistoryLine(
-                    turn.when(event.at),
-                    name,
-                    turn._(label) if label else event.action,
-                    detail,
-                    event.text or "",
-                )
-            )
+        # The sentences of the chat's /item, what people wrote isolated in its direction.
+        history = [
+            HistoryLine(turn.when(event.at), history_sentence(turn, event, names.groups, isolate))
+            for event in await items.list_history(item.id)
+        ]
         field = await groups.get_field(item.field_key)
         group = await groups.get_group(item.group_key)
         return ItemView(

@@ -17,6 +17,7 @@ from handlers.context import Deps, voice
 from handlers.i18n import N_
 from handlers.labels import localized_name
 from handlers.messages import Platform
+from handlers.report.asking import asking
 from handlers.report.document import Section
 from handlers.report.followup import answer_times
 from handlers.report.incoming import fields
@@ -111,7 +112,10 @@ class WebPages:
         ):
             figures = await self._deps.store.report.year_figures(start, end, turn.now)
             writer = SectionWriter(speaker, figures)
-            periods.append(Period(title, figures.total, [fields(writer), answer_times(writer)]))
+            sections = [fields(writer), answer_times(writer)]
+            if (end - start).days > 31 and (figures.surveys or figures.polls):  # the year
+                sections.append(asking(writer))  # the year's surveys and polls, as reported
+            periods.append(Period(title, figures.total, sections))
         return periods
 
     async def events(self, user: WebUser) -> list[EventView]:
@@ -262,9 +266,12 @@ class WebPages:
                 )
             )
             await self._record(user, "group_answer_days", f"{key} {value}", address, True)
-            return _("{group}: erste Antwort jetzt innerhalb von {days} Tagen.").format(
-                group=key, days=int(value)
-            )
+            days = int(value)
+            return user.turn.ngettext(
+                "{group}: erste Antwort jetzt innerhalb von {days} Tag.",
+                "{group}: erste Antwort jetzt innerhalb von {days} Tagen.",
+                days,
+            ).format(group=key, days=days)
         return None
 
     async def _record(

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import errors as E
 from . import methods as M
+from . import webhook
 from .errors import ApiError, bad
 from .params import Params
 from .state import DEFAULT_ALLOWED, JSON, MAX_DOWNLOAD
@@ -86,8 +87,12 @@ def set_webhook(api: FakeBotApi, p: Params) -> bool:
     allowed = p.obj("allowed_updates")
     if isinstance(allowed, list):
         api.allowed_updates = frozenset(allowed) if allowed else DEFAULT_ALLOWED
+    connections = p.integer("max_connections") or webhook.DEFAULT_MAX_CONNECTIONS
+    if not 1 <= connections <= 100:
+        raise bad("bad webhook: max_connections must be between 1 and 100")
     api.webhook_url = url
     api.webhook.secret = secret
+    api.webhook.max_connections = connections
     api.webhook.wake()
     return True
 
@@ -97,6 +102,7 @@ def delete_webhook(api: FakeBotApi, p: Params) -> bool:
         api.updates.clear()
     api.webhook_url = ""
     api.webhook.secret = ""
+    api.webhook.reset()
     return True
 
 
@@ -110,7 +116,7 @@ def get_webhook_info(api: FakeBotApi, p: Params) -> JSON:
         info["last_error_date"] = api.webhook.last_error_date
         info["last_error_message"] = api.webhook.last_error_message
     if api.webhook_url:
-        info["max_connections"] = 40
+        info["max_connections"] = api.webhook.max_connections
         if api.allowed_updates != DEFAULT_ALLOWED:
             info["allowed_updates"] = sorted(api.allowed_updates)
     return info

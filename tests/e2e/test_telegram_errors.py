@@ -154,6 +154,7 @@ async def test_command_menus_for_every_language(bot: RunningBot) -> None:
         "mine",
         "outcomes",
         "events",
+        "polls",
         "language",
         "privacy",
         "link",

@@ -197,7 +197,12 @@ async def test_someone_on_the_waitlist_is_told_of_a_postponement_without_a_calen
     await register(bot, emil.id, language, REGISTERING[language][2])
 
     bot.api.inject_text(cora.id, "/postpone rt2026 2026-11-16 Der Saal ist belegt")
-    await bot.message_with(cora.id, "ist verschoben auf")
+    moved = await bot.message_with(cora.id, "ist verschoben auf")
+    # The coordinator reads who has a place and who waits, counted apart.
+    assert (moved.text or moved.caption or "").endswith(
+        " 1 angemeldete Person bekommt Bescheid. "
+        "1 Person auf der Warteliste bekommt ebenfalls Bescheid."
+    )
 
     # Rosa has a place: her notice comes with the calendar file, as before.
     registered = await bot.message_with(rosa.id, "wird verschoben")

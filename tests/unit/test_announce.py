@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import timedelta
@@ -14,7 +15,14 @@ from sqlmodel import col, select
 
 from bot.app import App, bootstrap
 from bot.config import Settings
-from handlers.announce import UnknownAudience, enqueue_announcement
+from handlers.announce import (
+    UnknownAudience,
+    UnknownLanguage,
+    count_languages,
+    enqueue_announcement,
+    parse_sections,
+    recipients_of,
+)
 from handlers.messages import Platform
 from storage.contacts import ContactKey
 from storage.db import Database
@@ -136,7 +144,7 @@ async def test_broadcast_by_an_administrator_asks_then_queues(admin_app: App) ->
 
     everyone = admin.choice("An alle (4)").payload
     await admin.press("An alle (4)")
-    assert admin.last_text == "Die Mitteilung geht an 4 Empfänger:innen."
+    assert admin.last_text == "Die Mitteilung geht an 4 Empfänger:innen.\nNach Sprache: Deutsch 4"
     assert await outbox_chats(admin_app.db) == ["c-admin", "c-ana", "c-ben", "c-cem"]
     stored = await rows(admin_app.db, OutboxMessage)
     assert {r.payload["text"] for r in stored} == {"Das Bürgerbüro ist morgen geschlossen."}
@@ -150,7 +158,7 @@ async def test_broadcast_to_subscribers(admin_app: App) -> None:
     admin = Resident(admin_app.handle, "admin")
     await admin.command("/broadcast Neuigkeiten")
     await admin.press("An Abonnent:innen (1)")
-    assert admin.last_text == "Die Mitteilung geht an 1 Empfänger:in."
+    assert admin.last_text == "Die Mitteilung geht an 1 Empfänger:in.\nNach Sprache: Deutsch 1"
     assert await outbox_chats(admin_app.db) == ["c-ana"]
 
 
@@ -258,3 +266,120 @@ async def test_cli_broadcast_shows_progress_until_delivered(cli_db: str, mitrede
     assert done.code == 0, done.err
     assert "1 recipient(s)" in done.out
     assert "1/1 sent 1, failed 0, blocked 0" in done.err
+
+
+# ---- in every language ------------------------------------------------------------------
+
+
+async def set_languages(store: Store, languages: dict[str, str]) -> None:
+    for name, language in languages.items():
+        contact, _ = await store.contacts.get_or_add_contact(
+            ContactKey(Platform.TELEGRAM, f"u-{name}", f"c-{name}", name), DEFAULT_NOW
+        )
+        assert contact.id is not None
+        await store.contacts.set_language(contact.id, language)
+
+
+async def texts_by_chat(db: Database) -> dict[str, str]:
+    stored = await rows(db, OutboxMessage)
+    return {r.chat_id: r.payload["text"] for r in stored}
+
+
+async def test_each_resident_gets_the_announcement_in_their_language(admin_app: App) -> None:
+    store = admin_app.store
+    await add_contacts(store, ["ana", "ben", "cem", "dana"], subscribed=[])
+    await set_languages(store, {"ben": "en", "cem": "ar", "dana": "tr"})
+    texts = {"de": "Das Büro ist zu.", "en": "The office is closed.", "ar": "المكتب مغلق."}
+
+    _, count = await enqueue_announcement(store, "all", texts, DEFAULT_NOW)
+    assert count == 4
+    assert await texts_by_chat(admin_app.db) == {
+        "c-ana": "Das Büro ist zu.",
+        "c-ben": "The office is closed.",
+        "c-cem": "المكتب مغلق.",
+        "c-dana": "Das Büro ist zu.",  # no Turkish text: German
+    }
+    recipients = await recipients_of(store, "all")
+    assert count_languages(recipients, texts) == {"de": 2, "en": 1, "ar": 1}
+    # A working group's chats read the city's language.
+    await enqueue_announcement(store, "group:uag-bildung", texts, DEFAULT_NOW)
+    assert (await texts_by_chat(admin_app.db))["-1001"] == "Das Büro ist zu."
+
+
+def test_sections_name_their_language() -> None:
+    written = "Das Büro ist zu.\n\n[en]\nThe office is closed.\n[de-simple]\nDas Büro ist zu.\n"
+    assert parse_sections(written, ("de", "de_simple", "en")) == {
+        "de": "Das Büro ist zu.",
+        "en": "The office is closed.",
+        "de_simple": "Das Büro ist zu.",
+    }
+    with pytest.raises(UnknownLanguage):
+        parse_sections("Hallo\n[xx]\nHi", ("de", "en"))
+
+
+async def test_broadcast_in_sections_says_who_gets_which_language(admin_app: App) -> None:
+    await add_contacts(admin_app.store, ["ana", "ben", "cem"], subscribed=[])
+    await set_languages(admin_app.store, {"ben": "en", "cem": "uk"})
+    admin = Resident(admin_app.handle, "admin")
+
+    await admin.command("/broadcast Das Büro ist zu.\n[en]\nThe office is closed.")
+    assert "Das Büro ist zu." in admin.last_text and "The office" not in admin.last_text
+    assert "Texte in: Deutsch, English." in admin.last_text
+    assert "bekommt den Text auf Deutsch" in admin.last_text
+    await admin.press("An alle (4)")
+    assert admin.last_text == (
+        "Die Mitteilung geht an 4 Empfänger:innen.\nNach Sprache: Deutsch 3, English 1"
+    )
+    texts = await texts_by_chat(admin_app.db)
+    assert texts["c-ben"] == "The office is closed." and texts["c-cem"] == "Das Büro ist zu."
+
+    await admin.command("/broadcast Hallo\n[xx]\nHi")
+    assert admin.last_text == "Diese Sprache kenne ich nicht: xx"
+    await admin.command("/broadcast [en]\nOnly English")
+    assert "/broadcast Ihr Text" in admin.last_text and "[en]" in admin.last_text
+
+
+async def test_cli_broadcast_in_every_language(cli_db: str, mitreden: Cli, tmp_path: Path) -> None:
+    db = Database(cli_db)
+    try:
+        await set_languages(Store.over(db), {"ben": "en", "cem": "ar"})
+    finally:
+        await db.dispose()
+
+    done = mitreden(
+        "broadcast", "--to", "all", "--yes", "--no-wait", "Sitzung fällt aus",
+        "--text-en", "Meeting cancelled",
+    )  # fmt: skip
+    assert done.code == 0, done.err
+    assert "announcement queued for 3 recipient(s): de 2, en 1" in done.out
+    assert "in de for those who chose" in done.out and "ar" in done.out
+
+    written = tmp_path / "mitteilung.txt"
+    written.write_text("Das Büro ist zu.\n[en]\nThe office is closed.\n[ar]\nالمكتب مغلق.\n")
+    done = mitreden("broadcast", "--to", "all", "--yes", "--no-wait", "--file", str(written))
+    assert done.code == 0, done.err
+    assert "announcement queued for 3 recipient(s): de 1, en 1, ar 1" in done.out
+    db = Database(cli_db)
+    try:
+        stored = await rows(db, OutboxMessage)
+    finally:
+        await db.dispose()
+    texts = Counter(r.payload["text"] for r in stored)
+    assert texts == Counter(
+        {
+            "Sitzung fällt aus": 2,
+            "Meeting cancelled": 1,
+            "Das Büro ist zu.": 1,
+            "The office is closed.": 1,
+            "المكتب مغلق.": 1,
+        }
+    )
+
+    refused = mitreden("broadcast", "--to", "all", "--yes", "--text-en", "Only English")
+    assert refused.code == 2 and "needs its text in de" in refused.err
+    written.write_text("Hallo\n[xx]\nHi\n")
+    refused = mitreden("broadcast", "--to", "all", "--yes", "--file", str(written))
+    assert refused.code == 2 and "[xx] is not one of bot.languages" in refused.err
+    # Without a terminal and without --yes, the question names the languages too.
+    asked = mitreden("broadcast", "--to", "all", "Hallo", "--text-en", "Hello")
+    assert asked.code == 2 and "de 2, en 1" in asked.err

@@ -7,9 +7,11 @@ from __future__ import annotations
 import re
 import shutil
 import sqlite3
+import stat
 from collections.abc import AsyncIterator
 from contextlib import closing
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -104,7 +106,11 @@ async def test_a_backup_taken_while_the_bot_runs_restores_in_a_fresh_place(
     mitreden = places.at("fresh")
     restored = mitreden("restore", str(tmp_path / "backup.tar.gz"))
     assert restored.code == 0, restored.err
-    assert "residents who asked /forget since" in restored.out
+    fresh_journal = tmp_path / "fresh" / "mitreden.erasures.jsonl"
+    assert restored.out.endswith(
+        f"0 contact(s) erased again; the erasure journal {fresh_journal} records 0 "
+        "erasure(s) on request\n"
+    )
     fresh = tmp_path / "fresh"
     assert (fresh / "matrix" / "sync_token").read_text(encoding="utf-8") == "s72594_4483_1934"
     with closing(sqlite3.connect(fresh / "matrix" / "@mitreden:example.org_MITREDEN.db")) as keys:
@@ -153,6 +159,55 @@ async def test_restore_replaces_what_exists_only_with_force(
         2,
         f"mitreden: {backup} exists; a backup is written to a new name\n",
     )
+
+
+def contacts_in(database: Path) -> list[str]:
+    with closing(sqlite3.connect(database)) as connection:
+        found = connection.execute("SELECT user_id FROM contact ORDER BY user_id").fetchall()
+    return [str(user) for (user,) in found]
+
+
+async def test_a_restore_erases_again_whoever_asked_forget_after_the_backup(
+    live: App, places: Places, clock: FakeClock, tmp_path: Path
+) -> None:
+    alice, bob = Resident(live.handle, "alice"), Resident(live.handle, "bob")
+    await alice.submit(IDEA)
+    await bob.submit("Mehr Bänke im Park")
+    backup = tmp_path / "backup.tar.gz"
+    assert (await places.at("live").run_async("backup", str(backup))).code == 0
+    await alice.command("/forget")
+    await alice.press("Alles löschen")
+    assert "Ihre Daten sind gelöscht" in alice.last_text
+    clock.advance(timedelta(days=1))
+    await alice.command("/start")  # she writes again: a new contact, which stays
+    await live.close()
+    database = tmp_path / "live" / "mitreden.db"
+    mitreden = places.at("live")
+
+    # Applying the journal to the live database changes nothing: she is erased already.
+    again = mitreden("privacy", "reapply")
+    assert again.code == 0, again.err
+    journal = tmp_path / "live" / "mitreden.erasures.jsonl"
+    assert again.out == (
+        f"0 contact(s) erased again; the erasure journal {journal} records 1 erasure(s) "
+        "on request\n"
+    )
+    assert contacts_in(database) == ["u-alice", "u-bob"]
+
+    # The backup from before her /forget brings her and her item back; the restore erases
+    # them again.
+    restored = mitreden("restore", "--force", str(backup))
+
+    assert restored.code == 0, restored.err
+    assert restored.out.splitlines()[-1] == (
+        f"1 contact(s) erased again; the erasure journal {journal} records 1 erasure(s) on request"
+    )
+    assert contacts_in(database) == ["u-bob"]
+    assert items_in(database) == 1  # bob's
+    # The journal holds no name, no account id, no text: one line per erasure.
+    (line,) = journal.read_text(encoding="utf-8").splitlines()
+    assert "alice" not in line and IDEA not in line
+    assert stat.S_IMODE(journal.stat().st_mode) == 0o600
 
 
 async def test_a_backup_from_a_newer_schema_is_refused(

@@ -17,7 +17,9 @@ import pytest
 from sqlalchemy import update
 from sqlmodel import col, select
 
+from bot.cli import report as cli_report
 from bot.cli.main import _parser
+from bot.report import FORMATS
 from handlers.messages import Platform
 from storage.contacts import ContactKey
 from storage.db import Database
@@ -90,6 +92,17 @@ def test_the_top_level_help_lists_every_command_with_what_it_does(
     assert "mitreden: a city's conversation with its residents" in text
 
 
+def test_the_report_help_names_every_format_it_writes() -> None:
+    """`mitreden report --help` says what each format is, the spreadsheet too, and so does
+    the module's synopsis."""
+    (report,) = [parser for name, parser in commands(_parser()) if name == "mitreden report"]
+    (given,) = [a for a in report._actions if "--format" in a.option_strings]
+    synopsis = (cli_report.__doc__ or "").splitlines()[0]
+    for name in FORMATS:
+        assert re.search(rf"\b{name}\b", given.help or ""), name
+        assert re.search(rf"\b{name}\b", synopsis), name
+
+
 # ---- broadcast asks first ---------------------------------------------------------------
 
 
@@ -145,13 +158,13 @@ async def test_broadcast_without_a_terminal_needs_yes(mitreden: Cli, residents_d
     assert refused.code == 2
     assert refused.out == ""
     assert (
-        "mitreden: the announcement would go to 3 recipient(s) (all reachable residents); "
-        "there is no terminal to confirm it on: add --yes\n"
+        "mitreden: the announcement would go to 3 recipient(s) (all reachable residents; "
+        "de 3); there is no terminal to confirm it on: add --yes\n"
     ) in refused.err
     assert await queued(residents_db) == []
 
     done = mitreden("broadcast", "--to", "all", "--yes", "--no-wait", "Sitzung fällt aus")
-    assert (done.code, done.out) == (0, "announcement queued for 3 recipient(s)\n")
+    assert (done.code, done.out) == (0, "announcement queued for 3 recipient(s): de 3\n")
     assert await queued(residents_db) == ["c-ana", "c-ben", "c-cem"]
 
 
@@ -162,7 +175,8 @@ async def test_broadcast_asks_on_the_terminal_showing_the_audience(
     declined = mitreden("broadcast", "--to", "all", "--no-wait", "Sitzung fällt aus")
 
     assert (
-        "Send the announcement to 3 recipient(s) (all reachable residents)? [y/N] "
+        "Send the announcement to 3 recipient(s) (all reachable residents; by language: de 3)? "
+        "[y/N] "
     ) in declined.err
     assert (declined.code, declined.out) == (1, "nothing sent\n")
     assert await queued(residents_db) == []
@@ -170,10 +184,11 @@ async def test_broadcast_asks_on_the_terminal_showing_the_audience(
     os.write(terminal, b"y\n")
     agreed = mitreden("broadcast", "--to", "subscribers", "--no-wait", "Einladung")
 
-    assert "Send the announcement to 1 recipient(s) (residents who subscribed)? [y/N] " in (
-        agreed.err
-    )
-    assert (agreed.code, agreed.out) == (0, "announcement queued for 1 recipient(s)\n")
+    assert (
+        "Send the announcement to 1 recipient(s) (residents who subscribed; by language: de 1)? "
+        "[y/N] "
+    ) in agreed.err
+    assert (agreed.code, agreed.out) == (0, "announcement queued for 1 recipient(s): de 1\n")
     assert await queued(residents_db) == ["c-ana"]
 
 

@@ -477,13 +477,13 @@ async def test_stats_counts_by_field_and_state_and_the_median_wait(
         "  beantwortet: 3\n"
         "  in Bearbeitung: 1\n"
         "\n"
-        "Mittlere Zeit bis zur ersten Antwort (Median): 4 Stunden (3 beantwortet)"
+        "Zeit bis zur ersten Antwort im Median: 4 Stunden (3 beantwortet)"
     )
 
     await cora.command("/stats")  # her group only
     assert cora.last_text.startswith("3 Rückmeldungen vom")
     assert "  Arbeit und Ausbildung:" not in cora.last_text
-    assert cora.last_text.endswith("Median): 3 Stunden (2 beantwortet)")
+    assert cora.last_text.endswith("im Median: 3 Stunden (2 beantwortet)")
 
 
 async def test_stats_periods(coordination: App, clock: FakeClock) -> None:

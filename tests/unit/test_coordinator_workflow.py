@@ -90,7 +90,7 @@ def test_the_workflow_covers_every_state() -> None:
         ("uk", "У роботі", ("in_progress", "")),
         ("ru", "дан ответ спасибо", ("answered", "спасибо")),
         ("ar", "مرفوضة لا توجد ميزانية", ("declined", "لا توجد ميزانية")),
-        ("de_simple", "erledigt", ("implemented", "")),
+        ("de_simple", "die Stadt macht das ab Herbst", ("implemented", "ab Herbst")),
         ("de_simple", "umgesetzt", ("implemented", "")),
     ],
 )

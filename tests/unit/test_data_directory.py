@@ -7,6 +7,8 @@ What the administrator sees (exit code, the line on standard error, the files on
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -136,3 +138,21 @@ def test_a_postgres_database_without_the_schema_is_refused_naming_it_without_pas
     assert password not in refused.err
     assert (created.code, listed.code) == (0, 0)
     assert "ag-integration (default)" in listed.out
+
+
+def test_the_data_directory_and_database_are_for_their_owner_only(
+    mitreden: Cli, home: Path
+) -> None:
+    """Residents' data: 0700 and 0600 whatever the umask (0022 here, the usual one)."""
+    state = home / ".local/state/mitreden"
+    previous = os.umask(0o022)
+    try:
+        created = mitreden("db", "upgrade")
+        assert created.code == 0, created.err
+        shell = mitreden("shell", "--as", "alice", stdin="Mehr Bänke im Park\n")
+        assert shell.code == 0, shell.err
+    finally:
+        os.umask(previous)
+
+    assert stat.S_IMODE(state.stat().st_mode) == 0o700
+    assert stat.S_IMODE((state / "mitreden.db").stat().st_mode) == 0o600

@@ -160,7 +160,7 @@ async def test_the_resident_sees_the_expected_answer_date_in_status(
         confirm="Send",
     )
     await emma.command("/status F-2026-0002")
-    assert emma.last_text.endswith("\nFirst answer expected by Jun 29, 2026")
+    assert emma.last_text.endswith("\nFirst answer expected by 29 Jun 2026")
 
 
 # ---- the weekly digest --------------------------------------------------------------------

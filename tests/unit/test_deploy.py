@@ -114,7 +114,7 @@ def test_the_bot_runs_hardened_and_is_restarted_on_failure() -> None:
     one = {key: values[-1] for key, values in unit.items()}
 
     assert one["ExecStart"] == f"{INSTALLED} run"
-    assert unit["ExecStartPre"] == [f"{INSTALLED} db upgrade"]
+    assert unit["ExecStartPre"] == [f"{INSTALLED} db upgrade", f"{INSTALLED} privacy reapply"]
     assert (one["Restart"], one["RestartPreventExitStatus"]) == ("on-failure", "2")
     assert {
         key: one.get(key)

@@ -5,7 +5,7 @@ language, dates formatted for it. The platform's language code preselects the la
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -16,8 +16,13 @@ from babel.messages.pofile import read_po
 
 from bot.app import App
 from bot.config import FieldConfig, GroupConfig, Settings, load_settings
-from handlers.context import format_moment
-from handlers.i18n import LANGUAGE_NAMES, SOURCE_LANGUAGE, Catalogues, babel_locale
+from handlers.i18n import (
+    LANGUAGE_NAMES,
+    SOURCE_LANGUAGE,
+    Catalogues,
+    babel_locale,
+    format_moment,
+)
 from handlers.menu import command_menu
 from handlers.messages import FILE_TOO_LARGE, Incoming, Reply
 from handlers.residents.account import LANGUAGE_PAYLOAD
@@ -31,6 +36,7 @@ from testkit.support import (
     photo,
     rows,
 )
+from tests.event_support import add_round_table, berlin
 
 LOCALES = Path(__file__).resolve().parents[2] / "handlers" / "locales"
 PLACEHOLDER = re.compile(r"\{[a-z_]*\}")
@@ -40,6 +46,10 @@ REF = "F-2026-0001"
 SAMPLE = "Abendkurse bitte"  # what the resident writes; no text of the bot
 FSI, PDI = "\u2068", "\u2069"
 PLURALS = {"de_simple": 2, "en": 2, "tr": 2, "ar": 6, "uk": 3, "ru": 3}
+CONFIRMED = (
+    "Ich schreibe Ihnen ab jetzt auf {language}. Schicken Sie mir einfach Ihre Rückmeldung als "
+    "Nachricht."
+)
 
 
 def _catalogue(language: str) -> Catalog:
@@ -153,7 +163,7 @@ async def test_a_resident_reads_every_flow_in_the_chosen_language(
     assert all(len(p.encode()) <= 64 for p in payloads), "Telegram's callback data limit"
     rosa.checked = True
     await rosa.press(LANGUAGE_NAMES[language])
-    assert LANGUAGE_NAMES[language] in rosa.last_text
+    assert rosa.last_text == _(CONFIRMED).format(language=LANGUAGE_NAMES[language])
     (contact,) = await rows(app.db, Contact, Contact.user_id == "u-rosa")
     assert contact.language == language
 
@@ -282,11 +292,11 @@ async def test_the_platform_language_is_preselected(
     assert olena.replies[0].text == welcome
 
 
-def test_plain_german_is_formatted_as_german() -> None:
+def test_plain_german_is_formatted_as_german_and_english_as_british() -> None:
     assert babel_locale("de_simple") == "de"
     assert [babel_locale(code) for code in ("de", "en", "tr", "ar", "uk", "ru")] == [
         "de",
-        "en",
+        "en_GB",
         "tr",
         "ar",
         "uk",
@@ -326,3 +336,143 @@ def test_arabic_keeps_placeholders_commands_and_references_in_order() -> None:
             outside = re.sub(f"{FSI}[^{PDI}]*{PDI}", "", string)
             assert not latin.findall(outside), (message.id, string)
             assert string.count(FSI) == string.count(PDI), message.id
+
+
+# ---- what the reviewer read as a native speaker -------------------------------------------
+
+CONFIRMATIONS = {
+    "uk": (
+        "Відтепер я писатиму вам українською. Просто надішліть мені ваше звернення повідомленням.",
+        "Що це за звернення?",
+    ),
+    "ru": (
+        "Теперь я буду писать вам по-русски. Просто отправьте мне ваше обращение сообщением.",
+        "Что это за обращение?",
+    ),
+    "ar": (
+        "سأكتب لكم من الآن فصاعدًا باللغة العربية. يكفي أن ترسلوا إليّ ملاحظتكم في رسالة.",
+        "ما نوع هذه الملاحظة؟",
+    ),
+    "de_simple": (
+        "Ab jetzt schreibe ich Ihnen in Einfacher Sprache. Schicken Sie mir einfach Ihre "
+        "Rückmeldung.",
+        "Was für eine Rückmeldung ist das?",
+    ),
+}
+
+
+@pytest.mark.parametrize("language", sorted(CONFIRMATIONS))
+async def test_the_language_is_confirmed_in_its_own_words_and_the_kind_asked_plainly(
+    app: App, clock: FakeClock, language: str
+) -> None:
+    """ "Відтепер я писатиму вам українською", not "такою мовою: Українська"; "Що це за
+    звернення?", not "Якого виду ваше звернення?"."""
+    confirmed, kind_question = CONFIRMATIONS[language]
+    olena = Walker(app, clock, "olena", Language(language), language_code=language[:2])
+
+    await olena.command("/language")
+    await olena.press(LANGUAGE_NAMES[language])
+    assert olena.last_text == confirmed
+
+    await olena.say(SAMPLE)
+    assert olena.last_text == kind_question
+
+
+async def test_an_arabic_resident_is_addressed_in_the_polite_plural_at_an_event(
+    coordination: App, clock: FakeClock
+) -> None:
+    """Registration, its code and the question whether they come: أنتم, not أنت."""
+    app = coordination
+    clock.set(berlin(2026, 10, 1, 9, 0))
+    await add_round_table(app)
+    amal = Walker(app, clock, "amal", Language("ar"), language_code="ar")
+
+    await amal.command("/events")
+    await amal.press(amal.choices[0])
+    if amal.choices and amal.choices[0] != "تسجيل":  # the workshop, if the event has them
+        await amal.press(amal.choices[0])
+    await amal.press("تسجيل")
+    registered = amal.last_text
+    assert registered.startswith("تم تسجيلكم في «") and "رمزكم: " in registered
+    assert "رمزك:" not in registered and "تسجيلاتكم" in registered
+
+    await amal.command("/myevents")
+    assert amal.last_text.startswith("تسجيلاتكم:")
+
+
+async def test_an_english_resident_reads_british_dates(app: App, clock: FakeClock) -> None:
+    """ "5 Dec 2026, 07:07", not "Dec 5, 2026, 7:07 AM"; "Type:", not "Kind:"."""
+    clock.set(datetime(2026, 12, 5, 6, 7, tzinfo=UTC))  # 07:07 in Berlin
+    emma = Resident(app.handle, "emma", language_code="en")
+    await emma.submit(
+        SAMPLE,
+        kind="Suggestion",
+        field="Education and language",
+        anonymity="Stay anonymous",
+        confirm="Send",
+    )
+
+    await emma.command(f"/status {REF}")
+    assert "Type: Suggestion\n" in emma.last_text
+    assert "Received: 5 Dec 2026, 07:07\n" in emma.last_text
+    await emma.command("/help")
+    assert "/cancel – cancel the current step" in emma.last_text
+
+
+async def test_plain_german_says_what_happens_and_spells_out_the_month(
+    coordination: App, clock: FakeClock
+) -> None:
+    """The states say what happens ("Die Stadt macht das", "fertig bearbeitet", not
+    "erledigt" and "beendet", which read alike); "5. Dezember 2026", not "5. Dez. 2026"."""
+    app = coordination
+    clock.set(datetime(2026, 12, 5, 6, 7, tzinfo=UTC))
+    paul = Resident(app.handle, "paul", language_code="de")
+    await paul.command("/language de_simple")
+    await paul.submit(SAMPLE, field="Lernen und Sprache", anonymity="Ohne meinen Namen")
+    cora = Resident(app.handle, CORA.removeprefix("telegram:u-"))
+
+    await cora.command(f"/state {REF} implemented")
+    clock.advance()
+    await cora.command(f"/state {REF} closed")
+
+    notices = [row.payload["text"] for row in await outbox_rows(app.db, "c-paul")]
+    assert notices == [
+        f"Es gibt Neues zu Ihrer Rückmeldung {REF}. Der Stand ist jetzt: Die Stadt macht das.",
+        f"Es gibt Neues zu Ihrer Rückmeldung {REF}. Der Stand ist jetzt: fertig bearbeitet.",
+    ]
+    await paul.command(f"/status {REF}")
+    assert "Stand: fertig bearbeitet\n" in paul.last_text
+    assert "Angekommen: 5. Dezember 2026 07:07\n" in paul.last_text
+
+
+async def test_arabic_lists_are_separated_by_the_arabic_comma(coordination: App) -> None:
+    """The states a coordinator may type and the fields a resident may ask for: «،», not ","."""
+    cora = Resident(coordination.handle, CORA.removeprefix("telegram:u-"), language_code="ar")
+    await cora.command("/language ar")
+    await cora.command(f"/state {REF}")
+    states = "، ".join(["مستلمة", "قيد المعالجة", "تم الرد", "تم التنفيذ", "مرفوضة", "مغلقة"])
+    assert f"الحالات: {FSI}{states}{PDI}." in cora.last_text
+
+    await cora.command("/outcomes xyz")
+    assert "، " in cora.last_text and ", " not in cora.last_text
+
+
+async def test_a_turkish_resident_is_addressed_in_one_form_and_not_as_a_citizen(
+    app: App, clock: FakeClock
+) -> None:
+    """/help in the "siz" imperative throughout (kaydolun, alın, silin); "Üzgünüz, bir hata
+    oluştu" when something breaks; one quotation-mark style."""
+    ayse = Walker(app, clock, "ayse", Language("tr"), language_code="tr")
+    await ayse.command("/help")
+    help_text = ayse.last_text
+    for line in (
+        "/cancel – mevcut adımı iptal edin",
+        "/events – etkinliklere kaydolun",
+        "/docs – belgeleri yeniden alın",
+        "/forget – verilerinizi silin",
+    ):
+        assert line in help_text
+    assert "– kaydol\n" not in help_text and "silmek" not in help_text and '"' not in help_text
+
+    failure = app.router.failure_reply(ayse.incoming(language_code="tr"))
+    assert failure.text == "Üzgünüz, bir hata oluştu. Lütfen biraz sonra tekrar deneyin."

@@ -39,13 +39,13 @@ REMINDER = (
     "Der Bericht {year} an den Stadtrat ist am {due} fällig, {days} Tag vor „{title}“ am {when}.",
     "Der Bericht {year} an den Stadtrat ist am {due} fällig, {days} Tage vor „{title}“ am {when}.",
 )
-# The privacy notice as it read before it was split into counted sentences.
+# The privacy notice with the default periods, 730 and 365 days: said in years.
 DEFAULT_NOTICE = (
     "Datenschutz: Wir speichern Ihre Rückmeldungen mit ihren Dateien, Ihre Sprache, Ihren "
     "Anzeigenamen und die Kennung Ihres Kontos, damit wir Ihnen antworten können. Die "
     "zuständige Arbeitsgruppe der Stadt sieht Ihre Rückmeldung, Ihren Namen nur, wenn Sie "
-    "das erlauben. Wenn Sie 730 Tage lang nicht schreiben, löschen wir Ihre persönlichen "
-    "Daten; abgeschlossene Rückmeldungen werden nach 365 Tagen anonymisiert.\n/mydata schickt "
+    "das erlauben. Wenn Sie 2 Jahre lang nicht schreiben, löschen wir Ihre persönlichen "
+    "Daten; abgeschlossene Rückmeldungen werden nach 1 Jahr anonymisiert.\n/mydata schickt "
     "Ihnen alles, was wir über Sie gespeichert haben. /forget löscht es. /stop beendet alle "
     "Nachrichten, die keine Antwort auf Ihre eigenen Nachrichten sind.\n"
     "Vorschläge und was aus ihnen wurde veröffentlichen wir ohne Namen: unter /outcomes und im "
@@ -72,7 +72,7 @@ def _privacy_settings(settings: Settings, days: int, item_days: int) -> Settings
 # ---- the privacy notice -------------------------------------------------------------------
 
 
-async def test_the_german_notice_reads_as_before_for_the_default_days(alice: Resident) -> None:
+async def test_the_german_notice_names_the_default_periods_in_years(alice: Resident) -> None:
     await alice.command("/privacy")
     assert alice.last_text == DEFAULT_NOTICE
 
@@ -101,7 +101,8 @@ async def test_the_german_notice_says_one_day_in_the_singular(
         ("ru", 11, ("в течение 11 дней,", "через 11 дней.")),
         ("en", 1, ("for 1 day,", "after 1 day.")),
         ("de_simple", 1, ("1 Tag lang nicht?", "nach 1 Tag Ihren Namen")),
-        ("ar", 2, (f"مدة {FSI}2{PDI} يومين", f"بعد {FSI}2{PDI} يومين.")),
+        ("ar", 2, ("مدة يومين،", "بعد يومين.")),  # the dual says "two": no "2" before it
+        ("ar", 1, ("مدة يوم واحد،", "بعد يوم واحد.")),
         ("ar", 5, (f"مدة {FSI}5{PDI} أيام", f"بعد {FSI}5{PDI} أيام.")),
     ],
 )
@@ -143,18 +144,97 @@ def test_days_within_take_the_genitive(
 
 
 def test_arabic_counts_days_with_all_six_forms(catalogues: Catalogues) -> None:
+    """One day and two days are said by the word alone ("يوم واحد", "يومين"), with no number
+    before it: "2 يومين" would say two twice."""
     tr = catalogues.get("ar")
+    assert tr.ngettext(*PRIVACY_ITEM_DAYS, 1).format(item_days=1).endswith(" بعد يوم واحد.")
+    assert tr.ngettext(*PRIVACY_ITEM_DAYS, 2).format(item_days=2).endswith(" بعد يومين.")
     for n in NUMBERS:
         text = tr.ngettext(*PRIVACY_ITEM_DAYS, n).format(item_days=n)
-        if n == 2:
-            noun = "يومين"
-        elif 3 <= n % 100 <= 10:
+        if n in (1, 2):
+            assert f"{FSI}{n}{PDI}" not in text, text
+            continue
+        if 3 <= n % 100 <= 10:
             noun = "أيام"
         elif n % 100 >= 11:
             noun = "يومًا"
-        else:  # 0, 1, 100-102, …
+        else:  # 0, 100-102, …
             noun = "يوم"
         assert f"{FSI}{n}{PDI} {noun}." in text, text
+
+
+PRIVACY_YEARS = (
+    "Wenn Sie {years} Jahr lang nicht schreiben, löschen wir Ihre persönlichen Daten;",
+    "Wenn Sie {years} Jahre lang nicht schreiben, löschen wir Ihre persönlichen Daten;",
+)
+PRIVACY_ITEM_YEARS = (
+    "abgeschlossene Rückmeldungen werden nach {item_years} Jahr anonymisiert.",
+    "abgeschlossene Rückmeldungen werden nach {item_years} Jahren anonymisiert.",
+)
+
+
+@pytest.mark.parametrize(
+    ("language", "days", "item_days", "expected"),
+    [
+        ("de_simple", 730, 365, ("Sie schreiben uns 2 Jahre lang nicht?", "nach 1 Jahr Ihren")),
+        ("de", 1095, 730, ("Wenn Sie 3 Jahre lang nicht", "nach 2 Jahren anonymisiert.")),
+        ("en", 730, 365, ("for 2 years,", "after 1 year.")),
+        ("tr", 730, 365, ("2 yıl boyunca", "1 yıl sonra")),
+        ("uk", 7665, 365, ("протягом 21 року,", "через 1 рік.")),
+        ("uk", 730, 730, ("протягом 2 років,", "через 2 роки.")),
+        ("ru", 730, 1825, ("в течение 2 лет,", "через 5 лет.")),
+        ("ar", 730, 365, ("مدة سنتين،", "بعد سنة واحدة.")),
+        ("ar", 1825, 4015, (f"مدة {FSI}5{PDI} سنوات،", f"بعد {FSI}11{PDI} سنة.")),
+    ],
+)
+async def test_whole_years_are_said_in_years_not_days(
+    make_app: MakeApp,
+    settings: Settings,
+    language: str,
+    days: int,
+    item_days: int,
+    expected: tuple[str, str],
+) -> None:
+    """ "2 Jahre", not "730 Tage": a period of whole years in the unit people count it in."""
+    app = await make_app(_privacy_settings(settings, days, item_days))
+    olena = Resident(app.handle, "olena", language_code=language.split("_")[0])
+    if language == "de_simple":
+        await olena.command("/language de_simple")
+    await olena.command("/privacy")
+    for part in expected:
+        assert part in olena.last_text
+    assert str(days) not in olena.last_text and str(item_days) not in olena.last_text
+
+
+@pytest.mark.parametrize(
+    ("language", "one", "other"), [("ru", "года", "лет"), ("uk", "року", "років")]
+)
+def test_years_read_right_for_every_number(
+    catalogues: Catalogues, language: str, one: str, other: str
+) -> None:
+    """ "через N" takes the form CLDR gives for "N years"; "в течение/протягом N" the
+    genitive: 1, 21, 101 года/року, every other number лет/років."""
+    tr = catalogues.get(language)
+    for n in NUMBERS[1:]:
+        after = tr.ngettext(*PRIVACY_ITEM_YEARS, n).format(item_years=n)
+        assert f" {format_unit(n, 'duration-year', locale=language)}." in after, after
+        within = tr.ngettext(*PRIVACY_YEARS, n).format(years=n)
+        noun = one if n % 10 == 1 and n % 100 != 11 else other
+        assert f" {n} {noun}," in within, within
+
+
+@pytest.mark.parametrize(
+    ("language", "one", "other"), [("ru", "дня", "дней"), ("uk", "дня", "днів")]
+)
+def test_the_days_to_a_first_answer_read_right_for_every_number(
+    catalogues: Catalogues, language: str, one: str, other: str
+) -> None:
+    """The web view's "Erste Antwort innerhalb von" + "{n} Tag(en)": the genitive after
+    "в течение/протягом", right for 1, 2-4, 5-20, 21, 22, 25, 111."""
+    tr = catalogues.get(language)
+    for n in NUMBERS:
+        noun = one if n % 10 == 1 and n % 100 != 11 else other
+        assert tr.ngettext("{n} Tag", "{n} Tagen", n).format(n=n) == f"{n} {noun}"
 
 
 # ---- the report reminder ------------------------------------------------------------------
@@ -268,7 +348,7 @@ POSTPONED = ("{n} angemeldete Person bekommt Bescheid.", "{n} Angemeldete bekomm
         (ANNOUNCEMENT, "uk", 1, "Повідомлення буде надіслано 1 одержувачу."),
         (STATS, "de", 1, "1 Rückmeldung vom A bis B"),
         (STATS, "de", 2, "2 Rückmeldungen vom A bis B"),
-        (STATS, "de_simple", 1, "1 Nachricht vom A bis B"),
+        (STATS, "de_simple", 1, "1 Rückmeldung vom A bis B"),
         (STATS, "en", 1, "1 piece of feedback from A to B"),
         (STATS, "ru", 21, "Обращения с A по B: 21"),
         (POSTPONED, "de", 1, "1 angemeldete Person bekommt Bescheid."),

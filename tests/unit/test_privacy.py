@@ -74,7 +74,7 @@ async def test_the_first_item_shows_the_notice_and_records_consent(
     for label in ("Vorschlag", "Wohnen und Zusammenleben im Quartier", "Anonym bleiben"):
         await alice.press(label)
     summary = alice.last_text
-    assert "Wenn Sie 730 Tage lang nicht schreiben" in summary
+    assert "Wenn Sie 2 Jahre lang nicht schreiben" in summary  # 730 days
     assert "Mit „Abschicken“ sind Sie damit einverstanden." in summary
     (contact,) = await rows(app.db, Contact)
     assert contact.consent_at is None  # nothing agreed yet
@@ -102,7 +102,8 @@ async def test_cancelling_at_the_summary_stores_neither_item_nor_consent(
 async def test_privacy_shows_what_is_stored_who_sees_it_and_how_long(alice: Resident) -> None:
     await alice.command("/privacy")
     notice = alice.last_text
-    for part in ("Kennung Ihres Kontos", "Arbeitsgruppe", "730 Tage", "365 Tagen", "/forget"):
+    periods = ("2 Jahre lang", "nach 1 Jahr anonymisiert")  # 730 and 365 days
+    for part in ("Kennung Ihres Kontos", "Arbeitsgruppe", *periods, "/forget"):
         assert part in notice
 
 

@@ -34,6 +34,7 @@ PRIVATE_COMMANDS = {
     "subscribe",
     "unsubscribe",
     "web",  # a sign-in link is a key: it goes to the private chat only
+    "polls",  # one's own answers to polls and surveys
 }
 # What groups may see: public outcomes, help, /whoami, and the coordinators' commands.
 GROUP_COMMANDS = {
@@ -55,7 +56,7 @@ GROUP_COMMANDS = {
 # /events by its handler (coordinators' overview stays in groups, registering does not).
 DECIDED_PER_TURN = {"cancel", "reply"}
 DECIDED_BY_HANDLER = {"events"}
-PRIVATE_FLOWS = {"feedback", "forget", "event"}
+PRIVATE_FLOWS = {"feedback", "forget", "event", "survey"}
 
 
 class LinkedMember(GroupMember):

@@ -37,6 +37,6 @@ def test_a_command_or_flow_registered_twice_is_refused() -> None:
 
 def test_the_wired_router_registers_every_payload_prefix_once(app: App) -> None:
     prefixes = [b.prefix for b in app.router.registry.buttons]
-    assert sorted(prefixes) == ["evc:", "evr:", "item:", "lang:", "oc:", "pg:"]
+    assert sorted(prefixes) == ["evc:", "evr:", "item:", "lang:", "oc:", "pg:", "pol:", "svy:"]
     # Buttons of a flow's step ("v<version>:<step>:<value>") reach no registered prefix.
     assert app.router.registry.button_for("v3:kind:suggestion") is None

@@ -47,15 +47,15 @@ async def test_one_typed_sheet_per_section_in_the_report_language(year: App) -> 
     ]
     overview = book["Overview"]
     rows = list(overview.iter_rows())
-    header = next(r for r in rows if r[0].value == "Kind")
-    assert [c.value for c in header] == ["Kind", "2026", "Share", "2025", "Change"]
+    header = next(r for r in rows if r[0].value == "Type")
+    assert [c.value for c in header] == ["Type", "2026", "Share", "2025", "Change"]
     suggestion = next(r for r in rows if r[0].value == "Suggestion")
     count, share = suggestion[1], suggestion[2]
     assert count.value == 2 and count.data_type == "n"
     assert share.value == pytest.approx(2 / 3) and "%" in share.number_format
 
     items = list(book["All feedback 2026"].iter_rows(values_only=True))
-    assert items[1][:4] == ("Reference", "Received on", "Kind", "Field of action")
+    assert items[1][:4] == ("Reference", "Received on", "Type", "Field of action")
     first = items[2]
     assert first[0] == "F-2026-0001" and isinstance(first[1], datetime)
     assert first[2:4] == ("Suggestion", "Education and language")

@@ -104,3 +104,20 @@ def test_the_coordinator_side_is_tried_as_the_help_says(
 
     assert cora.code == 0, cora.err
     assert "Offene Rückmeldungen" in cora.out and "F-" in cora.out
+
+
+def test_a_closed_standard_input_is_said_in_one_line(
+    mitreden: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`mitreden shell <&-`: Python starts with no `sys.stdin` at all."""
+    monkeypatch.setattr("sys.stdin", None)
+
+    closed = mitreden("shell", "--as", "alice")
+
+    assert closed.code == 2
+    assert closed.err.splitlines()[-1] == (
+        "mitreden: shell: standard input is closed; run it in a terminal or give it a "
+        "script: printf '/start\\n' | mitreden shell"
+    )
+    assert "Traceback" not in closed.err
+    assert not (tmp_path / "shell.db").exists()  # nothing made for a conversation never had

@@ -72,7 +72,7 @@ async def test_status_in_english(app: App) -> None:
 
     assert "Working group: Integration working group" in emma.last_text
     assert "State: received" in emma.last_text
-    assert "Received: Jun 15, 2026 2:00\u202fPM" in emma.last_text  # CLDR puts a narrow space
+    assert "Received: 15 Jun 2026, 14:00" in emma.last_text  # British, as the catalogue is
 
 
 async def test_someone_elses_reference_is_not_found(

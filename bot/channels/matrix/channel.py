@@ -12,6 +12,11 @@ with growing pauses. The choices the bot offered and the items its answers named
 database (`ChoiceMemory`), so that answers to them still work after a restart. Invitations
 to direct chats and to the working groups' rooms are accepted. The plaintext of messages is
 never logged.
+
+Several processes on one PostgreSQL share one device: the sync runs in the leading process
+only (`leader_only`, `bot.cluster`), which needs `matrix.store_dir` (keys and sync position)
+on storage every process reaches. A process that becomes the leader starts from the position
+the last leader saved; what that one answered after it is skipped, as after a restart.
 """
 
 from __future__ import annotations
@@ -82,6 +87,7 @@ class LoginRejected(CredentialsRejected):
 
 class MatrixChannel:
     platform = Platform.MATRIX
+    leader_only = True  # one device, one sync position: `run` in the leading process only
 
     def __init__(
         self,
@@ -102,7 +108,7 @@ class MatrixChannel:
         self._backoff_cap = backoff_cap
         self._sync_timeout_ms = sync_timeout_ms
         store = Path(settings.store_dir)
-        store.mkdir(parents=True, exist_ok=True)
+        store.mkdir(mode=0o700, parents=True, exist_ok=True)  # the bot's keys: owner only
         self._tokens = SyncTokens(store)
         config = AsyncClientConfig(
             max_limit_exceeded=0,  # 429s come back as values: the callers decide
@@ -119,6 +125,8 @@ class MatrixChannel:
             proxy=settings.proxy_url or None,
         )
         self.ready = asyncio.Event()  # set once the rooms are known after (re)start
+        # Whether the last attempt to reach the homeserver failed (until a sync succeeds).
+        self._unreachable = False
         self.memory = ChoiceMemory(app.bot_messages, app.clock)
         self.sender = MatrixSender(
             self.client,
@@ -129,17 +137,27 @@ class MatrixChannel:
         self._groups = app.group_chats(Platform.MATRIX)
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._forgotten_at: datetime | None = None  # when old records were last dropped
+        self._runs = 0
 
     def is_ready(self) -> bool:
-        """Logged in and synced at least once since the start (for /readyz)."""
-        return self.ready.is_set()
+        """Logged in, synced at least once since the start, and the latest attempt to sync
+        did not fail (for /readyz): a lost connection shows at its first failed attempt,
+        and is over at the next sync that succeeds."""
+        return self.ready.is_set() and not self._unreachable
 
     def unreadable_updates(self) -> int:
         """nio reads every event it is given (what it cannot parse arrives as a bad event)."""
         return 0
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Sync until `stop` is set, surviving lost connections and homeserver restarts."""
+        """Sync until `stop` is set, surviving lost connections and homeserver restarts.
+
+        Runs again in a process that leads again (several processes on one PostgreSQL):
+        each run reads the keys and the sync position afresh from the store directory,
+        where another leader may have moved them on meanwhile."""
+        self._runs += 1
+        if self._runs > 1:
+            self._reload()
         try:
             await self._until(stop, self._login)
             token = self._tokens.load()
@@ -154,9 +172,20 @@ class MatrixChannel:
                 self._tokens.save(token)
                 first = False
                 self.ready.set()
+                self._unreachable = False
                 await self._forget_old_choices()
         finally:
+            self.ready.clear()
             await self.client.close()
+
+    def _reload(self) -> None:
+        """Forget what an earlier run kept in memory: the login loads the store again
+        (nio loads it once per client otherwise), the first sync brings the rooms."""
+        self.client.store = None
+        self.client.olm = None
+        self.client.rooms.clear()
+        self._seen.clear()
+        self._unreachable = False
 
     async def _until(self, stop: asyncio.Event, attempt: Any) -> Any:
         """Run `attempt()` until it succeeds or `stop` is set, pausing longer each time."""
@@ -174,6 +203,7 @@ class MatrixChannel:
             try:
                 result = task.result()
             except NETWORK_ERRORS as error:
+                self._unreachable = True
                 logger.warning(
                     "matrix: %s not reachable (%s: %s); trying again in %gs",
                     self._settings.homeserver,
@@ -184,6 +214,7 @@ class MatrixChannel:
             else:
                 if not isinstance(result, ErrorResponse):
                     return result
+                self._unreachable = True
                 token_gone = result.status_code == "M_UNKNOWN_TOKEN"
                 if token_gone and not self._settings.password:  # an access token revoked
                     raise LoginRejected(self._settings, result)

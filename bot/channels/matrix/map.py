@@ -93,7 +93,10 @@ def to_incoming(
         wanted = file_to_fetch(event)
         if wanted is None:
             return replace(base, unsupported=str(content.get("msgtype", "media"))), None
-        return replace(base, reply_to=reply_to), wanted
+        caption = media_caption(content)
+        if caption and reply_to:
+            caption = strip_reply_fallback(caption)
+        return replace(base, text=caption, reply_to=reply_to), wanted
     if isinstance(event, StickerEvent):
         return replace(base, unsupported="sticker"), None
     msgtype = content.get("msgtype")
@@ -140,6 +143,16 @@ def file_to_fetch(event: Event) -> FileToFetch | None:
     return FileToFetch(kind, event.url, name, str(mime), size)
 
 
+def media_caption(content: dict[str, Any]) -> str:
+    """What the person wrote with a file: the `body` of a media event that names its file in
+    `filename` and says something else in `body` (the Matrix spec's media captions); "" for
+    a file sent without words, whose body is only its name."""
+    body, name = content.get("body"), content.get("filename")
+    if not isinstance(body, str) or not isinstance(name, str) or not name or body == name:
+        return ""
+    return body
+
+
 def in_reply_to(content: dict[str, Any]) -> str | None:
     relates = content.get("m.relates_to") or {}
     replied = relates.get("m.in_reply_to") if isinstance(relates, dict) else None
@@ -179,11 +192,15 @@ def file_content(
     size: int,
     url: str,
     encryption: dict[str, Any] | None,
+    *,
+    caption: str | None = None,
 ) -> dict[str, Any]:
-    """An m.image or m.file message for an uploaded file (encrypted rooms get `file`)."""
+    """An m.image or m.file message for an uploaded file (encrypted rooms get `file`). A
+    caption is the `body`, with `filename` naming the file (the Matrix spec's media
+    captions); without one, the body is the file's name."""
     content: dict[str, Any] = {
         "msgtype": "m.image" if kind == "photo" else "m.file",
-        "body": file_name,
+        "body": caption or file_name,
         "filename": file_name,
         "info": {"mimetype": mime_type, "size": size},
     }
@@ -248,8 +265,11 @@ class ChoiceMemory:
         return await self._store.list_handled(Platform.MATRIX, room_id, event_ids)
 
     async def resolve(self, incoming: Incoming) -> Incoming:
-        """`incoming` with the payload of the choice it types, if it types one."""
+        """`incoming` with the payload of the choice it types, if it types one. A file's
+        caption types none: it describes the file."""
         if incoming.command or incoming.payload or incoming.edited or not incoming.text.strip():
+            return incoming
+        if incoming.attachments or incoming.unsupported:
             return incoming
         if incoming.is_group and not incoming.reply_to:
             return incoming

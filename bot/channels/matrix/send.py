@@ -149,7 +149,13 @@ class MatrixSender:
             part += 1
             url, encryption = await self._upload(file, encrypted)
             content = file_content(
-                file.kind, file.file_name, file.mime_type, file.size, url, encryption
+                file.kind,
+                file.file_name,
+                file.mime_type,
+                file.size,
+                url,
+                encryption,
+                caption=file.caption,
             )
             event_id = await self._room_send(room_id, content, txn_id(base, part))
             first = first or event_id

@@ -5,6 +5,13 @@ keeps each chat in line itself (the port's `chat_turn`) from download to the las
 so a resident's next answer never meets the state of the one before it uncommitted. Every
 call goes through `AiohttpRequest` (PTB's public `BaseRequest` on aiohttp, see its module for
 why not PTB's `HTTPXRequest`), through `telegram.proxy_url` when one is set.
+
+Several processes on one PostgreSQL (README, "Running several processes"): in webhook mode
+every process takes updates in, through the inbox they share (`bot.channels.telegram.inbox`),
+which keeps each chat in line across them; registering the webhook and the command menus is
+the leader's duty (`bot.cluster`). Long polling is for one process: on PostgreSQL the leader
+polls and the others stand by; a poller that Telegram tells another one took over (409
+Conflict) says so in one line and stops (`PollingConflict`).
 """
 
 from __future__ import annotations
@@ -16,11 +23,11 @@ import os
 import re
 from dataclasses import replace
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from telegram import BotCommand, Update
-from telegram.error import InvalidToken, NetworkError, RetryAfter
+from telegram.error import Conflict, InvalidToken, NetworkError, RetryAfter, TelegramError
 from telegram.ext import Application, ContextTypes, TypeHandler
 from telegram.request import BaseRequest
 
@@ -28,14 +35,16 @@ from bot.channels.port import ChannelPort, CredentialsRejected
 from bot.channels.telegram.map import FileToFetch, files_to_fetch, to_incoming
 from bot.channels.telegram.request import AiohttpRequest
 from bot.channels.telegram.send import TelegramSender, retry_after_seconds
-from bot.channels.telegram.updates import TolerantBot, UnreadableUpdates
+from bot.channels.telegram.updates import TolerantBot, UnreadableUpdates, read_update
 from bot.delivery.ratelimit import ChatLimits
 from bot.delivery.sending import Unreachable
 from handlers.messages import FILE_TOO_LARGE, Attachment, Incoming, Platform
 from handlers.settings import TelegramSettings
 
 if TYPE_CHECKING:
-    from bot.channels.telegram.webhook import WebhookServer
+    from bot.channels.telegram.inbox import InboxIntake
+    from bot.channels.telegram.webhook import Take, WebhookServer
+    from bot.cluster import Cluster
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +92,21 @@ class TokenRejected(CredentialsRejected):
         super().__init__(
             "Telegram rejected the token (telegram.token: MITREDEN_TELEGRAM_TOKEN or "
             "telegram.token_file); check it against the one @BotFather shows"
+        )
+
+
+class PollingConflict(CredentialsRejected):
+    """Telegram ended this process's long polling because another process polls with the
+    same token (409 Conflict), or a webhook was set. Fatal like a rejected token: no retry
+    helps, two pollers would take turns getting each other's updates. Stops the process with
+    exit code 2 and this one line, naming the remedy."""
+
+    def __init__(self, error: TelegramError) -> None:
+        super().__init__(
+            f"Telegram ended long polling: another process receives this bot's updates "
+            f"({error.message}). Long polling is for one process only: stop the other one, "
+            'or run several processes on one PostgreSQL in webhook mode (README, "Running '
+            'several processes")'
         )
 
 
@@ -208,40 +232,120 @@ class TelegramChannel:
     async def _serve(self, stop: asyncio.Event) -> None:
         async with self.application:
             self._username = self.application.bot.username or ""
-            await self.register_commands()
+            leadership = self._app.leadership
             webhook = None
-            updater = self.application.updater
+            intake: asyncio.Task[None] | None = None
+            intake_stop = asyncio.Event()  # set once no more updates can come in
             try:
-                # Receiving first, then handling, as PTB's `Application.run_polling` does.
-                if updater is None:
-                    webhook = await self._start_webhook()
+                if self.application.updater is None:
+                    # Every process listens; the leader tells Telegram where to push.
+                    webhook, inbox = await self._start_webhook()
+                    if inbox is not None:
+                        intake = asyncio.create_task(inbox.run(intake_stop), name="inbox")
+                    duty = self._lead_webhook
                 else:
-                    await updater.start_polling(
-                        allowed_updates=ALLOWED_UPDATES, timeout=POLL_TIMEOUT, poll_interval=0
-                    )
+                    duty = self._poll
                 await self.application.start()
                 logger.info("telegram: serving as @%s (%s)", self._username, self._settings.mode)
-                await _first_of(stop, self._bot.token_rejected)
+                await leadership.run_duty("telegram " + self._settings.mode, duty, stop)
             finally:
                 if webhook is not None:
                     await webhook.stop()
-                if updater is not None and updater.running:
-                    # A token rejected while polling ended the updater's polling with it;
-                    # `run` reports it.
-                    with contextlib.suppress(InvalidToken):
-                        await updater.stop()
+                if intake is not None:  # the turns under way end, the lines go back
+                    intake_stop.set()
+                    await intake
                 if self.application.running:
                     await self.application.stop()
 
-    async def _start_webhook(self) -> WebhookServer:
-        """Listen for Telegram's pushes, then tell Telegram where to push (as PTB does)."""
+    async def _lead_webhook(self, term_over: asyncio.Event) -> None:
+        """The leader's part in webhook mode: the command menus, where Telegram pushes, and
+        (several processes on PostgreSQL) forgetting the inbox's handled updates once
+        Telegram can no longer send them again."""
+        await self.register_commands()
+        settings = self._settings
+        await self._bot.set_webhook(
+            settings.webhook_url,
+            allowed_updates=ALLOWED_UPDATES,
+            secret_token=settings.webhook_secret or None,
+        )
+        cluster = self._app.cluster
+        while cluster is not None and not term_over.is_set():
+            await self._forget_handled(cluster)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(_first_of(term_over, self._bot.token_rejected), 3600)
+            if self._bot.token_rejected.is_set():
+                return
+        await _first_of(term_over, self._bot.token_rejected)
+
+    async def _forget_handled(self, cluster: Cluster) -> None:
+        from storage.inbox import KEEP_HANDLED
+
+        try:
+            gone = await cluster.inbox.delete_handled(self._app.clock.now() - KEEP_HANDLED)
+        except Exception:  # the database is away; logged, and tried again in an hour
+            logger.exception("telegram inbox: handled updates not forgotten")
+            return
+        if gone:
+            logger.info("telegram inbox: %d handled update(s) forgotten", gone)
+
+    async def _poll(self, term_over: asyncio.Event) -> None:
+        """Long polling, in the one process that leads.
+
+        Raises:
+            PollingConflict: Telegram ended it for another poller (or a webhook) while this
+                process still led.
+        """
+        updater = self.application.updater
+        assert updater is not None
+        await self.register_commands()
+        conflict: list[TelegramError] = []
+        ended = asyncio.Event()
+
+        def polling_failed(error: TelegramError) -> None:
+            if isinstance(error, Conflict):
+                conflict.append(error)
+                ended.set()
+            else:  # PTB tries again, with growing pauses
+                logger.warning("telegram: getUpdates failed (%s: %s)", type(error).__name__, error)
+
+        await updater.start_polling(
+            allowed_updates=ALLOWED_UPDATES,
+            timeout=POLL_TIMEOUT,
+            poll_interval=0,
+            error_callback=polling_failed,
+        )
+        try:
+            await _first_of(term_over, self._bot.token_rejected, ended)
+        finally:
+            if updater.running:
+                # A token rejected while polling ended the updater's polling with it; `run`
+                # reports it.
+                with contextlib.suppress(InvalidToken):
+                    await updater.stop()
+        if conflict and not term_over.is_set():
+            if await self._app.leadership.confirm():
+                raise PollingConflict(conflict[0])  # not the next leader of these processes
+            await term_over.wait()  # this process lost the lead: the next leader polls
+
+    async def _start_webhook(self) -> tuple[WebhookServer, InboxIntake | None]:
+        """Listen for Telegram's pushes: into the inbox the processes share on PostgreSQL,
+        else onto PTB's update queue. Registering the URL is the leader's (`_lead_webhook`)."""
         # Imported here: aiohttp's web server costs 2 MiB that long polling never uses.
         from bot.channels.telegram.webhook import WebhookServer
 
         settings = self._settings
+        cluster = self._app.cluster
+        inbox = None
+        if cluster is not None:
+            from bot.channels.telegram.inbox import InboxIntake
+
+            inbox = InboxIntake(cluster, self._handle_stored, self._app.clock)
+            await inbox.open()
+            take: Take = partial(_store, inbox)
+        else:
+            take = self._queue
         server = WebhookServer(
-            self._bot,
-            self.application.update_queue,
+            take,
             self.unreadable,
             listen=settings.webhook_listen,
             port=settings.webhook_port,
@@ -249,16 +353,20 @@ class TelegramChannel:
             secret=settings.webhook_secret,
         )
         await server.start()
-        try:
-            await self._bot.set_webhook(
-                settings.webhook_url,
-                allowed_updates=ALLOWED_UPDATES,
-                secret_token=settings.webhook_secret or None,
-            )
-        except BaseException:
-            await server.stop()
-            raise
-        return server
+        return server, inbox
+
+    async def _queue(self, data: dict[str, Any]) -> None:
+        """A pushed update onto PTB's update queue (one process: nothing to share)."""
+        update = read_update(data, self._bot, self.unreadable)
+        if update is not None:
+            await self.application.update_queue.put(update)
+
+    async def _handle_stored(self, data: dict[str, Any]) -> None:
+        """One stored update's turn, as PTB runs an update from its queue (errors go to
+        `_on_error`); one that cannot be read is counted and skipped."""
+        update = read_update(data, self._bot, self.unreadable)
+        if update is not None:
+            await self.application.process_update(update)
 
     async def register_commands(self) -> None:
         """The command menu in every shipped language, and the default one."""
@@ -365,6 +473,10 @@ class TelegramChannel:
             ids,
             exc_info=context.error,
         )
+
+
+async def _store(inbox: InboxIntake, data: dict[str, Any]) -> None:
+    await inbox.take_in(data["update_id"], data)
 
 
 async def _first_of(*events: asyncio.Event) -> None:

@@ -18,6 +18,16 @@ def utf16_length(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
+def file_caption(text: str | None) -> str | None:
+    """A file's own caption as Telegram takes it: at most 1,024 UTF-16 units, a longer one
+    (a Matrix resident's, say) cut with "…"; None for none."""
+    if not text:
+        return None
+    if utf16_length(text) <= MAX_CAPTION:
+        return text
+    return split_text(text, MAX_CAPTION - 1)[0] + "…"
+
+
 def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
     """Cut `text` into pieces Telegram accepts, preferring line breaks, then spaces."""
     pieces: list[str] = []

@@ -32,6 +32,7 @@ from bot.channels.telegram.parts import (
     MAX_CAPTION,
     MAX_TEXT,
     UploadedFiles,
+    file_caption,
     keyboard,
     new_message_markup,
     split_text,
@@ -201,11 +202,18 @@ class TelegramSender:
         return result
 
     async def _send(self, chat_id: str, reply: Reply, run: Run) -> str | None:
-        """Text (split at 4,096), buttons on its last piece, then the files; a text that fits
-        a caption rides on the first file."""
+        """Text (split at 4,096), buttons on its last piece, then the files, each with its own
+        caption (what the resident wrote with it). A text that fits a caption rides on the
+        first file, unless that file has a caption of its own: the resident's words stay
+        under their file as they wrote them."""
         markup = new_message_markup(reply)
         first: Message | None = None
-        caption_fits = bool(reply.files) and utf16_length(reply.text) <= MAX_CAPTION
+        own = bool(reply.files) and bool(reply.files[0].caption)
+        caption_fits = (
+            bool(reply.files)
+            and utf16_length(reply.text) <= MAX_CAPTION
+            and not (own and reply.text)
+        )
         if not caption_fits:
             pieces = split_text(reply.text) if reply.text else []
             for index, piece in enumerate(pieces):
@@ -217,12 +225,9 @@ class TelegramSender:
                 first = first or message
         for index, attachment in enumerate(reply.files):
             with_text = caption_fits and index == 0
+            caption = reply.text if with_text and reply.text else file_caption(attachment.caption)
             message = await self._send_file(
-                chat_id,
-                attachment,
-                reply.text if with_text else None,
-                markup if with_text else None,
-                run,
+                chat_id, attachment, caption, markup if with_text else None, run
             )
             first = first or message
         return str(first.message_id) if first is not None else None

@@ -3,36 +3,42 @@
 PTB's webhook handler (`Updater.start_webhook`) parses each pushed update with
 `Update.de_json`; on one it cannot read it logs the whole update (a resident's name and text)
 at CRITICAL and answers 400, so Telegram delivers it again and again, and the updates behind it
-wait. This endpoint reads each update through `read_update`: one that cannot be read is
-acknowledged (200), counted and logged by id only, and the next one comes. Everything else is
-as PTB does it: POST with a JSON body to the URL path, the secret given to setWebhook checked
-in `X-Telegram-Bot-Api-Secret-Token` (403 without it), and readable updates put on the
-`Application`'s update queue.
+wait. This endpoint hands each update's JSON object to `take`: on SQLite the channel reads it
+(`read_update`: one that cannot be read is counted and logged by id only) and puts it on the
+`Application`'s update queue; on PostgreSQL it is stored in the inbox that the processes
+share (`bot.channels.telegram.inbox`). The answer is 200 once `take` returned, so on
+PostgreSQL only once the update is committed; when it could not be stored the answer is 500,
+and Telegram sends it again. A body that is no update is acknowledged (200), counted and
+logged, and the next one comes. Everything else is as PTB does it: POST with a JSON body to
+the URL path, the secret given to setWebhook checked in `X-Telegram-Bot-Api-Secret-Token`
+(403 without it).
 """
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import json
 import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
-from telegram import Bot
 
-from bot.channels.telegram.updates import UnreadableUpdates, read_update
+from bot.channels.telegram.updates import UnreadableUpdates
 
 logger = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 MAX_BODY = 1024 * 1024  # an update is a few kilobytes; Telegram sends files by id
 
+# Takes one update's JSON object (it has an integer `update_id`): queued, or stored.
+Take = Callable[[dict[str, Any]], Awaitable[None]]
+
 
 class WebhookServer:
     def __init__(
         self,
-        bot: Bot,
-        queue: asyncio.Queue[object],
+        take: Take,
         unreadable: UnreadableUpdates,
         *,
         listen: str,
@@ -40,8 +46,7 @@ class WebhookServer:
         path: str,
         secret: str,
     ) -> None:
-        self._bot = bot
-        self._queue = queue
+        self._take = take
         self._unreadable = unreadable
         self._listen = listen
         self._port = port
@@ -70,7 +75,17 @@ class WebhookServer:
         except ValueError as error:
             self._unreadable.skip(None, error)
             return web.Response()
-        update = read_update(data, self._bot, self._unreadable)
-        if update is not None:
-            await self._queue.put(update)
+        if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
+            update_id = data.get("update_id") if isinstance(data, dict) else None
+            self._unreadable.skip(update_id, TypeError("not an update"))
+            return web.Response()
+        try:
+            await self._take(data)
+        except Exception as error:
+            logger.warning(
+                "telegram webhook: update %s not taken (%s); Telegram sends it again",
+                data["update_id"],
+                type(error).__name__,
+            )
+            raise web.HTTPInternalServerError() from None
         return web.Response()

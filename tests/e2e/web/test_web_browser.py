@@ -179,7 +179,8 @@ async def test_a_working_groups_morning_in_the_browser(
             chrome.driver.find_element(By.CSS_SELECTOR, "#history-caption + thead + tbody").text
         )
     )
-    assert "Antwort an die Person" in history and "Stand geändert auf umgesetzt" in history
+    assert "Antwort von Cora an die Bürger:in" in history
+    assert "Cora hat den Status geändert: umgesetzt" in history
     await chrome.run("window.scrollTo(0, 0)")
     await chrome.screenshot(DOCS / "web-item.png")
 

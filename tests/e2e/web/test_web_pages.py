@@ -76,9 +76,16 @@ async def test_the_web_actions_are_the_chat_commands(bot: RunningBot, browser: B
         ("note", f"telegram:{cora}", "Cora"),
         ("state", f"telegram:{cora}", "Cora"),
     ]
+    # The history in the sentences of the chat's /item, what people wrote isolated (FSI…PDI).
     status, page = await browser.get(f"/items/{reference}")
-    for shown in ("übernommen", "Antwort an die Person", "Mit der VHS klären.", "umgesetzt"):
-        assert shown in page
+    for shown in (
+        "Eingegangen (Bürger:in)",
+        "Cora hat es übernommen",
+        "Antwort von Cora an die Bürger:in: \u2068Ab September gibt es einen Kurs.\u2069",
+        "Notiz von Cora: \u2068Mit der VHS klären.\u2069",
+        "Cora hat den Status geändert: umgesetzt – \u2068Der Kurs steht im Programm.\u2069",
+    ):
+        assert shown in page, shown
 
     # Re-routed to another group: its chats get the item, Cora no longer sees it.
     group = bot.api.add_group("UAG Arbeit", [])
@@ -239,12 +246,21 @@ async def test_administrators_edit_working_groups_coordinators_read_them(
     group = await bot.app.store.groups.get_group("uag-bildung")
     assert group is not None and group.answer_days == 10
     status, page = await second_browser.post(
+        "/groups/uag-bildung", {"change": "answer_days", "value": "1"}
+    )
+    assert "erste Antwort jetzt innerhalb von 1 Tag." in page
+    status, page = await second_browser.post(
+        "/groups/uag-bildung", {"change": "answer_days", "value": "10"}
+    )
+    status, page = await second_browser.post(
         "/groups/uag-bildung", {"change": "remove", "value": "telegram:5"}
     )
     assert "telegram:5 koordiniert uag-bildung nicht mehr." in page
     audit = [(a.action, a.detail) for a in await rows(bot.app.db, WebAudit) if a.detail]
     assert audit == [
         ("coordinator_add", "uag-bildung telegram:5"),
+        ("group_answer_days", "uag-bildung 10"),
+        ("group_answer_days", "uag-bildung 1"),
         ("group_answer_days", "uag-bildung 10"),
         ("coordinator_remove", "uag-bildung telegram:5"),
     ]

@@ -6,7 +6,6 @@ the catalogues keeps these translations."""
 
 from __future__ import annotations
 
-import re
 from functools import cache
 from pathlib import Path
 
@@ -20,7 +19,6 @@ from testkit.support import ROOT
 LOCALES = ROOT / "handlers" / "locales"
 TEMPLATES = ROOT / "bot" / "web" / "templates"
 KEYWORDS = {"_": None, "N_": None, "gettext": None, "ngettext": (1, 2)}
-PLACEHOLDER = re.compile(r"\{[a-z_]*\}")
 SHIPPED = sorted(p.name for p in LOCALES.iterdir() if (p / "LC_MESSAGES").is_dir())
 
 
@@ -61,7 +59,7 @@ def test_the_template_catalogue_holds_every_text_of_the_web_view() -> None:
 
 
 @pytest.mark.parametrize("language", SHIPPED)
-def test_every_web_text_is_translated_with_its_placeholders(language: str) -> None:
+def test_every_web_text_is_translated(language: str) -> None:
     found = catalogue(LOCALES / language / "LC_MESSAGES" / "mitreden.po", language)
     entries = {m.id if isinstance(m.id, str) else m.id[0]: m for m in found if m.id}
     for msgid, ids in web_texts().items():
@@ -69,10 +67,8 @@ def test_every_web_text_is_translated_with_its_placeholders(language: str) -> No
         assert message is not None and not message.fuzzy, (language, msgid)
         strings = message.string if isinstance(message.string, tuple) else (message.string,)
         assert len(strings) == (found.num_plurals if len(ids) == 2 else 1), (language, msgid)
-        wanted = set(PLACEHOLDER.findall(msgid))
-        for string in strings:
-            assert string, (language, msgid)
-            assert set(PLACEHOLDER.findall(string)) == wanted, (language, msgid, string)
+        # Placeholders are checked for every entry by tests/unit/test_catalogues.py.
+        assert all(strings), (language, msgid)
 
 
 def test_make_i18n_extracts_the_templates() -> None:
