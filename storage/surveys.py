@@ -28,10 +28,10 @@ from storage.events.models import (
     RegistrationState,
     Workshop,
 )
+from storage.events.registrations import record_stage
 from storage.models import Contact
-from storage.outbox import NewMessage, add_messages
+from storage.outbox import NewMessage
 from storage.people import PERSON, linked_ids, one_per_person, person_of, persons_of
-from storage.upsert import insert_for
 
 STAGE_PREFIX = "survey"
 RATINGS = 5  # answers are 1..RATINGS
@@ -133,24 +133,15 @@ class SurveyStore:
             How many messages were new; None if the stage had been done already.
         """
 
-        def work(session: Session) -> int | None:
-            recorded = session.exec(
-                insert_for(session, EventStage)
-                .values(event_id=event_id, stage=stage, done_at=now, messages=0)
-                .on_conflict_do_nothing(index_elements=["event_id", "stage"])
-                .returning(col(EventStage.stage))
-            ).first()
-            if recorded is None:
-                return None
-            people = _audience(session, event_id, audience)
-            added = add_messages(session, build(people), now)
-            row = session.get(EventStage, (event_id, stage))
-            assert row is not None
-            row.messages = added
-            session.add(row)
-            return added
-
-        return await self._db.run(work)
+        return await self._db.run(
+            lambda session: record_stage(
+                session,
+                event_id,
+                stage,
+                lambda: build(_audience(session, event_id, audience)),
+                now,
+            )
+        )
 
     async def get_participation(self, event_id: int, contact_id: int) -> Participation | None:
         """The person's registration for the event (on any of their linked contacts), if

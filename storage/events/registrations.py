@@ -184,24 +184,41 @@ class RegistrationStore:
             How many messages were new; None if the stage had been done already.
         """
 
-        def work(session: Session) -> int | None:
-            recorded = session.exec(
-                insert_for(session, EventStage)
-                .values(event_id=event_id, stage=stage, done_at=now, messages=0)
-                .on_conflict_do_nothing(index_elements=["event_id", "stage"])
-                .returning(col(EventStage.stage))
-            ).first()
-            if recorded is None:
-                return None
-            contacts = _audience(session, event_id, audience)
-            added = add_messages(session, build(contacts), now)
-            row = session.get(EventStage, (event_id, stage))
-            assert row is not None
-            row.messages = added
-            session.add(row)
-            return added
+        return await self._db.run(
+            lambda session: record_stage(
+                session,
+                event_id,
+                stage,
+                lambda: build(_audience(session, event_id, audience)),
+                now,
+            )
+        )
 
-        return await self._db.run(work)
+
+def record_stage(
+    session: Session,
+    event_id: int,
+    stage: str,
+    messages: Callable[[], list[NewMessage]],
+    now: datetime,
+) -> int | None:
+    """Record `stage` of an event as done and enqueue its `messages()`, in the caller's
+    transaction; None (and nothing built) when the stage had been done already. Events'
+    reminders and their surveys both go through here."""
+    recorded = session.exec(
+        insert_for(session, EventStage)
+        .values(event_id=event_id, stage=stage, done_at=now, messages=0)
+        .on_conflict_do_nothing(index_elements=["event_id", "stage"])
+        .returning(col(EventStage.stage))
+    ).first()
+    if recorded is None:
+        return None
+    added = add_messages(session, messages(), now)
+    row = session.get(EventStage, (event_id, stage))
+    assert row is not None
+    row.messages = added
+    session.add(row)
+    return added
 
 
 def _audience(
