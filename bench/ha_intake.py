@@ -38,12 +38,11 @@ import asyncpg
 from bench.intake_driver import BenchApi, Tally, add_residents, saturate
 from bench.measure import TICK, bot_cpu_seconds, own_cpu_seconds, percentile
 from storage.locks import asyncpg_dsn
-from testkit.haproxy import Backend, ReverseProxy, free_port
+from testkit.haproxy import PUBLIC, Backend, ReverseProxy, bot_process_env, free_port
 from testkit.pgserver import TemporaryPostgres
 
 REPO = Path(__file__).resolve().parent.parent
 TOKEN = "123456789:AAFakeTokenForBenchmarksOnly_abcdefg"
-PUBLIC = "https://bot.example.org"
 SECRET = "bench-Secret"
 TARGET_RATIO = 1.7  # 2 processes at least this × 1 process (issue 21)
 START_SECONDS = 90.0
@@ -123,27 +122,21 @@ class Round:
 def bot_env(
     database_url: str, api: BenchApi, webhook: int, ops: int, data: Path
 ) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MITREDEN_")}
-    env = {k: v for k, v in env.items() if "proxy" not in k.lower()}
-    env.update(
-        MITREDEN_DATA_DIR=str(data),
-        MITREDEN_DATABASE_URL=database_url,
-        MITREDEN_TELEGRAM_TOKEN=TOKEN,
-        MITREDEN_TELEGRAM_BASE_URL=api.base_url,
-        MITREDEN_TELEGRAM_BASE_FILE_URL=api.base_file_url,
-        MITREDEN_TELEGRAM_MODE="webhook",
-        MITREDEN_TELEGRAM_WEBHOOK_URL=f"{PUBLIC}/telegram",
-        MITREDEN_TELEGRAM_WEBHOOK_LISTEN="127.0.0.1",
-        MITREDEN_TELEGRAM_WEBHOOK_PORT=str(webhook),
-        MITREDEN_TELEGRAM_WEBHOOK_SECRET=SECRET,
-        # Simulated residents answer at machine speed: no pace, no flood guard in the way
-        # (the guard still runs on every update), as bench/intake_bot.py.
+    # Simulated residents answer at machine speed: no pace, no flood guard in the way (the
+    # guard still runs on every update), as bench/intake_bot.py.
+    return bot_process_env(
+        database_url,
+        token=TOKEN,
+        base_url=api.base_url,
+        base_file_url=api.base_file_url,
+        webhook_port=webhook,
+        ops_port=ops,
+        data_dir=data,
+        secret=SECRET,
         MITREDEN_TELEGRAM_PRIVATE_CHAT_PER_SECOND="100000",
         MITREDEN_TELEGRAM_BROADCAST_PER_SECOND="100000",
         MITREDEN_BOT_FLOOD_MESSAGES_PER_MINUTE="1000000",
-        MITREDEN_OPS_LISTEN=f"127.0.0.1:{ops}",
     )
-    return env
 
 
 async def create_database(server: TemporaryPostgres, name: str) -> str:

@@ -192,3 +192,46 @@ class ReverseProxy:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+# The webhook URL the bot gives Telegram; the fake Bot API routes pushes for it to the proxy
+# (`FakeBotApi.route_webhook(PUBLIC, proxy.url)`).
+PUBLIC = "https://bot.example.org"
+
+
+def bot_process_env(
+    database_url: str,
+    *,
+    token: str,
+    base_url: str,
+    base_file_url: str,
+    webhook_port: int,
+    ops_port: int,
+    data_dir: Path,
+    secret: str,
+    **settings: str,
+) -> dict[str, str]:
+    """The environment of one bot process behind the proxy, as the tests and
+    bench/ha_intake.py start it: this process's environment without MITREDEN_* and proxy
+    variables, webhook mode on `webhook_port`, health and metrics on `ops_port`; `settings`
+    adds further MITREDEN_* values (pace, flood guard, delivery)."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("MITREDEN_") and "proxy" not in key.lower()
+    }
+    env.update(
+        MITREDEN_DATA_DIR=str(data_dir),
+        MITREDEN_DATABASE_URL=database_url,
+        MITREDEN_TELEGRAM_TOKEN=token,
+        MITREDEN_TELEGRAM_BASE_URL=base_url,
+        MITREDEN_TELEGRAM_BASE_FILE_URL=base_file_url,
+        MITREDEN_TELEGRAM_MODE="webhook",
+        MITREDEN_TELEGRAM_WEBHOOK_URL=f"{PUBLIC}/telegram",
+        MITREDEN_TELEGRAM_WEBHOOK_LISTEN="127.0.0.1",
+        MITREDEN_TELEGRAM_WEBHOOK_PORT=str(webhook_port),
+        MITREDEN_TELEGRAM_WEBHOOK_SECRET=secret,
+        MITREDEN_OPS_LISTEN=f"127.0.0.1:{ops_port}",
+        **settings,
+    )
+    return env

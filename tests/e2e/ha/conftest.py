@@ -27,13 +27,20 @@ import aiohttp
 import pytest
 
 from testkit.fakebotapi import DEFAULT_TOKEN, FakeBotApi
-from testkit.haproxy import Backend, HaproxyNotFound, ReverseProxy, find_haproxy, free_port
+from testkit.haproxy import (
+    PUBLIC,
+    Backend,
+    HaproxyNotFound,
+    ReverseProxy,
+    bot_process_env,
+    find_haproxy,
+    free_port,
+)
 from testkit.support import EXAMPLE_CONFIG, ROOT
 
 # The Matrix part (test_matrix_failover) runs on the Matrix tests' Synapse and people.
 from tests.e2e.matrix.conftest import lab, synapse  # noqa: F401
 
-PUBLIC = "https://bot.example.org"
 SECRET = "ha-Secret_2026"
 START_SECONDS = 60.0  # a process, from exec to /readyz 200 (2 shared cores, a busy run)
 METRIC = re.compile(r"^(?P<name>[a-z_]+)(?:\{[^}]*\})? (?P<value>\S+)$", re.MULTILINE)
@@ -187,31 +194,25 @@ class Fleet:
 def bot_env(
     database_url: str, api: FakeBotApi, webhook_port: int, ops_port: int, data_dir: Path
 ) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MITREDEN_")}
-    env = {k: v for k, v in env.items() if "proxy" not in k.lower()}
-    env.update(
-        MITREDEN_DATA_DIR=str(data_dir),
-        MITREDEN_DATABASE_URL=database_url,
-        MITREDEN_TELEGRAM_TOKEN=DEFAULT_TOKEN,
-        MITREDEN_TELEGRAM_BASE_URL=api.base_url,
-        MITREDEN_TELEGRAM_BASE_FILE_URL=api.base_file_url,
-        MITREDEN_TELEGRAM_MODE="webhook",
-        MITREDEN_TELEGRAM_WEBHOOK_URL=f"{PUBLIC}/telegram",
-        MITREDEN_TELEGRAM_WEBHOOK_LISTEN="127.0.0.1",
-        MITREDEN_TELEGRAM_WEBHOOK_PORT=str(webhook_port),
-        MITREDEN_TELEGRAM_WEBHOOK_SECRET=SECRET,
-        # Simulated residents answer at machine speed: Telegram's per-chat pace (one a
-        # second) would only make the test slow.
+    # Simulated residents answer at machine speed: Telegram's per-chat pace (one a second)
+    # would only make the test slow.
+    return bot_process_env(
+        database_url,
+        token=DEFAULT_TOKEN,
+        base_url=api.base_url,
+        base_file_url=api.base_file_url,
+        webhook_port=webhook_port,
+        ops_port=ops_port,
+        data_dir=data_dir,
+        secret=SECRET,
         MITREDEN_TELEGRAM_PRIVATE_CHAT_PER_SECOND="1000",
         MITREDEN_TELEGRAM_BROADCAST_PER_SECOND="60",
         MITREDEN_BOT_FLOOD_MESSAGES_PER_MINUTE="1000",
-        MITREDEN_OPS_LISTEN=f"127.0.0.1:{ops_port}",
         MITREDEN_DELIVERY_WORKERS="4",
         MITREDEN_DELIVERY_CLAIM_LEASE_SECONDS="3",
         MITREDEN_DELIVERY_POLL_INTERVAL_SECONDS="0.2",
         MITREDEN_DELIVERY_PLAN_INTERVAL_SECONDS="2",
     )
-    return env
 
 
 FleetFactory = Callable[..., Awaitable[Fleet]]
