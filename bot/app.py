@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.channels.console import ConsoleChannel
+from bot.channels.port import Record
 from bot.clock import SystemClock
 from bot.cluster import Cluster, Leadership, SoleLeader, leadership_of
 from bot.config import ConfigError
@@ -103,12 +104,29 @@ class App:
         that one chat's replies go out in the order its messages came in."""
         return self.serializer.turn((incoming.platform, incoming.chat_id))
 
-    async def handle_in_turn(self, incoming: Incoming) -> list[Reply]:
-        """Answer one update; the caller holds the chat's turn. Never raises."""
+    async def handle_in_turn(
+        self, incoming: Incoming, record: Record | None = None
+    ) -> list[Reply]:
+        """Answer one update; the caller holds the chat's turn.
+
+        `record` stores the replies where they survive the process (the Telegram inbox of
+        several processes): then the update's changes and its replies commit in one
+        transaction (`Database.turn`), and an update that failed keeps none of its changes,
+        only the apology, recorded on its own.
+
+        Raises:
+            Only what `record` raised when even the apology could not be recorded: then
+            nothing of the update is kept, and it is to be handled again.
+        """
         channel = str(incoming.platform)
         with self.metrics.reply_seconds.time():
             try:
-                replies = await self.router.dispatch(incoming)
+                if record is None:
+                    replies = await self.router.dispatch(incoming)
+                else:
+                    async with self.db.turn():
+                        replies = await self.router.dispatch(incoming)
+                        await record(replies)
             except Exception:
                 logger.exception(
                     "update failed",
@@ -120,7 +138,10 @@ class App:
                     },
                 )
                 self.metrics.updates.labels(channel=channel, result=FAILED).inc()
-                return [self.router.failure_reply(incoming)]
+                apology = [self.router.failure_reply(incoming)]
+                if record is not None:
+                    await record(apology)
+                return apology
         self.metrics.updates.labels(channel=channel, result=HANDLED).inc()
         return replies
 

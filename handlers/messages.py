@@ -7,9 +7,10 @@ integers become strings at the edge, so one contact table holds every platform.
 
 from __future__ import annotations
 
+import base64
 import enum
-from dataclasses import dataclass, field
-from typing import NewType
+from dataclasses import asdict, dataclass, field
+from typing import Any, NewType
 
 UserId = NewType("UserId", str)
 ChatId = NewType("ChatId", str)
@@ -165,4 +166,30 @@ def reply_from_payload(payload: dict[str, object], files: tuple[Attachment, ...]
         choices=tuple(Choice(str(label), str(data)) for label, data in raw_choices),
         choice_columns=columns if isinstance(columns, int) else 1,
         files=files,
+    )
+
+
+def reply_record(reply: Reply) -> dict[str, Any]:
+    """A reply whole, as JSON, files' bytes included (base64): for replies stored until they
+    are sent (the Telegram inbox of several processes), unlike `reply_to_payload`."""
+    record = asdict(reply)
+    record["choices"] = [[choice.label, choice.payload] for choice in reply.choices]
+    record["files"] = [
+        {**asdict(file), "data": base64.b64encode(file.data).decode("ascii")}
+        for file in reply.files
+    ]
+    return record
+
+
+def reply_from_record(record: dict[str, Any]) -> Reply:
+    """The reply `reply_record` wrote."""
+    return Reply(
+        **{
+            **record,
+            "choices": tuple(Choice(label, data) for label, data in record["choices"]),
+            "files": tuple(
+                Attachment(**{**file, "data": base64.b64decode(file["data"])})
+                for file in record["files"]
+            ),
+        }
     )

@@ -28,6 +28,15 @@ connection of its own moves the log into the database file (`PRAGMA wal_checkpoi
 which waits for no writer and blocks none). On PostgreSQL it runs through
 SQLAlchemy's greenlet bridge (`AsyncSession.run_sync`) on asyncpg, so the loop never blocks on
 the network either; several transactions run at once on the pool's connections.
+
+A turn as one transaction (`async with db.turn():`, PostgreSQL only): every `run` the task
+makes inside it joins one transaction, each in a savepoint of its own (so a `work` that raises
+undoes only its own part, as it would alone), and all of it commits when the block ends. The
+Telegram inbox of several processes needs it (`bot.channels.telegram.inbox`): the update's
+state changes and the replies stored for it commit together, so a process killed in the middle
+of the turn leaves nothing of it behind, and the update is handled once, by whoever takes it
+next. Other tasks, the delivery loop's for example, are not in the turn even when they were
+started from it.
 """
 
 from __future__ import annotations
@@ -36,8 +45,9 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextvars import ContextVar
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
@@ -102,6 +112,10 @@ class Database:
         self._checkpointing: asyncio.Future[None] | None = None
         self._since_checkpoint = 0
         self._disposed = False
+        # The turn the running task is in (`turn`): its session, and the task it is for.
+        self._turn: ContextVar[tuple[AsyncSession, asyncio.Task[Any] | None] | None] = ContextVar(
+            f"mitreden-turn-{id(self)}", default=None
+        )
         if self.is_sqlite:
             # The file is made (for its owner only) when it is first opened, not here: a
             # Database that is never used leaves no file behind.
@@ -129,8 +143,39 @@ class Database:
             result = await loop.run_in_executor(self._thread, _run_on, self._sqlite, work)
             self._count_transaction(loop)
             return result
+        turn = self._turn.get()
+        if turn is not None and turn[1] is asyncio.current_task():
+            session = turn[0]
+            try:
+                async with session.begin_nested():
+                    return await session.run_sync(work)  # type: ignore[arg-type]
+            finally:
+                # What `work` returns is detached, as from a transaction of its own, and the
+                # next `run` reads afresh (a statement on the connection bypasses the
+                # session's identity map, which would otherwise answer from memory).
+                session.expunge_all()
         async with self._sessions() as session, session.begin():
             return await session.run_sync(work)  # type: ignore[arg-type]  # a sqlmodel Session
+
+    @contextlib.asynccontextmanager
+    async def turn(self) -> AsyncIterator[None]:
+        """Make every `run` of this task inside the block one transaction, committed when the
+        block ends and rolled back if it raises (see the module). PostgreSQL only.
+
+        Raises:
+            What the commit raised: then nothing of the turn is kept.
+        """
+        if not self.is_postgres:
+            raise RuntimeError("a turn as one transaction needs PostgreSQL")
+        open_turn = self._turn.get()
+        if open_turn is not None and open_turn[1] is asyncio.current_task():
+            raise RuntimeError("this task is in a turn already")
+        async with self._sessions() as session, session.begin():
+            token = self._turn.set((session, asyncio.current_task()))
+            try:
+                yield
+            finally:
+                self._turn.reset(token)
 
     def _count_transaction(self, loop: asyncio.AbstractEventLoop) -> None:
         """Start a checkpoint every `CHECKPOINT_EVERY` transactions, one at a time."""

@@ -11,9 +11,11 @@ update of the chat waits, in its own process, until the one before is marked han
 (`set_handled`, which also drops the content and, when another process's update waits,
 notifies every process on `NOTICES` with the chat's key, so that its owner goes on at once).
 So each process handles the updates the proxy gave it, each chat's in order, and no two
-processes handle one chat at the same time. An update whose owner is gone (it stopped, or
-died: `release` by the process that notices) has no owner, and the next process to look
-claims it.
+processes handle one chat at the same time. A turn stores its replies (`answer`) in the
+transaction that commits its changes (`storage.db.Database.turn`); an update claimed again
+with its replies stored was handled, and only its replies are still to be sent. An update
+whose owner is gone (it stopped, or died: `release` by the process that notices) has no
+owner, and the next process to look claims it.
 
 Handled rows stay `KEEP_HANDLED` for the deduplication, then go (`delete_handled`). The
 statements that claim and notify are PostgreSQL's (FOR UPDATE, pg_notify): the inbox is only
@@ -60,6 +62,7 @@ class Taken:
     update_id: int
     payload: dict[str, Any]
     attempts: int  # 1 the first time; more when a process stopped in the middle of it
+    replies: list[dict[str, Any]] | None = None  # stored by its turn, not yet sent
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,20 +98,20 @@ _STEP = text(
         UPDATE inbox_update AS u SET owner = :me, attempts = u.attempts + 1
         FROM head
         WHERE u.update_id = head.update_id AND (u.owner = :me OR u.owner IS NULL)
-        RETURNING u.update_id, u.payload, u.attempts
+        RETURNING u.update_id, u.payload, u.attempts, u.replies
     )
-    SELECT claimed.update_id, claimed.payload, claimed.attempts,
+    SELECT claimed.update_id, claimed.payload, claimed.attempts, claimed.replies,
            EXISTS (SELECT 1 FROM inbox_update
                    WHERE chat_key = :chat AND handled_at IS NULL AND owner = :me) AS waiting
     FROM (SELECT 1) AS one LEFT JOIN claimed ON true
     """
-).columns(update_id=BigInteger, payload=JSON, attempts=Integer, waiting=Boolean)
+).columns(update_id=BigInteger, payload=JSON, attempts=Integer, replies=JSON, waiting=Boolean)
 
 # Notified only when a waiting update of the chat is another process's or nobody's: this
 # process's own next one is taken by its line without being told.
 _SET_HANDLED = text(
     f"""
-    UPDATE inbox_update AS u SET handled_at = :now, payload = NULL
+    UPDATE inbox_update AS u SET handled_at = :now, payload = NULL, replies = NULL
     WHERE u.update_id = :row
     RETURNING CASE WHEN EXISTS (
         SELECT 1 FROM inbox_update AS w
@@ -117,6 +120,10 @@ _SET_HANDLED = text(
     ) THEN pg_notify('{NOTICES}', u.chat_key) END
     """
 ).bindparams(bindparam("now", type_=UTCDateTime()))
+
+_ANSWER = text("UPDATE inbox_update SET replies = :replies WHERE update_id = :row").bindparams(
+    bindparam("replies", type_=JSON)
+)
 
 _RELEASE = text(
     f"""
@@ -186,6 +193,15 @@ class InboxStore:
         and the processes are told its chat may go on when another one's update waits."""
         await self._db.run(lambda session: _mark_handled(session, update_id, now))
 
+    async def answer(self, update_id: int, replies: list[dict[str, Any]]) -> None:
+        """Store what the update's turn answers, to be sent; inside the turn's transaction
+        (`Database.turn`) it commits with the turn's changes."""
+        await self._db.run(
+            lambda session: session.connection().execute(
+                _ANSWER, {"row": update_id, "replies": replies}
+            )
+        )
+
     async def release(self, owner: str) -> list[str]:
         """Give up `owner`'s waiting updates (it stopped or died), telling every process.
 
@@ -250,12 +266,13 @@ def _insert(
 
 
 def _step(session: Session, chat_key: str, me: str) -> Step:
-    update_id, payload, attempts, waiting = (
+    update_id, payload, attempts, replies, waiting = (
         session.connection().execute(_STEP, {"chat": chat_key, "me": me}).one()
     )
     if update_id is None:
         return Step(None, bool(waiting))
-    return Step(Taken(int(update_id), dict(payload or {}), int(attempts)), bool(waiting))
+    taken = Taken(int(update_id), dict(payload or {}), int(attempts), replies)
+    return Step(taken, bool(waiting))
 
 
 def _mark_handled(session: Session, update_id: int, now: datetime) -> None:

@@ -26,7 +26,10 @@ class InboxUpdate(SQLModel, table=True):
     it and nothing is handled twice. `owner` is the process that handles it (the one that
     received it; none once that one is gone, until another claims it). `attempts` counts
     how often a process began to handle it: more than one means the one before stopped in
-    the middle of it.
+    the middle of it. `replies` are what the bot answers, stored in the transaction that
+    commits the turn's changes and kept until they are sent: a process that takes the update
+    over after a kill sends them again instead of handling the update a second time. Both
+    are emptied when the update is handled.
     """
 
     __tablename__ = "inbox_update"
@@ -49,4 +52,7 @@ class InboxUpdate(SQLModel, table=True):
     received_at: datetime = _time()
     owner: str | None = Field(default=None, max_length=64)  # the process handling it
     attempts: int = 0
+    replies: list[dict[str, Any]] | None = Field(
+        default=None, sa_column=Column(JSON, nullable=True)
+    )
     handled_at: datetime | None = _time(nullable=True)

@@ -7,6 +7,7 @@ or another composition can provide them too, without building the rest.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Protocol
 
@@ -17,6 +18,9 @@ from storage.bot_messages import BotMessageStore
 
 if TYPE_CHECKING:
     from bot.cluster import Cluster, Leadership
+
+# Stores a turn's replies where they outlive the process, until they are sent.
+Record = Callable[[list[Reply]], Awaitable[None]]
 
 
 class ChannelPort(Protocol):
@@ -59,8 +63,12 @@ class ChannelPort(Protocol):
         go out in the order its messages came in."""
         ...
 
-    async def handle_in_turn(self, incoming: Incoming) -> list[Reply]:
-        """The replies to one update; the caller holds the chat's turn. Never raises."""
+    async def handle_in_turn(
+        self, incoming: Incoming, record: Record | None = None
+    ) -> list[Reply]:
+        """The replies to one update; the caller holds the chat's turn. With `record`, the
+        update's changes and its recorded replies commit together; raises only what
+        `record` raised (then nothing of the update is kept). Without it, never raises."""
         ...
 
     def count_send(self, platform: str, result: str) -> None:

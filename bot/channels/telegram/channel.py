@@ -31,20 +31,29 @@ from telegram.error import Conflict, InvalidToken, NetworkError, RetryAfter, Tel
 from telegram.ext import Application, ContextTypes, TypeHandler
 from telegram.request import BaseRequest
 
-from bot.channels.port import ChannelPort, CredentialsRejected
+from bot.channels.port import ChannelPort, CredentialsRejected, Record
 from bot.channels.telegram.map import FileToFetch, files_to_fetch, to_incoming
 from bot.channels.telegram.request import AiohttpRequest
 from bot.channels.telegram.send import TelegramSender, retry_after_seconds
 from bot.channels.telegram.updates import TolerantBot, UnreadableUpdates, read_update
 from bot.delivery.ratelimit import ChatLimits
 from bot.delivery.sending import Unreachable
-from handlers.messages import FILE_TOO_LARGE, Attachment, Incoming, Platform
+from handlers.messages import (
+    FILE_TOO_LARGE,
+    Attachment,
+    Incoming,
+    Platform,
+    Reply,
+    reply_from_record,
+    reply_record,
+)
 from handlers.settings import TelegramSettings
 
 if TYPE_CHECKING:
     from bot.channels.telegram.inbox import InboxIntake
     from bot.channels.telegram.webhook import Take, WebhookServer
     from bot.cluster import Cluster
+    from storage.inbox import Taken
 
 logger = logging.getLogger(__name__)
 
@@ -361,12 +370,29 @@ class TelegramChannel:
         if update is not None:
             await self.application.update_queue.put(update)
 
-    async def _handle_stored(self, data: dict[str, Any]) -> None:
-        """One stored update's turn, as PTB runs an update from its queue (errors go to
-        `_on_error`); one that cannot be read is counted and skipped."""
-        update = read_update(data, self._bot, self.unreadable)
-        if update is not None:
-            await self.application.process_update(update)
+    async def _handle_stored(self, taken: Taken) -> None:
+        """One stored update's turn: its changes and replies committed together in the
+        inbox, then the replies sent; an update whose replies were stored by a process that
+        died before it had sent them gets them sent again, and is not handled again. One
+        that cannot be read is counted and skipped.
+
+        Raises:
+            What storing the turn raised: nothing of it is kept, and the inbox hands the
+            update out again.
+        """
+        update = read_update(taken.payload, self._bot, self.unreadable)
+        if update is None:
+            return
+        cluster = self._app.cluster
+        assert cluster is not None
+
+        async def record(replies: list[Reply]) -> None:
+            await cluster.inbox.answer(taken.update_id, [reply_record(r) for r in replies])
+
+        if taken.replies is not None:
+            await self._answer(update, [reply_from_record(r) for r in taken.replies])
+        else:
+            await self._answer(update, record=record)
 
     async def register_commands(self) -> None:
         """The command menu in every shipped language, and the default one."""
@@ -385,6 +411,14 @@ class TelegramChannel:
             await self.sender.call("setMyCommands", "-", request)
 
     async def _on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await self._answer(update)
+
+    async def _answer(
+        self, update: Update, stored: list[Reply] | None = None, record: Record | None = None
+    ) -> None:
+        """Handle one update and send its replies; `stored`: the replies the update's turn
+        stored before its process died, sent instead of handling it again; `record`: where
+        to store them (`App.handle_in_turn`)."""
         if update.my_chat_member is not None:
             await self._membership_changed(update)
             return
@@ -395,8 +429,11 @@ class TelegramChannel:
                 await self.sender.call("answerCallbackQuery", "-", query.answer)
             return
         async with self._app.chat_turn(incoming):
-            incoming = await self._with_files(update, incoming)
-            replies = await self._app.handle_in_turn(incoming)
+            if stored is not None:
+                replies = stored
+            else:
+                incoming = await self._with_files(update, incoming)
+                replies = await self._app.handle_in_turn(incoming, record)
             try:
                 if query is not None and incoming.message_id is not None:
                     await self.sender.answer_button(

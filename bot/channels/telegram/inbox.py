@@ -24,11 +24,14 @@ update waiting for a lock is lost with its process unless it is stored anyway. T
 orders by update id and survives the process; the owner spreads the work as the proxy does.
 
 Exactly once: an update Telegram delivers again (its 200 lost) finds its row and is not
-handled again; a turn that finished is marked before the chat's next one begins. What cannot
-be had without one transaction across the whole turn: a process killed in the middle of a
-turn (after the handler's first commit, before the turn was marked handled) leaves the
-update to be handled again by the process that claims it. At most the turns in flight at the
-kill are repeated, one a chat, and each repeat is logged with the update's id.
+handled again; a turn that finished is marked before the chat's next one begins. A turn's
+changes and its replies commit in one transaction (`storage.db.Database.turn`, the replies
+into the update's row), before anything is sent. So a process killed in the middle of a turn
+leaves either nothing of it, and the process that claims the update next handles it for the
+first time, or the whole turn with its replies, and that process sends the replies (again,
+if some had gone out) without handling the update again. What may repeat at a kill is a
+message: at most the replies of the turns in flight, one turn a chat, each logged with the
+update's id.
 """
 
 from __future__ import annotations
@@ -42,7 +45,7 @@ from typing import Any
 
 from bot.cluster import Cluster
 from handlers.clock import Clock
-from storage.inbox import NOTICES, Step
+from storage.inbox import NOTICES, Step, Taken
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +55,9 @@ WAIT_SECONDS = 2.0  # a line waiting for another process's update looks again th
 CONCURRENT_TURNS = 256  # turns in flight in one process (PTB's concurrent_updates)
 MAX_ATTEMPTS = 5  # an update begun this often without being done is given up (logged)
 
-Handle = Callable[[dict[str, Any]], Awaitable[None]]  # one update's turn; never raises
+# One update's turn, sent replies included; what it raises leaves the update to be handed
+# out again (the line stops, and the sweep starts it anew).
+Handle = Callable[[Taken], Awaitable[None]]
 
 
 def chat_key(update: dict[str, Any]) -> str:
@@ -267,15 +272,22 @@ class InboxIntake:
                 taken.attempts - 1,
             )
             return
-        if taken.attempts > 1:
+        if taken.replies is not None:
             logger.warning(
-                "telegram inbox: update %s handled again (attempt %d): the process that "
-                "began it stopped in the middle of its turn",
+                "telegram inbox: the replies to update %s sent again (attempt %d): the "
+                "process that handled it stopped before it had sent them all",
+                taken.update_id,
+                taken.attempts,
+            )
+        elif taken.attempts > 1:
+            logger.warning(
+                "telegram inbox: update %s taken up again (attempt %d): its turn before "
+                "had not committed",
                 taken.update_id,
                 taken.attempts,
             )
         async with self._turns:
-            await self._handle(taken.payload)
+            await self._handle(taken)
 
     @property
     def lines(self) -> int:

@@ -24,7 +24,7 @@ import pytest
 from bot.channels.telegram.inbox import WAIT_SECONDS, InboxIntake
 from bot.cluster import Cluster
 from storage.db import Database
-from storage.inbox import KEEP_HANDLED
+from storage.inbox import KEEP_HANDLED, Taken
 from storage.locks import asyncpg_dsn
 from storage.schema import upgrade_to_head
 from testkit.support import FakeClock
@@ -86,7 +86,8 @@ class Process:
         self.stop = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
 
-    async def handle(self, payload: dict[str, Any]) -> None:
+    async def handle(self, taken: Taken) -> None:
+        payload = taken.payload
         await asyncio.sleep(0)  # a turn takes a while: the other process runs meanwhile
         await self.hold.wait()
         self.handled.append((self.name, payload["update_id"], payload["message"]["text"]))
