@@ -7,7 +7,8 @@ Both must hold across restarts, so they are kept here rather than in memory: per
 current prompt, and per message the choices of a card in a group chat and the item a
 message to a resident named. Besides, the ids of the messages the bot answered: Matrix
 saves its sync position only after a whole batch, and a bot killed in between gets the batch
-again. Rows older than `KEEP` (`KEEP_HANDLED`) are deleted (`delete_before`), so the tables
+again; on PostgreSQL each with the replies of its turn until they were sent (`add_answer`).
+Rows older than `KEEP` (`KEEP_HANDLED`) are deleted (`delete_before`), so the tables
 hold the last months' (days') messages, not the bot's whole history.
 """
 
@@ -65,14 +66,42 @@ class BotMessageStore:
 
     async def list_handled(
         self, platform: str, chat_id: str, message_ids: Sequence[str]
-    ) -> set[str]:
-        """Those of `message_ids` (a person's messages in the chat) that were answered."""
-        query = select(HandledMessage.message_id).where(
+    ) -> dict[str, list[dict[str, Any]] | None]:
+        """Those of `message_ids` (a person's messages in the chat) that were handled, each
+        with its replies if they are still to be sent (`add_answer`), else None."""
+        query = select(HandledMessage.message_id, HandledMessage.replies).where(
             HandledMessage.platform == platform,
             HandledMessage.chat_id == chat_id,
             col(HandledMessage.message_id).in_(list(message_ids)),
         )
-        return await self._db.run(lambda session: set(session.exec(query).all()))
+
+        def work(session: Session) -> dict[str, list[dict[str, Any]] | None]:
+            rows = session.exec(query)
+            return {message_id: None if r is None else list(r) for message_id, r in rows}
+
+        return await self._db.run(work)
+
+    async def add_answer(
+        self,
+        platform: str,
+        chat_id: str,
+        message_id: str,
+        replies: list[dict[str, Any]],
+        now: datetime,
+    ) -> None:
+        """The person's message is handled and `replies` (`handlers.messages.reply_record`)
+        are to be sent; inside the turn's transaction they commit with its changes.
+        `add_messages` with `answering` marks them sent."""
+        row = {
+            "platform": platform,
+            "chat_id": chat_id,
+            "message_id": message_id,
+            "handled_at": now,
+            "replies": replies,
+        }
+        await self._db.run(
+            lambda session: session.connection().execute(cached_insert(session, _add_handled), row)
+        )
 
     async def add_messages(
         self,
@@ -93,7 +122,7 @@ class BotMessageStore:
         def work(session: Session) -> None:
             db = session.connection()
             if answering is not None:
-                handled = {**chat, "message_id": answering, "handled_at": now}
+                handled = {**chat, "message_id": answering, "handled_at": now, "replies": None}
                 db.execute(cached_insert(session, _add_handled), handled)
             for message in messages:
                 key = {**chat, "message_id": message.message_id}
@@ -132,7 +161,12 @@ def _choices() -> Executable:
 
 
 def _add_handled(insert: Callable[..., Any]) -> Executable:
-    return insert(HandledMessage).on_conflict_do_nothing()
+    """Keep a message as handled, with the replies still to be sent (None: all sent)."""
+    statement = insert(HandledMessage)
+    return statement.on_conflict_do_update(
+        index_elements=["platform", "chat_id", "message_id"],
+        set_={"replies": statement.excluded.replies},
+    )
 
 
 def _delete_message() -> Executable:

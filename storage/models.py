@@ -292,7 +292,10 @@ class HandledMessage(SQLModel, table=True):
     """A message from a person that the bot has handled and answered. A channel that saves
     its position only after a batch of updates (Matrix's sync token) gets the batch again
     when it was killed before; these rows say which of its messages were answered already.
-    Kept for `storage.bot_messages.KEEP_HANDLED`."""
+    `replies`: on PostgreSQL, what the bot answers, stored in the transaction that commits
+    the turn (`storage.db.Database.turn`) and emptied once they were sent; a process that
+    syncs on after the one that handled it died sends them instead of handling the message
+    again. Kept for `storage.bot_messages.KEEP_HANDLED`."""
 
     __tablename__ = "handled_message"
     __table_args__ = (Index("ix_handled_message_at", "handled_at"),)
@@ -301,3 +304,6 @@ class HandledMessage(SQLModel, table=True):
     chat_id: str = Field(primary_key=True, max_length=255)
     message_id: str = Field(primary_key=True, max_length=255)
     handled_at: datetime = _time()
+    replies: list[dict[str, Any]] | None = Field(
+        default=None, sa_column=Column(JSON, nullable=True)
+    )

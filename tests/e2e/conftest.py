@@ -11,6 +11,7 @@ the fake server's clock instead of waiting, so retry paths cost no wall time.
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field, replace
 from functools import partial
@@ -34,6 +35,7 @@ from testkit.fakebotapi import DEFAULT_TOKEN, BotMessage, FakeBotApi, FakeClock,
 from testkit.proxyserver import ProxyServer
 from testkit.support import FakeClock as AppClock
 from testkit.support import rows
+from testkit.synapse import Synapse, SynapseNotFound, find_python
 
 WAIT_SECONDS = 5.0
 POLL_EVERY = 0.005
@@ -251,3 +253,22 @@ async def start_bot(
 async def bot(start_bot: StartBot) -> RunningBot:
     """The bot with config.example.toml, running against a fake Bot API server."""
     return await start_bot()
+
+
+@pytest.fixture(scope="session")
+def synapse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synapse]:
+    """One real Synapse for the session (testkit/synapse.py), for the Matrix tests and the
+    tests of several processes; each test registers its own bot and people."""
+    try:
+        python = find_python()
+    except SynapseNotFound as error:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must run the Matrix tests: {error}")
+        pytest.skip(str(error))
+    server = Synapse(tmp_path_factory.mktemp("synapse"), python)
+    server.start()
+    server.admin = server.register("admin", admin=True)  # type: ignore[attr-defined]
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -131,14 +131,28 @@ async def test_choices_are_numbered_and_typed_back(backend: Database) -> None:
     on_card, _ = incoming(answer, group=True)
     assert (await memory.resolve(on_card)).payload == "lang:en"
     # The messages answered are known after a restart, for a week; the choices for `KEEP`.
-    assert await memory.answered(ROOM, ["$hi", "$2", "$other"]) == {"$hi", "$2"}
+    # Their replies were sent: none is left to send again.
+    assert await memory.answered(ROOM, ["$hi", "$2", "$other"]) == {"$hi": [], "$2": []}
     clock.advance(KEEP_HANDLED + timedelta(seconds=1))
     assert await memory.forget_old() == 2
-    assert await memory.answered(ROOM, ["$hi", "$2"]) == set()
+    assert await memory.answered(ROOM, ["$hi", "$2"]) == {}
     assert (await memory.resolve(on_card)).payload == "lang:en"
     clock.advance(KEEP - KEEP_HANDLED)
     assert await memory.forget_old() == 1
     assert (await memory.resolve(on_card)).payload is None
+
+
+async def test_replies_kept_with_a_message_until_they_were_sent(backend: Database) -> None:
+    """What a turn answers is kept with the person's message until it went out: a process
+    that syncs on after the one that handled it died finds the replies to send."""
+    memory = ChoiceMemory(BotMessageStore(backend), FakeClock())
+    menu = Reply("Welche Sprache?", (Choice("Deutsch", "lang:de"),), choice_columns=2)
+    await memory.answering(ROOM, "$hi", [menu, Reply("Hallo!")])
+    assert await memory.answered(ROOM, ["$hi", "$other"]) == {"$hi": [menu, Reply("Hallo!")]}
+    await memory.offered(
+        ROOM, [("$menu", menu), ("$hallo", Reply("Hallo!"))], is_group=False, answering="$hi"
+    )
+    assert await memory.answered(ROOM, ["$hi"]) == {"$hi": []}
 
 
 async def test_an_answer_in_a_direct_chat_keeps_the_item_it_names(backend: Database) -> None:

@@ -294,13 +294,16 @@ class MatrixChannel:
 
     async def _skip_answered(self, response: SyncResponse) -> None:
         """The first sync after a restart hands over what came after the saved position,
-        which may include messages answered just before the bot was killed: mark those seen.
-        (One killed between its answer and this record is handled again; its answers keep
-        their transaction ids, so the homeserver drops the ones sent before.)"""
+        which may include messages answered just before the bot was killed: mark those seen,
+        and send the replies of those whose sending was cut off again (their transaction
+        ids are the same, so the homeserver drops the ones that went out). On SQLite the
+        turn and its record are two transactions: one killed between them is handled again,
+        its answers with the same transaction ids. On PostgreSQL they are one
+        (`App.handle_in_turn` with a record), so no message is handled twice."""
         for room_id, info in response.rooms.join.items():
             ids = [e.event_id for e in info.timeline.events if e.sender != self.client.user_id]
             try:
-                answered = await self.memory.answered(room_id, ids) if ids else set()
+                answered = await self.memory.answered(room_id, ids) if ids else {}
             except Exception:  # the store failed; logged, and the bot goes on
                 logger.exception("matrix: answered events in %s unknown; handled again", room_id)
                 continue
@@ -308,6 +311,15 @@ class MatrixChannel:
                 self._seen[event_id] = None
             if answered:
                 logger.info("matrix: %d answered event(s) in %s skipped", len(answered), room_id)
+            for event_id, replies in answered.items():
+                if replies:
+                    logger.warning(
+                        "matrix: the replies to %s in %s sent again: the process that "
+                        "handled it stopped before it had sent them all",
+                        event_id,
+                        room_id,
+                    )
+                    await self._send_answers(room_id, event_id, replies, self.is_group(room_id))
 
     async def _on_invite(self, room_id: str, invite: InviteInfo) -> None:
         direct = any(
@@ -359,18 +371,26 @@ class MatrixChannel:
             if wanted is not None:
                 incoming = await self._with_file(incoming, wanted)
             incoming = await self.memory.resolve(incoming)
-            replies = await self._app.handle_in_turn(incoming)
-            sent: list[tuple[str | None, Reply]] = []
-            try:
-                for index, reply in enumerate(replies):
-                    base = reply_base(event.event_id, index)
-                    sent.append((await self.sender.send(room_id, reply, base), reply))
-            except Unreachable:
-                await self._app.mark_unreachable(Platform.MATRIX, room_id)
-            sent += [(None, reply) for reply in replies[len(sent) :]]
-            await self.memory.offered(
-                room_id, sent, is_group=incoming.is_group, answering=event.event_id
-            )
+            record = None
+            if self._app.cluster is not None:  # PostgreSQL: the replies commit with the turn
+                record = partial(self.memory.answering, room_id, event.event_id)
+            replies = await self._app.handle_in_turn(incoming, record)
+            await self._send_answers(room_id, event.event_id, replies, incoming.is_group)
+
+    async def _send_answers(
+        self, room_id: str, event_id: str, replies: list[Reply], is_group: bool
+    ) -> None:
+        """Send the replies to the person's event `event_id`, each with a transaction id
+        of its own derived from it, and keep what they offered and that it was answered."""
+        sent: list[tuple[str | None, Reply]] = []
+        try:
+            for index, reply in enumerate(replies):
+                base = reply_base(event_id, index)
+                sent.append((await self.sender.send(room_id, reply, base), reply))
+        except Unreachable:
+            await self._app.mark_unreachable(Platform.MATRIX, room_id)
+        sent += [(None, reply) for reply in replies[len(sent) :]]
+        await self.memory.offered(room_id, sent, is_group=is_group, answering=event_id)
 
     async def _forget_old_choices(self) -> None:
         """Once a day: drop the choices, references and answered events kept longer than

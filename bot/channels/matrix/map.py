@@ -39,6 +39,8 @@ from handlers.messages import (
     Reply,
     UserId,
     parse_command,
+    reply_from_record,
+    reply_record,
 )
 from storage.bot_messages import KEEP, KEEP_HANDLED, PROMPT, BotMessageStore, SentMessage
 from storage.items.feedback import find_reference
@@ -260,9 +262,22 @@ class ChoiceMemory:
                 Platform.MATRIX, room_id, messages, self._clock.now(), answering=answering
             )
 
-    async def answered(self, room_id: str, event_ids: Sequence[str]) -> set[str]:
-        """Those of the events that were answered already (before a restart)."""
-        return await self._store.list_handled(Platform.MATRIX, room_id, event_ids)
+    async def answering(self, room_id: str, event_id: str, replies: list[Reply]) -> None:
+        """The event is handled and these are its replies, to be sent (see `answered`)."""
+        records = [reply_record(reply) for reply in replies]
+        await self._store.add_answer(
+            Platform.MATRIX, room_id, event_id, records, self._clock.now()
+        )
+
+    async def answered(self, room_id: str, event_ids: Sequence[str]) -> dict[str, list[Reply]]:
+        """Those of the events that were handled already (before a restart, or by the
+        process that led before), each with its replies that may not have been sent yet
+        (`answering`; empty when they were sent)."""
+        handled = await self._store.list_handled(Platform.MATRIX, room_id, event_ids)
+        return {
+            event_id: [reply_from_record(record) for record in records or []]
+            for event_id, records in handled.items()
+        }
 
     async def resolve(self, incoming: Incoming) -> Incoming:
         """`incoming` with the payload of the choice it types, if it types one. A file's

@@ -1,5 +1,8 @@
 """several processes on one PostgreSQL: a turn's replies stored with its changes until sent
 
+On the Telegram inbox's update (`inbox_update.replies`) and on the Matrix message answered
+(`handled_message.replies`).
+
 Only added: the processes of the release before never read it and run on beside those of this
 one during a rolling upgrade (README, "Running several processes").
 
@@ -22,8 +25,12 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table("inbox_update", schema=None) as batch_op:
         batch_op.add_column(sa.Column("replies", sa.JSON(), nullable=True))
+    with op.batch_alter_table("handled_message", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("replies", sa.JSON(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("handled_message", schema=None) as batch_op:
+        batch_op.drop_column("replies")
     with op.batch_alter_table("inbox_update", schema=None) as batch_op:
         batch_op.drop_column("replies")

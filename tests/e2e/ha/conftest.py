@@ -38,8 +38,9 @@ from testkit.haproxy import (
 )
 from testkit.support import EXAMPLE_CONFIG, ROOT
 
-# The Matrix part (test_matrix_failover) runs on the Matrix tests' Synapse and people.
-from tests.e2e.matrix.conftest import lab, synapse  # noqa: F401
+# The Matrix part (test_matrix_failover) runs on the session's Synapse (tests/e2e/conftest.py)
+# with the Matrix tests' people.
+from tests.e2e.matrix.conftest import lab  # noqa: F401
 
 SECRET = "ha-Secret_2026"
 START_SECONDS = 60.0  # a process, from exec to /readyz 200 (2 shared cores, a busy run)

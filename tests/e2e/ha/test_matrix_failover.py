@@ -10,9 +10,11 @@ import signal
 
 import pytest
 
+from handlers.messages import Reply, reply_record
+from storage.bot_messages import BotMessageStore
 from storage.db import Database
 from storage.models import FeedbackItem
-from testkit.support import rows
+from testkit.support import DEFAULT_NOW, rows
 from tests.e2e.ha.conftest import FleetFactory
 from tests.e2e.matrix.conftest import Lab
 from tests.e2e.matrix.test_matrix_flow import KIND_QUESTION, submit
@@ -69,3 +71,46 @@ async def test_the_matrix_sync_moves_to_the_next_leader_and_answers_everything_o
         "Eine dritte, nach dem zweiten Wechsel.",
         "Mehr Schatten auf dem Spielplatz.",
     ]
+
+
+async def test_replies_stored_before_the_leader_stopped_are_sent_not_handled_again(
+    fleet: FleetFactory, lab: Lab
+) -> None:
+    """The bot committed its answer to a message and stopped before it was sent (the sync
+    position still before the message): at the next sync the stored answer goes out, and the
+    message is not handled a second time."""
+    account = lab.bot_account()
+    f = await fleet(
+        1,
+        extra_env={
+            "MITREDEN_MATRIX_HOMESERVER": lab.synapse.url,
+            "MITREDEN_MATRIX_USER_ID": account.user_id,
+            "MITREDEN_MATRIX_PASSWORD": account.password,
+            "MITREDEN_MATRIX_STORE_DIR": str(lab.tmp / "matrix-store"),
+        },
+    )
+    (bot,) = f.bots
+    bea = await lab.person("bea")
+    room = await bea.direct_chat(account.user_id, encrypted=True)
+    await bea.say(room, "Mehr Bänke am Fluss.")
+    await bea.answer(room, KIND_QUESTION)
+    bot.signal(signal.SIGTERM)
+    assert await bot.exited(30) == 0
+
+    before = len(bea.bodies(room))
+    typed = await bea.say(room, "1")  # "Vorschlag", answered while the bot was away
+    stored = "Gespeicherte Antwort: Zu welchem Handlungsfeld gehört sie?"
+    db = Database(f.database_url)
+    try:
+        await BotMessageStore(db).add_answer(
+            "matrix", room, typed, [reply_record(Reply(stored))], DEFAULT_NOW
+        )
+    finally:
+        await db.dispose()
+    bot.start()
+    await f.started(bot)
+    await bea.answer(room, stored, after=before)
+    await bea.say(room, "/cancel")
+    await bea.answer(room, "Abgebrochen", after=before)
+    assert bea.bodies(room)[before:] == [stored, bea.bodies(room)[-1]]  # nothing else
+    assert "the replies to" in bot.output()

@@ -1,6 +1,7 @@
 """The real bot on a real Synapse, residents and coordinators driven by matrix-nio clients.
 
-Synapse starts once per session (testkit/synapse.py). Each test registers its own bot and
+Synapse starts once per session (`synapse` in tests/e2e/conftest.py, shared with the tests of
+several processes in tests/e2e/ha). Each test registers its own bot and
 people, so tests do not see each other's rooms; `start_bot()` wires the bot with
 `bot.app.bootstrap` (its Matrix channel backing off quickly, the outbox polled often) and runs
 the channel and the delivery beside it with `bot.runtime.run`, as `mitreden run` does.
@@ -10,8 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import os
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -32,7 +32,7 @@ from bot.config import Settings
 from bot.runtime import run
 from handlers.settings import DeliverySettings
 from storage.db import Database
-from testkit.synapse import Registered, Synapse, SynapseNotFound, find_python
+from testkit.synapse import Registered, Synapse
 
 WAIT_SECONDS = 20.0
 ENCRYPTION = {
@@ -41,23 +41,6 @@ ENCRYPTION = {
     "content": {"algorithm": "m.megolm.v1.aes-sha2"},
 }
 _names = itertools.count(1)
-
-
-@pytest.fixture(scope="session")
-def synapse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synapse]:
-    try:
-        python = find_python()
-    except SynapseNotFound as error:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must run the Matrix tests: {error}")
-        pytest.skip(str(error))
-    server = Synapse(tmp_path_factory.mktemp("synapse"), python)
-    server.start()
-    server.admin = server.register("admin", admin=True)  # type: ignore[attr-defined]
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 async def until(condition: Callable[[], Any], what: str, within: float = WAIT_SECONDS) -> Any:
