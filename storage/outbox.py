@@ -173,16 +173,35 @@ class OutboxStore:
             attempts=col(OutboxMessage.attempts) + 1,
         )
 
-    async def release(self, message_ids: Sequence[int]) -> None:
-        """Give claimed rows back unsent (on shutdown), so they go out at once after restart."""
+    async def release(self, message_ids: Sequence[int], worker: str) -> None:
+        """Give `worker`'s claimed rows back unsent (on shutdown), so they go out at once
+        after restart; a row another process claimed meanwhile stays its own."""
         if not message_ids:
             return
         statement = (
             update(OutboxMessage)
-            .where(col(OutboxMessage.id).in_(list(message_ids)))
+            .where(
+                col(OutboxMessage.id).in_(list(message_ids)),
+                col(OutboxMessage.claimed_by) == worker,
+            )
             .values(claimed_by=None, claimed_until=None)
         )
         await self._db.run(lambda session: session.exec(statement))
+
+    async def hold(self, message_id: int, worker: str, until: datetime) -> bool:
+        """Keep the row claimed by `worker` until `until` before it is sent; False when it
+        is no longer `worker`'s to send: its lease ran out and another process claimed it
+        (a process whose loop lagged behind its lease), or it is no longer waiting."""
+        statement = (
+            update(OutboxMessage)
+            .where(
+                col(OutboxMessage.id) == message_id,
+                col(OutboxMessage.claimed_by) == worker,
+                col(OutboxMessage.state).in_(WAITING),
+            )
+            .values(claimed_until=until)
+        )
+        return bool(await self._db.run(lambda session: session.exec(statement).rowcount))
 
     async def extend_claims(
         self, message_ids: Sequence[int], worker: str, until: datetime

@@ -3,6 +3,10 @@
 A dispatcher claims due rows, keeps them per chat in order, and hands each to a worker as
 soon as the chat's and the overall limits allow. A worker sends one message and records the
 result before it takes the next, so a SIGKILL can repeat at most one message per worker.
+Claims are leases, renewed while the rows wait here; a worker makes sure the row is still
+its own right before it sends it (`OutboxStore.hold`), so a process whose renewal came too
+late (its loop lagging behind the lease) leaves the row to the process that claimed it next
+instead of sending it a second time.
 """
 
 from __future__ import annotations
@@ -187,13 +191,14 @@ class Delivery:
             if wait > 0:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=wait)
-                # Meanwhile a worker may have dropped this chat (403) or put a row back with
-                # a new wait (429): look again instead of sending what was decided before.
-                if chat.rows and not chat.queued:
-                    self._schedule(chat)
-                elif not chat.rows and self._chats.get(key) is chat:
-                    del self._chats[key]
-                return False
+                return self._look_again(key, chat)
+        if not await self._still_ours(chat.rows[0]):
+            chat.rows.popleft()
+            self._backlog -= 1
+            return self._look_again(key, chat)
+        if limits is not None:
+            if limits.ready_at(chat.chat_id) > self._monotonic():  # a 429 came meanwhile
+                return self._look_again(key, chat)
             limits.take(chat.chat_id, chat.rows[0].is_group)
         row = chat.rows.popleft()
         self._backlog -= 1
@@ -203,6 +208,28 @@ class Delivery:
         else:
             del self._chats[key]
         return True
+
+    def _look_again(self, key: tuple[str, str], chat: _Chat) -> bool:
+        """After an await in `_dispatch_next`: a worker may have dropped the chat (403) or
+        put a row back with a new wait (429) meanwhile, so the chat is looked at again
+        instead of sending what was decided before. Returns False (nothing handed on)."""
+        if chat.rows and not chat.queued:
+            self._schedule(chat)
+        elif not chat.rows and self._chats.get(key) is chat:
+            del self._chats[key]
+        return False
+
+    async def _still_ours(self, row: OutboxMessage) -> bool:
+        """Renew the row's claim right before it goes out (`OutboxStore.hold`); False when
+        another process claimed it after this one's lease ran out (its loop lagged behind the
+        renewals): that one sends it, not both."""
+        assert row.id is not None
+        lease = timedelta(seconds=self._settings.claim_lease_seconds)
+        if await self._outbox.hold(row.id, self.worker_id, self._clock.now() + lease):
+            return True
+        self.stats.taken_over += 1
+        logger.warning("outbox %s: another process claimed it meanwhile; sent there", row.id)
+        return False
 
     async def _worker(self) -> None:
         while True:
@@ -304,4 +331,4 @@ class Delivery:
         self._chats.clear()
         self._ready.clear()
         self._backlog = 0
-        await self._outbox.release(ids)
+        await self._outbox.release(ids, self.worker_id)

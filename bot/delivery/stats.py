@@ -15,6 +15,7 @@ class DeliveryStats:
     failed: int = 0
     dead: int = 0
     skipped: int = 0
+    taken_over: int = 0  # rows another process claimed after this one's lease ran out
     # due → sent of the latest messages only, so that a long-running process does not grow
     latencies: deque[float] = field(default_factory=lambda: deque(maxlen=LATENCIES_KEPT))
 

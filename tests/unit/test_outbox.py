@@ -165,8 +165,8 @@ async def test_skip_chat_skips_only_that_chats_waiting_rows(outbox: OutboxStore)
 async def test_release_gives_rows_back_at_once(outbox: OutboxStore) -> None:
     await outbox.enqueue([message("k1"), message("k2", chat="c2")], T0)
     claimed = await claim(outbox, worker="w1")
-    await outbox.release([r.id for r in claimed if r.id is not None])
-    await outbox.release([])
+    await outbox.release([r.id for r in claimed if r.id is not None], "w1")
+    await outbox.release([], "w1")
 
     again = await claim(outbox, worker="w2")
     assert sorted((r.idempotency_key, r.claimed_by) for r in again) == [
@@ -235,3 +235,23 @@ async def test_next_due_at_waits_for_a_lease_to_run_out(outbox: OutboxStore) -> 
     assert await outbox.next_due_at() == T0 + LEASE  # not "now": another worker holds it
     await outbox.enqueue([message("free", due=T0 + timedelta(seconds=5))], T0)
     assert await outbox.next_due_at() == T0 + timedelta(seconds=5)
+
+
+async def test_a_row_claimed_by_another_after_the_lease_ran_out_is_not_sent_twice(
+    outbox: OutboxStore,
+) -> None:
+    """A process whose loop lagged behind its lease finds, right before sending, that
+    another process claimed the row: it leaves it to that one, and does not give it back."""
+    await outbox.enqueue([message("k1")], T0)
+    (mine,) = await claim(outbox, worker="w1")
+    assert mine.id is not None
+    assert await outbox.hold(mine.id, "w1", T0 + LEASE)  # still mine: the lease is renewed
+    late = T0 + 2 * LEASE + timedelta(seconds=1)
+    (theirs,) = await claim(outbox, now=late, worker="w2")
+    assert theirs.id == mine.id
+    assert not await outbox.hold(mine.id, "w1", late + LEASE)
+    await outbox.release([mine.id], "w1")  # w1 stops: w2's claim stays
+    assert await claim(outbox, now=late, worker="w3") == []
+    assert await outbox.hold(theirs.id, "w2", late + LEASE)
+    await outbox.set_sent(theirs.id, late)
+    assert not await outbox.hold(theirs.id, "w2", late + LEASE)  # sent: nothing to hold
