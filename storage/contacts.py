@@ -13,6 +13,7 @@ from storage.db import Database, cached
 from storage.links import linked_ids_query
 from storage.models import Contact, ConversationState, OutboxMessage, OutboxState
 from storage.outbox import WAITING
+from storage.people import PERSON, one_per_person
 from storage.upsert import insert_for
 
 # last_seen_at is for retention, which counts in months: refreshing it at most every few
@@ -88,7 +89,9 @@ class ContactStore:
         return await self._db.run(lambda session: session.exec(statement).rowcount)
 
     async def list_reachable(self, *, subscribed_only: bool) -> list[Contact]:
-        """Contacts the bot can write to: a private chat known and not blocked."""
+        """The people the bot can write to (a private chat known, not blocked, not
+        stopped), each once: a person linked on two platforms (/link) on the contact they
+        wrote from last (`storage.people.one_per_person`)."""
         query = select(Contact).where(
             col(Contact.blocked_at).is_(None),
             col(Contact.stopped_at).is_(None),
@@ -97,10 +100,11 @@ class ContactStore:
         if subscribed_only:
             query = query.where(col(Contact.subscribed))
         query = query.order_by(col(Contact.id))
-        return await self._db.run(lambda session: list(session.exec(query).all()))
+        return one_per_person(await self._db.run(lambda session: list(session.exec(query))))
 
     async def count_reachable(self, *, subscribed_only: bool) -> int:
-        query = select(func.count()).where(
+        """How many people `list_reachable` gives."""
+        query = select(func.count(func.distinct(PERSON))).where(
             col(Contact.blocked_at).is_(None),
             col(Contact.stopped_at).is_(None),
             col(Contact.chat_id) != "",

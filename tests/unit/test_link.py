@@ -7,6 +7,7 @@ import re
 from datetime import timedelta
 
 from bot.app import App
+from handlers.announce import enqueue_announcement
 from handlers.messages import Platform
 from storage.models import Contact
 from testkit.support import FakeClock, Resident, outbox_rows, rows
@@ -87,3 +88,22 @@ async def test_a_wrong_or_expired_code_links_nothing(app: App, clock: FakeClock)
     await matrix.command(f"/link {code.group(1)}")
     assert "kenne ich nicht" in matrix.last_text
     assert all(c.person_id is None for c in await rows(app.db, Contact))
+
+
+async def test_an_announcement_reaches_a_linked_person_once(app: App, clock: FakeClock) -> None:
+    telegram, matrix = residents(app)
+    await telegram.say("/start")
+    await link(telegram, matrix)
+    clock.advance(timedelta(minutes=20))
+    await matrix.say("/mine")  # Matrix is the platform used last
+    ben = Resident(app.handle, "ben")
+    await ben.say("/start")
+
+    assert await app.store.contacts.count_reachable(subscribed_only=False) == 2
+    _, count = await enqueue_announcement(app.store, "all", "Hallo", clock.now())
+    assert count == 2
+    queued = await outbox_rows(app.db)
+    assert sorted((r.platform, r.chat_id) for r in queued) == [
+        ("matrix", "c-anna"),
+        ("telegram", "c-ben"),
+    ]

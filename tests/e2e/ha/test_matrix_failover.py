@@ -15,6 +15,7 @@ from storage.bot_messages import BotMessageStore
 from storage.db import Database
 from storage.models import FeedbackItem
 from testkit.support import DEFAULT_NOW, rows
+from testkit.synapse import Registered
 from tests.e2e.ha.conftest import FleetFactory
 from tests.e2e.matrix.conftest import Lab
 from tests.e2e.matrix.test_matrix_flow import KIND_QUESTION, submit
@@ -22,19 +23,21 @@ from tests.e2e.matrix.test_matrix_flow import KIND_QUESTION, submit
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
 
 
+def matrix_env(lab: Lab, account: Registered) -> dict[str, str]:
+    """One bot device for every process: its keys and sync position in one store."""
+    return {
+        "MITREDEN_MATRIX_HOMESERVER": lab.synapse.url,
+        "MITREDEN_MATRIX_USER_ID": account.user_id,
+        "MITREDEN_MATRIX_PASSWORD": account.password,
+        "MITREDEN_MATRIX_STORE_DIR": str(lab.tmp / "matrix-store"),
+    }
+
+
 async def test_the_matrix_sync_moves_to_the_next_leader_and_answers_everything_once(
     fleet: FleetFactory, lab: Lab
 ) -> None:
     account = lab.bot_account()
-    f = await fleet(
-        3,
-        extra_env={
-            "MITREDEN_MATRIX_HOMESERVER": lab.synapse.url,
-            "MITREDEN_MATRIX_USER_ID": account.user_id,
-            "MITREDEN_MATRIX_PASSWORD": account.password,
-            "MITREDEN_MATRIX_STORE_DIR": str(lab.tmp / "matrix-store"),  # shared by all
-        },
-    )
+    f = await fleet(3, extra_env=matrix_env(lab, account))
     first = await f.one_leader()
     anna = await lab.person("anna")
     room = await anna.direct_chat(account.user_id, encrypted=True)
@@ -80,15 +83,7 @@ async def test_replies_stored_before_the_leader_stopped_are_sent_not_handled_aga
     position still before the message): at the next sync the stored answer goes out, and the
     message is not handled a second time."""
     account = lab.bot_account()
-    f = await fleet(
-        1,
-        extra_env={
-            "MITREDEN_MATRIX_HOMESERVER": lab.synapse.url,
-            "MITREDEN_MATRIX_USER_ID": account.user_id,
-            "MITREDEN_MATRIX_PASSWORD": account.password,
-            "MITREDEN_MATRIX_STORE_DIR": str(lab.tmp / "matrix-store"),
-        },
-    )
+    f = await fleet(1, extra_env=matrix_env(lab, account))
     (bot,) = f.bots
     bea = await lab.person("bea")
     room = await bea.direct_chat(account.user_id, encrypted=True)
