@@ -439,7 +439,7 @@ class TelegramChannel:
                     await self.sender.answer_button(
                         incoming.chat_id,
                         incoming.message_id,
-                        query.id,
+                        query.id if stored is None else None,
                         replies,
                         pressed_text=getattr(query.message, "text", None),
                         pressed_has_text=getattr(query.message, "caption", None) is None,

@@ -250,7 +250,7 @@ class TelegramSender:
         self,
         chat_id: str,
         message_id: str,
-        query_id: str,
+        query_id: str | None,
         replies: list[Reply],
         pressed_text: str | None = None,
         pressed_has_text: bool = True,
@@ -265,12 +265,15 @@ class TelegramSender:
         sender has edited the message since (a fast double press), its keyboard belongs to
         the newer question and stays. A pressed message without text (a file with a caption,
         such as the event reminder with its calendar file) cannot take a new text: its
-        keyboard is taken away and the reply comes as a new message.
+        keyboard is taken away and the reply comes as a new message. `query_id` None: the
+        callback was answered before (replies sent again after a process died; Telegram
+        refuses a late answer), and only the message is seen to.
         """
         notice = next((r for r in replies if r.notice), None)
-        text = notice.text[:MAX_CALLBACK_TEXT] if notice is not None else None
-        answer = partial(self.bot.answer_callback_query, query_id, text=text)
-        await self.call("answerCallbackQuery", chat_id, answer)
+        if query_id is not None:
+            text = notice.text[:MAX_CALLBACK_TEXT] if notice is not None else None
+            answer = partial(self.bot.answer_callback_query, query_id, text=text)
+            await self.call("answerCallbackQuery", chat_id, answer)
         take_keyboard_away = partial(
             self.bot.edit_message_reply_markup, chat_id=chat_id, message_id=int(message_id)
         )

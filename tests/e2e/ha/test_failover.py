@@ -32,7 +32,7 @@ from handlers.messages import Platform, Reply, reply_record
 from storage.db import Database
 from storage.inbox import InboxStore
 from storage.inbox_models import InboxUpdate
-from storage.models import FeedbackItem, OutboxMessage
+from storage.models import ConversationState, FeedbackItem, OutboxMessage
 from storage.outbox import NewMessage, OutboxStore
 from testkit.fakebotapi import FakeBotApi
 from testkit.support import DEFAULT_NOW
@@ -257,46 +257,87 @@ async def test_a_killed_leader_and_a_rolling_restart_lose_nothing_and_keep_every
     assert f.api.webhook_url.endswith("/telegram") and not f.api.calls(method="deleteWebhook")
 
 
+async def left_by_a_dead_process(
+    url: str, chat: int, payload: dict[str, Any], reply: Reply
+) -> None:
+    """An update a process had handled, its reply committed with the turn, when it died."""
+    db = Database(url)
+    try:
+        inbox = InboxStore(db)
+        await inbox.add(payload["update_id"], str(chat), payload, DEFAULT_NOW, "mitreden dead:1")
+        await inbox.answer(payload["update_id"], [reply_record(reply)])
+    finally:
+        await db.dispose()
+
+
 async def test_replies_a_dead_process_stored_are_sent_and_its_update_is_not_handled_again(
     fleet: FleetFactory,
 ) -> None:
-    """A process committed a resident's "Abschicken" with its answer and died before sending
-    it: the process that takes the update over sends that answer, and does not handle
-    "Abschicken" a second time (which would answer something else and could file twice)."""
+    """A process committed a resident's answer with the bot's reply and died before sending
+    it: the process that takes the update over sends that reply and does not handle the
+    update a second time (which would answer something else, and could file twice). For a
+    typed "Abschicken", and for a pressed button, whose question is then edited into the
+    reply without answering the long-gone callback query."""
     f = await fleet(1)
-    chat = f.api.add_user("Amina", language_code="de").id
-    update_id = 900_001
-    message = {"id": chat, "first_name": "Amina"}
-    payload = {
-        "update_id": update_id,
+    (bot,) = f.bots
+    amina = f.api.add_user("Amina", language_code="de")
+    typed = {
+        "update_id": 900_001,
         "message": {
             "message_id": 7,
             "date": int(DEFAULT_NOW.timestamp()),
-            "chat": {**message, "type": "private"},
-            "from": {**message, "is_bot": False, "language_code": "de"},
+            "chat": {**amina.json(), "type": "private"},
+            "from": amina.json(),
             "text": "Abschicken",
         },
     }
     thanks = "Vielen Dank! Ihre Rückmeldung ist eingegangen.\nIhre Referenz: F-2026-0001"
-    db = Database(f.database_url)
-    try:
-        inbox = InboxStore(db)
-        await inbox.add(update_id, str(chat), payload, DEFAULT_NOW, "mitreden dead:1")
-        await inbox.answer(update_id, [reply_record(Reply(thanks))])
-    finally:
-        await db.dispose()
+    await left_by_a_dead_process(f.database_url, amina.id, typed, Reply(thanks))
 
-    async def sent() -> bool:
-        return bool(texts(f.api, chat))
+    async def thanked() -> bool:
+        return texts(f.api, amina.id) == [thanks]
 
-    await f.until(sent, "the stored answer")
+    await f.until(thanked, "the stored thanks, once")
+    assert f"the replies to update {typed['update_id']} sent again" in bot.output()
 
-    async def handled() -> bool:
+    # A button: Ben's question about the kind, pressed; the process died before its reply.
+    ben = f.api.add_user("Ben", language_code="de")
+    f.api.inject_text(ben.id, "Mehr Bänke am Fluss.")
+
+    async def asked() -> bool:
+        return any(PROMPTS[0] in t for t in texts(f.api, ben.id))
+
+    await f.until(asked, "the kind question")
+    question = f.api.messages_to(ben.id)[-1]
+    assert question.reply_markup is not None
+    pressed = question.reply_markup["inline_keyboard"][0][0]["callback_data"]
+    button = {
+        "update_id": 900_002,
+        "callback_query": {
+            "id": "4711",
+            "from": ben.json(),
+            "message": dict(question.json),
+            "chat_instance": "1",
+            "data": pressed,
+        },
+    }
+    stored = "Gespeichert: Zu welchem Handlungsfeld gehört sie?"
+    reply = Reply(stored, replaces_prompt=True)
+    await left_by_a_dead_process(f.database_url, ben.id, button, reply)
+
+    async def edited() -> bool:
+        return texts(f.api, ben.id)[-1] == stored
+
+    await f.until(edited, "the question edited into the stored reply")
+
+    async def all_handled() -> bool:
         rows = await query(f.database_url, select(InboxUpdate.handled_at, InboxUpdate.replies))
-        return len(rows) == 1 and rows[0][0] is not None and rows[0][1] is None
+        return all(at is not None and replies is None for at, replies in rows)
 
-    await f.until(handled, "the update marked handled, its answer dropped")
-    assert texts(f.api, chat) == [thanks]
-    assert await query(f.database_url, select(FeedbackItem)) == []
-    (bot,) = f.bots
-    assert f"the replies to update {update_id} sent again" in bot.output()
+    await f.until(all_handled, "the updates marked handled, their replies dropped")
+    assert len(f.api.messages_to(ben.id)) == 1  # the question, now the reply: nothing else
+    assert not f.api.calls(method="answerCallbackQuery")
+    assert "telegram 400" not in bot.output()
+    assert await query(f.database_url, select(FeedbackItem)) == []  # neither handled again
+    (state,) = await query(f.database_url, select(ConversationState.step))
+    assert state == "kind"  # Ben's flow is where the process that died left it
