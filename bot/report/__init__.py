@@ -64,13 +64,18 @@ async def build_report(
     language: str | None = None,
     draft: bool | None = None,
     stem: str | None = None,
+    with_appendix: bool = True,
 ) -> RenderedReport:
-    """Raises PdfUnavailable for "pdf" when WeasyPrint cannot run here."""
+    """`with_appendix`: the reading formats name the appendix files written beside them;
+    False for a document sent alone (the draft in a report reminder), which then names no
+    file it does not carry.
+
+    Raises PdfUnavailable for "pdf" when WeasyPrint cannot run here."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown report format {fmt!r}")
     started = time.perf_counter()
     name = stem or f"mitreden-report-{year}"
-    files = appendix_names(name) if fmt in READING_FORMATS else None
+    files = appendix_names(name) if fmt in READING_FORMATS and with_appendix else None
     if fmt == "csv":  # the items as they are: no document, no year to compare with
         bounds = year_bounds(deps, year)
         figures = await deps.store.report.year_figures(*bounds, deps.clock.now())
@@ -87,7 +92,6 @@ async def build_report(
         data = await asyncio.to_thread(_spreadsheet, deps, year, document, figures, rows, language)
         report = RenderedReport(f"{name}.xlsx", MIME_TYPES[fmt], data)
     else:
-        assert files is not None
         report = await asyncio.to_thread(
             _render, deps, year, document, figures, fmt, name, files, language
         )
@@ -134,14 +138,16 @@ def _render(
     figures: YearFigures,
     fmt: str,
     name: str,
-    files: tuple[str, str],
+    files: tuple[str, str] | None,
     language: str | None,
 ) -> RenderedReport:
-    rows, listing = appendix_of(deps, year, figures, language=language, report=f"{name}.{fmt}")
-    appendix = {
-        files[0]: render_html(listing, {}).encode("utf-8"),
-        files[1]: render_appendix_csv(rows, deps.zone),
-    }
+    appendix: dict[str, bytes] = {}
+    if files is not None:
+        rows, listing = appendix_of(deps, year, figures, language=language, report=f"{name}.{fmt}")
+        appendix = {
+            files[0]: render_html(listing, {}).encode("utf-8"),
+            files[1]: render_appendix_csv(rows, deps.zone),
+        }
     charts = {chart.key: chart_png(chart) for chart in document.charts()}
     if fmt == "md":
         images = {key: f"{name}-{key}.png" for key in charts}

@@ -95,9 +95,15 @@ async def _in_child(
 
 async def render_draft(deps: Deps, year: int, fmt: str, language: str) -> Rendered:
     """In the child, on the app wired there: the draft, as HTML where WeasyPrint cannot run."""
+    # Sent alone in a chat: a draft that named the appendix files would point to files the
+    # coordinators do not have (`mitreden report` writes them beside the report).
     try:
-        report = await build_report(deps, year, fmt, language=language, draft=True)
+        report = await build_report(
+            deps, year, fmt, language=language, draft=True, with_appendix=False
+        )
     except PdfUnavailable as error:
         logger.warning("report draft as HTML: no PDF here (%s)", error)
-        report = await build_report(deps, year, "html", language=language, draft=True)
+        report = await build_report(
+            deps, year, "html", language=language, draft=True, with_appendix=False
+        )
     return report.file_name, report.mime_type, report.data

@@ -4,6 +4,9 @@ administrators, with the current draft attached; postponing the round table move
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
 from dataclasses import replace
 from datetime import timedelta
 
@@ -11,10 +14,20 @@ import pytest
 
 from bot.app import App
 from bot.delivery.scheduler import Planner
+from bot.report import build_report
 from handlers.events.admin import postpone_event
 from storage.events.models import Event
 from testkit.support import ADA, ARBEIT_CHAT, BILDUNG_CHAT, FakeClock, Resident, outbox_rows
 from tests.event_support import add_round_table, berlin
+
+APPENDIX = "stehen im Anhang"  # the report's pointer to its appendix files
+
+
+def pdf_text(pdf: bytes) -> str:
+    """The PDF's text as pdftotext reads it (poppler-utils; .ci/run installs it)."""
+    done = subprocess.run(["pdftotext", "-", "-"], input=pdf, capture_output=True, check=True)
+    return done.stdout.decode()
+
 
 DUE = berlin(2026, 10, 5, 10, 0)
 FOUR_WEEKS = berlin(2026, 9, 7, 10, 0)
@@ -86,6 +99,15 @@ async def test_the_reminder_carries_the_current_draft(coordination: App, clock: 
     assert draft.file_name == "mitreden-report-2026-draft.pdf"
     assert draft.mime_type == "application/pdf" and draft.data.startswith(b"%PDF-")
     assert (await app.resolve(row.payload)).files[0] is draft  # rendered once for all chats
+    # Sent alone, it names no appendix file the coordinators do not have; the report
+    # written for publication does, beside it.
+    assert app.deps is not None
+    published = await build_report(app.deps, 2026, "html")
+    assert APPENDIX in " ".join(published.data.decode().split())
+    if shutil.which("pdftotext") or os.environ.get("CI"):
+        text = pdf_text(draft.data)
+        assert "Empfehlungen und was aus ihnen wurde" in text
+        assert APPENDIX not in " ".join(text.split())
 
 
 async def test_a_reminder_missed_while_down_gives_way_to_the_later_one(
