@@ -188,36 +188,26 @@ class OutboxStore:
         )
         await self._db.run(lambda session: session.exec(statement))
 
-    async def hold(self, message_id: int, worker: str, until: datetime) -> bool:
-        """Keep the row claimed by `worker` until `until` before it is sent; False when it
-        is no longer `worker`'s to send: its lease ran out and another process claimed it
-        (a process whose loop lagged behind its lease), or it is no longer waiting."""
-        statement = (
-            update(OutboxMessage)
-            .where(
-                col(OutboxMessage.id) == message_id,
-                col(OutboxMessage.claimed_by) == worker,
-                col(OutboxMessage.state).in_(WAITING),
-            )
-            .values(claimed_until=until)
-        )
-        return bool(await self._db.run(lambda session: session.exec(statement).rowcount))
+    async def extend_claims(self, message_ids: Sequence[int], worker: str, until: datetime) -> int:
+        """Prolong `worker`'s lease on those rows it still holds and that still wait.
 
-    async def extend_claims(
-        self, message_ids: Sequence[int], worker: str, until: datetime
-    ) -> None:
-        """Prolong `worker`'s lease on rows it still holds."""
+        Returns:
+            How many it still holds. A row right before it is sent that is no longer held
+            must not be sent here: its lease ran out (this process's loop lagged behind the
+            renewals) and another process claimed it.
+        """
         if not message_ids:
-            return
+            return 0
         statement = (
             update(OutboxMessage)
             .where(
                 col(OutboxMessage.id).in_(list(message_ids)),
                 col(OutboxMessage.claimed_by) == worker,
+                col(OutboxMessage.state).in_(WAITING),
             )
             .values(claimed_until=until)
         )
-        await self._db.run(lambda session: session.exec(statement))
+        return await self._db.run(lambda session: session.exec(statement).rowcount or 0)
 
     async def skip_chat(self, platform: str, chat_id: str, reason: str) -> int:
         """Skip every waiting row of a chat that cannot receive (403). Returns how many."""

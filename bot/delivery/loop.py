@@ -4,7 +4,7 @@ A dispatcher claims due rows, keeps them per chat in order, and hands each to a 
 soon as the chat's and the overall limits allow. A worker sends one message and records the
 result before it takes the next, so a SIGKILL can repeat at most one message per worker.
 Claims are leases, renewed while the rows wait here; a worker makes sure the row is still
-its own right before it sends it (`OutboxStore.hold`), so a process whose renewal came too
+its own right before it sends it (`OutboxStore.extend_claims`), so a process whose renewal came too
 late (its loop lagging behind the lease) leaves the row to the process that claimed it next
 instead of sending it a second time.
 """
@@ -220,12 +220,13 @@ class Delivery:
         return False
 
     async def _still_ours(self, row: OutboxMessage) -> bool:
-        """Renew the row's claim right before it goes out (`OutboxStore.hold`); False when
+        """Renew the row's claim right before it goes out; False when
         another process claimed it after this one's lease ran out (its loop lagged behind the
         renewals): that one sends it, not both."""
         assert row.id is not None
         lease = timedelta(seconds=self._settings.claim_lease_seconds)
-        if await self._outbox.hold(row.id, self.worker_id, self._clock.now() + lease):
+        until = self._clock.now() + lease
+        if await self._outbox.extend_claims([row.id], self.worker_id, until):
             return True
         self.stats.taken_over += 1
         logger.warning("outbox %s: another process claimed it meanwhile; sent there", row.id)

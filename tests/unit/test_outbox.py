@@ -245,13 +245,13 @@ async def test_a_row_claimed_by_another_after_the_lease_ran_out_is_not_sent_twic
     await outbox.enqueue([message("k1")], T0)
     (mine,) = await claim(outbox, worker="w1")
     assert mine.id is not None
-    assert await outbox.hold(mine.id, "w1", T0 + LEASE)  # still mine: the lease is renewed
+    assert await outbox.extend_claims([mine.id], "w1", T0 + LEASE) == 1  # still mine: renewed
     late = T0 + 2 * LEASE + timedelta(seconds=1)
     (theirs,) = await claim(outbox, now=late, worker="w2")
     assert theirs.id == mine.id
-    assert not await outbox.hold(mine.id, "w1", late + LEASE)
+    assert await outbox.extend_claims([mine.id], "w1", late + LEASE) == 0
     await outbox.release([mine.id], "w1")  # w1 stops: w2's claim stays
     assert await claim(outbox, now=late, worker="w3") == []
-    assert await outbox.hold(theirs.id, "w2", late + LEASE)
+    assert await outbox.extend_claims([theirs.id], "w2", late + LEASE) == 1
     await outbox.set_sent(theirs.id, late)
-    assert not await outbox.hold(theirs.id, "w2", late + LEASE)  # sent: nothing to hold
+    assert await outbox.extend_claims([theirs.id], "w2", late + LEASE) == 0  # sent: not held
