@@ -31,12 +31,12 @@ the network either; several transactions run at once on the pool's connections.
 
 A turn as one transaction (`async with db.turn():`, PostgreSQL only): every `run` the task
 makes inside it joins one transaction, each in a savepoint of its own (so a `work` that raises
-undoes only its own part, as it would alone), and all of it commits when the block ends. The
-Telegram inbox of several processes needs it (`bot.channels.telegram.inbox`): the update's
-state changes and the replies stored for it commit together, so a process killed in the middle
-of the turn leaves nothing of it behind, and the update is handled once, by whoever takes it
-next. Other tasks, the delivery loop's for example, are not in the turn even when they were
-started from it.
+undoes only its own part, as it would alone), and all of it commits when the block ends.
+Several processes need it (`bot.channels.telegram.inbox`, the Matrix channel on PostgreSQL):
+an update's state changes and the replies stored for it commit together, so a process killed
+in the middle of the turn leaves nothing of it behind, and the update is handled once, by
+whoever takes it next. Other tasks, the delivery loop's for example, are not in the turn even
+when they were started from it.
 """
 
 from __future__ import annotations
