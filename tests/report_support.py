@@ -4,6 +4,7 @@ Unicode bidirectional algorithm makes of a string (python-bidi), to compare the 
 
 from __future__ import annotations
 
+import subprocess
 import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass
@@ -187,3 +188,9 @@ def element_text(pdf: pikepdf.Pdf, element: pikepdf.Dictionary, glyphs: list[Gly
 def letters(text: str) -> list[str]:
     """The letters of a text, in any order: to find the element that draws it."""
     return sorted(c for c in squeeze(text) if c.isalpha())
+
+
+def pdf_text(pdf: bytes, *, layout: bool = False) -> str:
+    """The PDF's text as pdftotext reads it (poppler-utils; .ci/run installs it)."""
+    command = ["pdftotext", *(["-layout"] if layout else []), "-", "-"]
+    return subprocess.run(command, input=pdf, capture_output=True, check=True).stdout.decode()

@@ -15,6 +15,7 @@ import pytest
 from bot.app import App
 from bot.report import build_report
 from testkit.support import Resident
+from tests.report_support import pdf_text, structure
 
 pytestmark = pytest.mark.skipif(
     shutil.which("pdftotext") is None and not os.environ.get("CI"),
@@ -37,26 +38,8 @@ async def pdf(coordination: App, tmp_path: Path) -> Path:
     return path
 
 
-def structure(pdf: pikepdf.Pdf) -> list[pikepdf.Dictionary]:
-    """Every structure element, depth first."""
-    found: list[pikepdf.Dictionary] = []
-
-    def walk(node: object) -> None:
-        if isinstance(node, pikepdf.Array):
-            for child in node:
-                walk(child)
-        elif isinstance(node, pikepdf.Dictionary) and "/S" in node:
-            found.append(node)
-            walk(node.get("/K"))
-
-    walk(pdf.Root.StructTreeRoot.get("/K"))
-    return found
-
-
 def test_the_text_reads_as_the_report(pdf: Path) -> None:
-    text = subprocess.run(
-        ["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True
-    ).stdout
+    text = pdf_text(pdf.read_bytes(), layout=True)
 
     assert "Rückmeldungen aus der Bürgerschaft 2026" in text
     assert "Empfehlungen und was aus ihnen wurde" in text

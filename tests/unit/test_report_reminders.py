@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 from dataclasses import replace
 from datetime import timedelta
 
@@ -19,14 +18,9 @@ from handlers.events.admin import postpone_event
 from storage.events.models import Event
 from testkit.support import ADA, ARBEIT_CHAT, BILDUNG_CHAT, FakeClock, Resident, outbox_rows
 from tests.event_support import add_round_table, berlin
+from tests.report_support import pdf_text
 
 APPENDIX = "stehen im Anhang"  # the report's pointer to its appendix files
-
-
-def pdf_text(pdf: bytes) -> str:
-    """The PDF's text as pdftotext reads it (poppler-utils; .ci/run installs it)."""
-    done = subprocess.run(["pdftotext", "-", "-"], input=pdf, capture_output=True, check=True)
-    return done.stdout.decode()
 
 
 DUE = berlin(2026, 10, 5, 10, 0)
